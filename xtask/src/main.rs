@@ -1,0 +1,112 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `ci`: everything CI runs, in order: formatting, clippy (warnings are errors), the whole test
+//!   suite, the crate-graph rules of `docs/ARCHITECTURE.md`, and `cargo deny` (licenses, bans,
+//!   sources; advisories when the advisory database can be reached).
+//! - `bench`: the criterion benchmarks (not part of CI: numbers need a quiet machine).
+//!
+//! xtask keeps its own dependencies to `anyhow`: it shells out to cargo.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+mod graph;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
+        Some("graph") => graph::check(),
+        _ => {
+            usage();
+            return ExitCode::from(64);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&format!("xtask: {err:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage() {
+    report(
+        "usage: cargo xtask <command>\n\n\
+         commands:\n  \
+           ci      fmt --check, clippy -D warnings, tests, crate graph, cargo deny\n  \
+           graph   only the crate-graph rules\n  \
+           bench   criterion benchmarks (extra arguments go to cargo bench)",
+    );
+}
+
+/// xtask talks to the person running it on stderr; stdout stays for the tools it runs.
+#[allow(clippy::print_stderr)]
+fn report(line: &str) {
+    eprintln!("{line}");
+}
+
+fn ci() -> Result<()> {
+    let started = Instant::now();
+    step("cargo fmt", &["fmt", "--all", "--", "--check"])?;
+    step(
+        "cargo clippy",
+        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+    )?;
+    step("cargo test", &["test", "--workspace", "--all-targets", "--locked"])?;
+    // Doc tests are not part of --all-targets.
+    step("cargo test --doc", &["test", "--workspace", "--doc", "--locked"])?;
+    report("== crate graph");
+    graph::check()?;
+    deny()?;
+    report(&format!("== ci passed in {:.0?}", started.elapsed()));
+    Ok(())
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    let mut args = vec!["bench", "--workspace"];
+    args.extend(extra.iter().map(String::as_str));
+    step("cargo bench", &args)
+}
+
+/// Runs `cargo <args>` and fails if it does.
+fn step(title: &str, args: &[&str]) -> Result<()> {
+    report(&format!("== {title}"));
+    let status = cargo().args(args).status().with_context(|| format!("could not run {title}"))?;
+    if !status.success() {
+        bail!("{title} failed ({status})");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// `cargo deny check` for licenses, bans and sources; advisories only when the advisory database
+/// can be fetched (these machines reach package registries only), with a printed note otherwise.
+fn deny() -> Result<()> {
+    let installed = cargo().args(["deny", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        step("install cargo-deny", &["install", "--locked", "cargo-deny"])?;
+    }
+    step("cargo deny (licenses, bans, sources)", &["deny", "check", "licenses", "bans", "sources"])?;
+    report("== cargo deny (advisories)");
+    let fetched = cargo()
+        .args(["deny", "fetch", "db"])
+        .output()
+        .context("could not run cargo deny fetch")?;
+    if fetched.status.success() {
+        step("cargo deny advisories", &["deny", "check", "--disable-fetch", "advisories"])
+    } else {
+        report(
+            "note: advisories NOT checked: the advisory database could not be fetched \
+             (no network to it from this machine); licenses, bans and sources were checked",
+        );
+        Ok(())
+    }
+}
