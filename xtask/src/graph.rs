@@ -16,9 +16,21 @@ const BIN_ONLY: &[&str] = &["clap", "anyhow", "tracing-subscriber"];
 /// `(package, packages it must not depend on)`.
 const RULES: &[(&str, &[&str])] = &[
     // The simulator depends on nothing of ours: it stands in for Odoo, not for our code.
-    ("warden-odoo-sim", &["warden-odoo", "warden-mcp", "warden-policy", "warden-audit"]),
+    (
+        "warden-odoo-sim",
+        &["warden-odoo", "warden-mcp", "warden-policy", "warden-audit"],
+    ),
     // The Odoo client knows nothing about MCP, policy, audit or the gateway.
-    ("warden-odoo", &["warden-mcp", "warden-policy", "warden-audit", "warden-gateway", "warden-odoo-sim"]),
+    (
+        "warden-odoo",
+        &[
+            "warden-mcp",
+            "warden-policy",
+            "warden-audit",
+            "warden-gateway",
+            "warden-odoo-sim",
+        ],
+    ),
 ];
 
 pub(crate) fn check() -> Result<()> {
@@ -26,7 +38,9 @@ pub(crate) fn check() -> Result<()> {
     let mut failures = Vec::new();
     for (package, forbidden) in RULES {
         if !members.contains(*package) {
-            failures.push(format!("rule names {package}, which is not a workspace member"));
+            failures.push(format!(
+                "rule names {package}, which is not a workspace member"
+            ));
             continue;
         }
         let deps = dependencies(package)?;
@@ -44,12 +58,17 @@ pub(crate) fn check() -> Result<()> {
         let deps = dependencies(package)?;
         for bad in BIN_ONLY {
             if deps.contains(*bad) {
-                failures.push(format!("{package} must not depend on {bad} (binaries only)"));
+                failures.push(format!(
+                    "{package} must not depend on {bad} (binaries only)"
+                ));
             }
         }
     }
     if failures.is_empty() {
-        report(&format!("crate graph: {} library crates follow the rules", members.len()));
+        report(&format!(
+            "crate graph: {} library crates follow the rules",
+            members.len()
+        ));
         Ok(())
     } else {
         bail!("crate graph rules broken:\n  {}", failures.join("\n  "))
@@ -62,8 +81,8 @@ fn workspace_libraries() -> Result<BTreeSet<String>> {
     let mut names = BTreeSet::new();
     for entry in std::fs::read_dir(&root).with_context(|| format!("reading {}", root.display()))? {
         let path = entry?.path().join("Cargo.toml");
-        let manifest =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let manifest = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let name = manifest
             .lines()
             .find_map(|l| l.trim().strip_prefix("name = \""))
@@ -77,12 +96,24 @@ fn workspace_libraries() -> Result<BTreeSet<String>> {
 /// Every package `package` depends on through normal and build dependencies.
 fn dependencies(package: &str) -> Result<BTreeSet<String>> {
     let output = cargo()
-        .args(["tree", "--locked", "-p", package, "-e", "normal,build", "--prefix", "none"])
+        .args([
+            "tree",
+            "--locked",
+            "-p",
+            package,
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
         .args(["--format", "{p}"])
         .output()
         .context("could not run cargo tree")?;
     if !output.status.success() {
-        bail!("cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "cargo tree -p {package} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()

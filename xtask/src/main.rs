@@ -55,11 +55,25 @@ fn ci() -> Result<()> {
     step("cargo fmt", &["fmt", "--all", "--", "--check"])?;
     step(
         "cargo clippy",
-        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
-    step("cargo test", &["test", "--workspace", "--all-targets", "--locked"])?;
+    step(
+        "cargo test",
+        &["test", "--workspace", "--all-targets", "--locked"],
+    )?;
     // Doc tests are not part of --all-targets.
-    step("cargo test --doc", &["test", "--workspace", "--doc", "--locked"])?;
+    step(
+        "cargo test --doc",
+        &["test", "--workspace", "--doc", "--locked"],
+    )?;
     report("== crate graph");
     graph::check()?;
     deny()?;
@@ -76,7 +90,10 @@ fn bench(extra: &[String]) -> Result<()> {
 /// Runs `cargo <args>` and fails if it does.
 fn step(title: &str, args: &[&str]) -> Result<()> {
     report(&format!("== {title}"));
-    let status = cargo().args(args).status().with_context(|| format!("could not run {title}"))?;
+    let status = cargo()
+        .args(args)
+        .status()
+        .with_context(|| format!("could not run {title}"))?;
     if !status.success() {
         bail!("{title} failed ({status})");
     }
@@ -90,18 +107,27 @@ fn cargo() -> Command {
 /// `cargo deny check` for licenses, bans and sources; advisories only when the advisory database
 /// can be fetched (these machines reach package registries only), with a printed note otherwise.
 fn deny() -> Result<()> {
-    let installed = cargo().args(["deny", "--version"]).output().is_ok_and(|o| o.status.success());
+    let installed = cargo()
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !installed {
         step("install cargo-deny", &["install", "--locked", "cargo-deny"])?;
     }
-    step("cargo deny (licenses, bans, sources)", &["deny", "check", "licenses", "bans", "sources"])?;
+    step(
+        "cargo deny (licenses, bans, sources)",
+        &["deny", "check", "licenses", "bans", "sources"],
+    )?;
     report("== cargo deny (advisories)");
     let fetched = cargo()
         .args(["deny", "fetch", "db"])
         .output()
         .context("could not run cargo deny fetch")?;
     if fetched.status.success() {
-        step("cargo deny advisories", &["deny", "check", "--disable-fetch", "advisories"])
+        step(
+            "cargo deny advisories",
+            &["deny", "check", "--disable-fetch", "advisories"],
+        )
     } else {
         report(
             "note: advisories NOT checked: the advisory database could not be fetched \

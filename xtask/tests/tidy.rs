@@ -4,7 +4,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Every `.rs` file of ours, skipping build output and fuzz artefacts.
@@ -18,12 +21,17 @@ fn rust_files() -> Vec<PathBuf> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
         if path.is_dir() {
-            if !matches!(name.to_str(), Some("target" | "corpus" | "artifacts" | "node_modules")) {
+            if !matches!(
+                name.to_str(),
+                Some("target" | "corpus" | "artifacts" | "node_modules")
+            ) {
                 walk(&path, out);
             }
         } else if path.extension().is_some_and(|e| e == "rs") {
@@ -58,7 +66,10 @@ fn every_rust_file_opens_with_a_module_doc() {
             !text.trim_start().starts_with("//!")
         })
         .collect();
-    assert!(missing.is_empty(), "files without a leading //! doc: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! doc: {missing:#?}"
+    );
 }
 
 #[test]
@@ -70,7 +81,10 @@ fn every_package_uses_the_workspace_lints() {
             !text.contains("[lints]\nworkspace = true")
         })
         .collect();
-    assert!(missing.is_empty(), "packages without `[lints] workspace = true`: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "packages without `[lints] workspace = true`: {missing:#?}"
+    );
 }
 
 #[test]
@@ -84,7 +98,10 @@ fn no_test_is_ignored_without_a_reason() {
                 .any(|l| l.trim() == "#[ignore]")
         })
         .collect();
-    assert!(offenders.is_empty(), "#[ignore] without a reason in: {offenders:#?}");
+    assert!(
+        offenders.is_empty(),
+        "#[ignore] without a reason in: {offenders:#?}"
+    );
 }
 
 #[test]
@@ -92,9 +109,13 @@ fn ci_runs_the_readme_test_command() {
     let readme = fs::read_to_string(root().join("README.md")).unwrap();
     let ci = fs::read_to_string(root().join(".ci/run")).unwrap();
     let command = "cargo xtask ci";
-    assert!(readme.contains(command), "README.md must give `{command}` as the test command");
     assert!(
-        ci.lines().any(|l| l.trim() == command || l.trim().starts_with("exec cargo xtask ci")),
+        readme.contains(command),
+        "README.md must give `{command}` as the test command"
+    );
+    assert!(
+        ci.lines()
+            .any(|l| l.trim() == command || l.trim().starts_with("exec cargo xtask ci")),
         ".ci/run must run `{command}`"
     );
 }
@@ -102,7 +123,10 @@ fn ci_runs_the_readme_test_command() {
 #[test]
 fn the_toolchain_is_the_installed_one() {
     let toolchain = fs::read_to_string(root().join("rust-toolchain.toml")).unwrap();
-    assert!(toolchain.contains("channel = \"1.95.0\""), "pin the one installed toolchain");
+    assert!(
+        toolchain.contains("channel = \"1.95.0\""),
+        "pin the one installed toolchain"
+    );
 }
 
 #[test]

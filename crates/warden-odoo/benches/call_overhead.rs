@@ -6,6 +6,9 @@
 //! not decoded. The difference is what the client adds: encoding, decoding into values, error
 //! classification and session/uid bookkeeping. Both talk to the same simulator over loopback.
 
+// criterion_group! defines an undocumented public function.
+#![allow(missing_docs)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -126,6 +129,9 @@ async fn raw_request(fx: &Fixture, protocol: Protocol) -> Raw {
 }
 
 fn overhead(c: &mut Criterion) {
+    // The bare baseline client needs a process-wide rustls provider (the workspace builds reqwest
+    // without one; `OdooClient` brings its own).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
