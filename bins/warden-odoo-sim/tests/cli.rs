@@ -1,5 +1,5 @@
-//! The binary refuses a non-loopback listen address unless --allow-remote is given, and prints
-//! its startup block on loopback.
+//! The binary refuses a non-loopback listen address unless --allow-remote is given, prints its
+//! startup block on loopback, and exits cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -41,8 +41,27 @@ fn prints_the_startup_block_on_loopback() -> anyhow::Result<()> {
             None => break,
         }
     }
-    child.kill()?;
-    child.wait()?;
+    // SIGTERM stops it cleanly (exit status 0) and promptly.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    assert!(term.success(), "kill -TERM failed");
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if stopping.elapsed() > Duration::from_secs(10) {
+            child.kill()?;
+            child.wait()?;
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the simulator did not exit cleanly on SIGTERM: {status:?}"
+    );
     let text = seen.join("\n");
     assert!(text.contains("http://127.0.0.1:"), "{text}");
     assert!(
