@@ -1,0 +1,526 @@
+//! Executing a parsed call: one Odoo round trip for the data, results bounded in rows and bytes,
+//! Odoo errors turned into clear tool errors with a hint.
+
+use serde_json::{Map, Value, json};
+use warden_odoo::{ErrorKind, OdooError, ReadGroup, SearchRead};
+
+use super::metadata::ModelFields;
+use super::parsed::{Action, ParsedCall};
+use super::{Catalog, Inner, ToolOutcome};
+
+/// Bytes kept for the result's envelope (model, counts, notes) when rows are measured.
+const ENVELOPE_BYTES: usize = 2048;
+
+/// A tool error for arguments refused before Odoo.
+pub(crate) fn invalid(message: String) -> ToolOutcome {
+    error_outcome("invalid_arguments", &message, None)
+}
+
+fn error_outcome(kind: &str, message: &str, hint: Option<&str>) -> ToolOutcome {
+    let mut error = Map::new();
+    error.insert("kind".into(), json!(kind));
+    error.insert("message".into(), json!(message));
+    let mut text = format!("error: {message}");
+    if let Some(hint) = hint {
+        error.insert("hint".into(), json!(hint));
+        text.push_str("\nhint: ");
+        text.push_str(hint);
+    }
+    ToolOutcome {
+        structured: json!({ "error": error }),
+        text,
+        is_error: true,
+    }
+}
+
+/// A message about an Odoo error that is safe to show: Odoo's own clean message for errors
+/// raised by Odoo, a fixed text for transport failures (which could name hosts or addresses).
+pub(crate) fn safe_odoo_message(error: &OdooError) -> String {
+    match error.kind() {
+        ErrorKind::Timeout => error.to_string(),
+        ErrorKind::Connect | ErrorKind::ConnectionLost => {
+            "odoo is unreachable (the connection failed)".to_owned()
+        }
+        ErrorKind::Tls => "odoo is unreachable (the tls handshake failed)".to_owned(),
+        ErrorKind::Http | ErrorKind::Unparseable => {
+            "odoo answered with something that is not a valid answer".to_owned()
+        }
+        ErrorKind::ResponseTooLarge => error.to_string(),
+        ErrorKind::Config => "the gateway's odoo connection is misconfigured".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::AccessDenied => "access_denied",
+        ErrorKind::AccessError => "access_error",
+        ErrorKind::MissingRecord => "missing_record",
+        ErrorKind::Validation => "validation",
+        ErrorKind::UserError => "user_error",
+        ErrorKind::UnknownModel => "unknown_model",
+        ErrorKind::UnknownMethod => "unknown_method",
+        ErrorKind::InvalidRequest | ErrorKind::InvalidArgument => "invalid_request",
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::Connect | ErrorKind::ConnectionLost | ErrorKind::Tls => "unreachable",
+        _ => "odoo_error",
+    }
+}
+
+/// A tool error for a failed Odoo call: Odoo's clean message and a hint by kind.
+pub(crate) fn odoo_error_outcome(error: &OdooError, inner: &Inner) -> ToolOutcome {
+    let timeout = inner.odoo.config().timeout;
+    let hint = match error.kind() {
+        ErrorKind::AccessDenied => {
+            "Odoo refused the gateway's credentials; the administrator must check the API key".to_owned()
+        }
+        ErrorKind::AccessError => {
+            "the Odoo user behind this key may not do this (model access rights, record rules or field groups); try other records or fields, or ask an administrator".to_owned()
+        }
+        ErrorKind::MissingRecord => {
+            "the record does not exist or was deleted; search for it first (search_records or find_by_name)".to_owned()
+        }
+        ErrorKind::Validation | ErrorKind::UserError => {
+            "Odoo refused the operation or the values; fix them as the message says and try again".to_owned()
+        }
+        ErrorKind::UnknownModel => "use list_models to find the model's technical name".to_owned(),
+        ErrorKind::UnknownMethod => {
+            "the method does not exist on this model or cannot be called from outside".to_owned()
+        }
+        ErrorKind::InvalidRequest | ErrorKind::InvalidArgument => {
+            "check the arguments (domain, fields, values) with describe_model".to_owned()
+        }
+        ErrorKind::Timeout => format!(
+            "Odoo did not answer within {} s; narrow the query (domain, limit, fewer fields) or try again later",
+            timeout.as_secs_f64()
+        ),
+        ErrorKind::Connect | ErrorKind::ConnectionLost | ErrorKind::Tls => {
+            "Odoo is unreachable; try again later".to_owned()
+        }
+        ErrorKind::ResponseTooLarge => {
+            "ask for fewer records or fewer fields".to_owned()
+        }
+        _ => "try again later; if the problem persists, tell an administrator".to_owned(),
+    };
+    tracing::debug!(kind = ?error.kind(), "odoo call failed");
+    error_outcome(
+        kind_name(error.kind()),
+        &safe_odoo_message(error),
+        Some(&hint),
+    )
+}
+
+fn success(summary: String, structured: Value) -> ToolOutcome {
+    let json = serde_json::to_string(&structured).unwrap_or_else(|_| "{}".to_owned());
+    ToolOutcome {
+        text: format!("{summary}\n{json}"),
+        structured,
+        is_error: false,
+    }
+}
+
+/// Rows kept within `budget` bytes of JSON: `(kept rows, whether rows were cut)`.
+fn cap_rows(rows: Vec<Value>, budget: usize) -> (Vec<Value>, bool) {
+    let mut used = 0usize;
+    let total = rows.len();
+    let mut kept = Vec::with_capacity(total);
+    for row in rows {
+        let size = serde_json::to_string(&row).map_or(usize::MAX, |s| s.len() + 1);
+        if used.saturating_add(size) > budget {
+            break;
+        }
+        used += size;
+        kept.push(row);
+    }
+    let cut = kept.len() < total;
+    (kept, cut)
+}
+
+fn budget(inner: &Inner) -> usize {
+    inner
+        .settings
+        .max_result_bytes
+        .saturating_sub(ENVELOPE_BYTES)
+        .max(1)
+}
+
+fn too_large_single(what: &str) -> ToolOutcome {
+    error_outcome(
+        "result_too_large",
+        &format!("a single {what} is larger than the result size limit"),
+        Some("ask for fewer fields (the \"fields\" argument), leaving out long text fields"),
+    )
+}
+
+pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome {
+    let inner = &catalog.inner;
+    let model = call.model().unwrap_or("").to_owned();
+    match &call.action {
+        Action::Search {
+            domain,
+            order,
+            limit,
+            offset,
+        } => {
+            let query = SearchRead {
+                domain: domain.clone(),
+                fields: call.fields_read().to_vec(),
+                offset: *offset,
+                limit: Some(u64::from(*limit)),
+                order: order.clone(),
+            };
+            match inner.odoo.search_read(&model, &query).await {
+                Ok(rows) => search_result(inner, &call, rows, *limit, *offset),
+                Err(e) => odoo_error_outcome(&e, inner),
+            }
+        }
+        Action::Read => match inner
+            .odoo
+            .read(&model, call.ids(), call.fields_read())
+            .await
+        {
+            Ok(rows) => read_result(inner, &call, rows),
+            Err(e) => odoo_error_outcome(&e, inner),
+        },
+        Action::Count { domain } => match inner.odoo.search_count(&model, domain).await {
+            Ok(count) => success(
+                format!("{count} {model} records match."),
+                json!({"model": model, "count": count}),
+            ),
+            Err(e) => odoo_error_outcome(&e, inner),
+        },
+        Action::Aggregate {
+            domain,
+            aggregates,
+            group_by,
+            order,
+            limit,
+        } => {
+            let query = ReadGroup {
+                domain: domain.clone(),
+                fields: aggregates.clone(),
+                groupby: group_by.clone(),
+                offset: 0,
+                limit: Some(u64::from(*limit)),
+                orderby: order.clone(),
+                lazy: false,
+            };
+            match inner.odoo.read_group(&model, &query).await {
+                Ok(groups) => aggregate_result(inner, &call, groups),
+                Err(e) => odoo_error_outcome(&e, inner),
+            }
+        }
+        Action::FindByName { name, limit } => {
+            match inner
+                .odoo
+                .name_search(&model, name, &json!([]), u64::from(*limit))
+                .await
+            {
+                Ok(pairs) => {
+                    let matches: Vec<Value> = pairs
+                        .into_iter()
+                        .map(|(id, name)| json!({"id": id, "name": name}))
+                        .collect();
+                    let count = matches.len();
+                    let mut out = json!({"model": model, "matches": matches, "count": count});
+                    add_notes(&mut out, call.notes.clone());
+                    success(format!("{count} {model} records match {name:?}."), out)
+                }
+                Err(e) => odoo_error_outcome(&e, inner),
+            }
+        }
+        Action::ListModels { filter } => list_models(inner, filter.as_deref()).await,
+        Action::Describe => match inner.metadata.fields(&inner.odoo, &model).await {
+            Ok(fields) => {
+                let description = match inner.metadata.models(&inner.odoo).await {
+                    Ok(models) => models
+                        .iter()
+                        .find(|m| m.model == model)
+                        .map(|m| m.name.clone()),
+                    Err(_) => None,
+                };
+                let out = describe(&model, description.as_deref(), &fields);
+                let count = fields.len();
+                success(format!("{model} has {count} fields."), out)
+            }
+            Err(e) => odoo_error_outcome(&e, inner),
+        },
+        Action::Create { values } => match inner.odoo.create(&model, values.clone()).await {
+            Ok(ids) => {
+                let count = ids.len();
+                success(
+                    format!("Created {count} {model} records."),
+                    json!({"model": model, "ids": ids, "count": count}),
+                )
+            }
+            Err(e) => odoo_error_outcome(&e, inner),
+        },
+        Action::Update { values } => {
+            match inner.odoo.write(&model, call.ids(), values.clone()).await {
+                Ok(_) => success(
+                    format!("Updated {} {model} records.", call.ids().len()),
+                    json!({"model": model, "ids": call.ids(), "updated": true}),
+                ),
+                Err(e) => odoo_error_outcome(&e, inner),
+            }
+        }
+        Action::Delete => match inner.odoo.unlink(&model, call.ids()).await {
+            Ok(_) => success(
+                format!("Deleted {} {model} records.", call.ids().len()),
+                json!({"model": model, "ids": call.ids(), "deleted": true}),
+            ),
+            Err(e) => odoo_error_outcome(&e, inner),
+        },
+        Action::Call { args, kwargs } => {
+            let method = call.method().unwrap_or("");
+            match inner
+                .odoo
+                .call_method(&model, method, call.ids(), args.clone(), kwargs.clone())
+                .await
+            {
+                Ok(result) => {
+                    let out = json!({"model": model, "method": method, "ids": call.ids(), "result": result});
+                    let size = serde_json::to_string(&out).map_or(usize::MAX, |s| s.len());
+                    if size > inner.settings.max_result_bytes {
+                        return error_outcome(
+                            "result_too_large",
+                            &format!(
+                                "{model}.{method} ran, but its result ({size} bytes) is larger than the result size limit"
+                            ),
+                            Some(
+                                "the call was made; do not repeat it, read the changed records with read_records instead",
+                            ),
+                        );
+                    }
+                    success(format!("Called {model}.{method}."), out)
+                }
+                Err(e) => odoo_error_outcome(&e, inner),
+            }
+        }
+    }
+}
+
+fn add_notes(out: &mut Value, notes: Vec<String>) {
+    if let (false, Some(map)) = (notes.is_empty(), out.as_object_mut()) {
+        map.insert("notes".into(), json!(notes));
+    }
+}
+
+fn search_result(
+    inner: &Inner,
+    call: &ParsedCall,
+    rows: Vec<Map<String, Value>>,
+    limit: u32,
+    offset: u64,
+) -> ToolOutcome {
+    let model = call.model().unwrap_or("");
+    let fetched = rows.len();
+    let rows: Vec<Value> = rows.into_iter().map(Value::Object).collect();
+    let (kept, cut) = cap_rows(rows, budget(inner));
+    if cut && kept.is_empty() {
+        return too_large_single("record");
+    }
+    let count = kept.len();
+    let mut notes = call.notes.clone();
+    let next_offset = if cut {
+        let next = offset + count as u64;
+        notes.push(format!(
+            "the result was cut at {count} of {fetched} records to stay under {} bytes; call again with offset {next} for the next page",
+            inner.settings.max_result_bytes
+        ));
+        Some(next)
+    } else if fetched >= limit as usize {
+        let next = offset + count as u64;
+        notes.push(format!(
+            "the page is full; more records may exist: call again with offset {next}"
+        ));
+        Some(next)
+    } else {
+        None
+    };
+    let mut out = json!({
+        "model": model,
+        "records": kept,
+        "count": count,
+        "limit": limit,
+        "offset": offset,
+        "truncated": cut,
+    });
+    if let (Some(next), Some(map)) = (next_offset, out.as_object_mut()) {
+        map.insert("next_offset".into(), json!(next));
+    }
+    let mut summary = format!("Found {count} {model} records (offset {offset}, limit {limit}).");
+    if let Some(next) = next_offset {
+        summary.push_str(&format!(" More with offset {next}."));
+    }
+    add_notes(&mut out, notes);
+    success(summary, out)
+}
+
+fn read_result(inner: &Inner, call: &ParsedCall, rows: Vec<Map<String, Value>>) -> ToolOutcome {
+    let model = call.model().unwrap_or("");
+    let rows: Vec<Value> = rows.into_iter().map(Value::Object).collect();
+    let (kept, cut) = cap_rows(rows, budget(inner));
+    if cut && kept.is_empty() {
+        return too_large_single("record");
+    }
+    let returned: Vec<i64> = kept
+        .iter()
+        .filter_map(|r| r.get("id").and_then(Value::as_i64))
+        .collect();
+    let count = kept.len();
+    let mut out = json!({"model": model, "records": kept, "count": count, "truncated": cut});
+    let mut notes = call.notes.clone();
+    if cut {
+        let remaining: Vec<i64> = call
+            .ids()
+            .iter()
+            .copied()
+            .filter(|id| !returned.contains(id))
+            .collect();
+        notes.push(format!(
+            "the result was cut at {count} records to stay under {} bytes; read the ids in remaining_ids in another call",
+            inner.settings.max_result_bytes
+        ));
+        if let Some(map) = out.as_object_mut() {
+            map.insert("remaining_ids".into(), json!(remaining));
+        }
+    }
+    if !cut {
+        let missing: Vec<i64> = call
+            .ids()
+            .iter()
+            .copied()
+            .filter(|id| !returned.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            notes.push(format!(
+                "{} of the requested records do not exist or are not visible to the Odoo user behind this key: see missing_ids",
+                missing.len()
+            ));
+            if let Some(map) = out.as_object_mut() {
+                map.insert("missing_ids".into(), json!(missing));
+            }
+        }
+    }
+    add_notes(&mut out, notes);
+    success(format!("Read {count} {model} records."), out)
+}
+
+fn aggregate_result(
+    inner: &Inner,
+    call: &ParsedCall,
+    groups: Vec<Map<String, Value>>,
+) -> ToolOutcome {
+    let model = call.model().unwrap_or("");
+    let rows: Vec<Value> = groups
+        .into_iter()
+        .map(|group| {
+            let count = group
+                .get("__count")
+                .cloned()
+                .or_else(|| {
+                    group
+                        .iter()
+                        .find(|(k, _)| k.ends_with("_count"))
+                        .map(|(_, v)| v.clone())
+                })
+                .unwrap_or(json!(0));
+            let mut out: Map<String, Value> = group
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("__"))
+                .collect();
+            out.insert("__count".into(), count);
+            Value::Object(out)
+        })
+        .collect();
+    let (kept, cut) = cap_rows(rows, budget(inner));
+    let count = kept.len();
+    let mut notes = call.notes.clone();
+    if cut {
+        notes.push(format!(
+            "the result was cut at {count} groups to stay under {} bytes; narrow the domain or group by fewer fields",
+            inner.settings.max_result_bytes
+        ));
+    }
+    let mut out = json!({"model": model, "groups": kept, "count": count, "truncated": cut});
+    add_notes(&mut out, notes);
+    success(format!("{count} groups of {model} records."), out)
+}
+
+async fn list_models(inner: &Inner, filter: Option<&str>) -> ToolOutcome {
+    let models = match inner.metadata.models(&inner.odoo).await {
+        Ok(models) => models,
+        Err(e) => return odoo_error_outcome(&e, inner),
+    };
+    let needle = filter.map(|f| f.trim().to_lowercase()).unwrap_or_default();
+    let matching: Vec<Value> = models
+        .iter()
+        .filter(|m| {
+            needle.is_empty()
+                || m.model.to_lowercase().contains(&needle)
+                || m.name.to_lowercase().contains(&needle)
+        })
+        .map(|m| json!({"model": m.model, "name": m.name}))
+        .collect();
+    let total = matching.len();
+    let max = inner.settings.max_limit as usize;
+    let mut notes = Vec::new();
+    let mut rows = matching;
+    if rows.len() > max {
+        rows.truncate(max);
+    }
+    let (kept, cut_bytes) = cap_rows(rows, budget(inner));
+    let count = kept.len();
+    let truncated = count < total || cut_bytes;
+    if truncated {
+        notes.push(format!(
+            "{count} of {total} models shown; give a narrower filter"
+        ));
+    }
+    let mut out = json!({"models": kept, "count": count, "truncated": truncated});
+    add_notes(&mut out, notes);
+    success(format!("{count} models."), out)
+}
+
+/// The `describe_model` result (also the contents of the `odoo://{model}` resource).
+pub(crate) fn describe(model: &str, description: Option<&str>, fields: &ModelFields) -> Value {
+    let list: Vec<Value> = fields
+        .iter()
+        .map(|(name, f)| {
+            let mut d = Map::new();
+            d.insert("name".into(), json!(name));
+            d.insert("type".into(), json!(f.ty));
+            d.insert("label".into(), json!(f.label));
+            if let Some(relation) = &f.relation {
+                d.insert("relation".into(), json!(relation));
+            }
+            d.insert("required".into(), json!(f.required));
+            d.insert("readonly".into(), json!(f.readonly));
+            d.insert("stored".into(), json!(f.store));
+            if let Some(selection) = &f.selection {
+                let items: Vec<Value> = selection
+                    .iter()
+                    .map(|(value, label)| {
+                        let value = match value {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        json!({"value": value, "label": label})
+                    })
+                    .collect();
+                d.insert("selection".into(), json!(items));
+            }
+            if let Some(help) = &f.help {
+                d.insert("help".into(), json!(help));
+            }
+            Value::Object(d)
+        })
+        .collect();
+    let count = list.len();
+    let mut out = json!({"model": model, "fields": list, "count": count});
+    if let (Some(name), Some(map)) = (description, out.as_object_mut()) {
+        map.insert("name".into(), json!(name));
+    }
+    out
+}

@@ -1,0 +1,317 @@
+//! The Odoo tool catalog: the MCP tools, resources and prompts odoo-warden offers over Odoo, with
+//! their JSON Schemas, argument parsing and validation, the cached model metadata and the calls to
+//! Odoo through [`warden_odoo::OdooClient`].
+//!
+//! The API speaks plain Rust types and [`serde_json::Value`]; the MCP dispatcher maps it to the
+//! wire. A tool call is first parsed into a [`ParsedCall`] (model, operation, every field read,
+//! written, filtered, sorted or grouped on, the method and the ids), checked against the model's
+//! metadata, and only then executed: a policy layer can inspect the parsed call in between with
+//! [`Catalog::parse_call`] and [`Catalog::execute`].
+
+mod args;
+mod domain;
+mod exec;
+mod literal;
+mod metadata;
+mod parsed;
+mod prompts;
+mod resources;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+pub use parsed::{Operation, ParsedCall};
+
+/// Limits and switches of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogSettings {
+    /// Records returned when a call names no limit (default 80).
+    pub default_limit: u32,
+    /// Largest number of records per call; a larger limit is clamped, with a note (default 500).
+    pub max_limit: u32,
+    /// Largest structured result in bytes of JSON; beyond, rows are cut and the result says which
+    /// `offset` fetches the next page (default 256 KiB).
+    pub max_result_bytes: usize,
+    /// Whether the tools that change data (create, update, delete, call_method) are offered
+    /// (default false: they are neither listed nor accepted).
+    pub write_tools: bool,
+    /// How long model metadata (the model list, each model's fields) is kept (default 300 s).
+    pub metadata_ttl: Duration,
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        Self {
+            default_limit: 80,
+            max_limit: 500,
+            max_result_bytes: 256 * 1024,
+            write_tools: false,
+            metadata_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The tool catalog over one Odoo connection. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct Catalog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    odoo: warden_odoo::OdooClient,
+    settings: CatalogSettings,
+    metadata: metadata::MetadataCache,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("odoo", &self.inner.odoo)
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tool as listed to MCP clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolDef {
+    /// Unique name, e.g. `search_records`.
+    pub name: &'static str,
+    /// Human-readable title.
+    pub title: &'static str,
+    /// What the tool does, with examples of its arguments.
+    pub description: String,
+    /// JSON Schema of the arguments (strict: every property typed, no extra properties).
+    pub input_schema: Value,
+    /// JSON Schema of the structured result of a successful call.
+    pub output_schema: Value,
+    /// Behaviour hints.
+    pub hints: ToolHints,
+}
+
+/// MCP tool annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolHints {
+    /// The tool does not change anything.
+    pub read_only: bool,
+    /// The tool may destroy or overwrite data.
+    pub destructive: bool,
+    /// Calling the tool twice with the same arguments has no further effect.
+    pub idempotent: bool,
+    /// The tool reaches beyond the Odoo database (always false).
+    pub open_world: bool,
+}
+
+/// The result of a tool call. Tool-level failures (bad arguments, Odoo refusing) are outcomes
+/// with `is_error` set and a clear, actionable `text`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    /// A JSON object: on success it matches the tool's output schema; on error it is
+    /// `{"error": {"kind", "message"}}`.
+    pub structured: Value,
+    /// A one-line summary then the structured result as compact JSON (or the error and a hint).
+    pub text: String,
+    /// Whether the call failed.
+    pub is_error: bool,
+}
+
+/// A resource template (`odoo://{model}/{id}`, `odoo://{model}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTemplateDef {
+    /// RFC 6570 URI template.
+    pub uri_template: String,
+    /// Unique name.
+    pub name: String,
+    /// Human-readable title.
+    pub title: String,
+    /// What the resource holds.
+    pub description: String,
+    /// MIME type of the contents.
+    pub mime_type: String,
+}
+
+/// A concrete resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceDef {
+    /// The resource's URI.
+    pub uri: String,
+    /// Unique name.
+    pub name: String,
+    /// Human-readable title.
+    pub title: String,
+    /// What the resource holds.
+    pub description: String,
+    /// MIME type of the contents.
+    pub mime_type: String,
+}
+
+/// The contents of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceContent {
+    /// The URI that was read.
+    pub uri: String,
+    /// MIME type of `text`.
+    pub mime_type: String,
+    /// The contents.
+    pub text: String,
+}
+
+/// A prompt as listed to MCP clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptDef {
+    /// Unique name.
+    pub name: String,
+    /// Human-readable title.
+    pub title: String,
+    /// What the prompt does.
+    pub description: String,
+    /// Its arguments.
+    pub arguments: Vec<PromptArgumentDef>,
+}
+
+/// One argument of a prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptArgumentDef {
+    /// Argument name.
+    pub name: String,
+    /// What to pass.
+    pub description: String,
+    /// Whether it must be given.
+    pub required: bool,
+}
+
+/// Who speaks a prompt message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The user.
+    User,
+    /// The assistant.
+    Assistant,
+}
+
+/// A prompt filled with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptContent {
+    /// What the prompt does.
+    pub description: String,
+    /// The messages, in order.
+    pub messages: Vec<(Role, String)>,
+}
+
+/// Protocol-level errors of the catalog (the dispatcher maps them to JSON-RPC errors).
+/// Failures of a tool call are not errors: they are [`ToolOutcome`]s with `is_error` set.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No such tool, or the tool is disabled.
+    #[error("unknown tool: {0}")]
+    UnknownTool(String),
+    /// No such prompt.
+    #[error("unknown prompt: {0}")]
+    UnknownPrompt(String),
+    /// A prompt argument is missing or invalid.
+    #[error("invalid prompt arguments: {0}")]
+    InvalidPromptArguments(String),
+    /// The resource does not exist.
+    #[error("resource not found: {0}")]
+    ResourceNotFound(String),
+    /// The URI is not one of the catalog's resource URIs.
+    #[error("invalid resource uri: {0}")]
+    InvalidUri(String),
+    /// The contents are larger than the result size limit.
+    #[error("result too large: {0}")]
+    ResultTooLarge(String),
+    /// Odoo failed while serving a resource, a prompt or a completion.
+    #[error("{}", exec::safe_odoo_message(.0))]
+    Odoo(warden_odoo::OdooError),
+}
+
+impl Catalog {
+    /// A catalog over `odoo` with `settings`. Does no I/O.
+    pub fn new(odoo: warden_odoo::OdooClient, settings: CatalogSettings) -> Self {
+        let metadata = metadata::MetadataCache::new(settings.metadata_ttl);
+        Self {
+            inner: Arc::new(Inner {
+                odoo,
+                settings,
+                metadata,
+            }),
+        }
+    }
+
+    /// The settings this catalog was built with.
+    pub fn settings(&self) -> &CatalogSettings {
+        &self.inner.settings
+    }
+
+    /// The enabled tools, in a stable order.
+    pub fn tools(&self) -> Vec<ToolDef> {
+        schema::tool_defs(&self.inner.settings)
+    }
+
+    /// Parse and validate a call without executing it: the result is the typed call a policy
+    /// layer can check, or a tool-level error outcome (bad arguments, unknown fields...). May
+    /// fetch model metadata (cached); never fetches or changes records.
+    pub async fn parse_call(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<Result<ParsedCall, ToolOutcome>, CallError> {
+        parsed::parse(self, name, arguments).await
+    }
+
+    /// Execute a call returned by [`Catalog::parse_call`]: one Odoo round trip for the data.
+    pub async fn execute(&self, call: ParsedCall) -> ToolOutcome {
+        exec::execute(self, call).await
+    }
+
+    /// Parse, validate and execute a tool call. Only an unknown or disabled tool is an `Err`.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<ToolOutcome, CallError> {
+        match self.parse_call(name, arguments).await? {
+            Ok(call) => Ok(self.execute(call).await),
+            Err(outcome) => Ok(outcome),
+        }
+    }
+
+    /// The resource templates: `odoo://{model}/{id}` and `odoo://{model}`.
+    pub fn resource_templates(&self) -> Vec<ResourceTemplateDef> {
+        resources::templates()
+    }
+
+    /// One `odoo://{model}` resource per model (at most 200).
+    pub async fn list_resources(&self) -> Result<Vec<ResourceDef>, CallError> {
+        resources::list(self).await
+    }
+
+    /// Read `odoo://{model}/{id}` (one record as JSON) or `odoo://{model}` (the model's fields).
+    pub async fn read_resource(&self, uri: &str) -> Result<ResourceContent, CallError> {
+        resources::read(self, uri).await
+    }
+
+    /// Up to 100 model names starting with `prefix`, then those containing it.
+    pub async fn complete_model(&self, prefix: &str) -> Result<Vec<String>, CallError> {
+        resources::complete_model(self, prefix).await
+    }
+
+    /// The prompts.
+    pub fn prompts(&self) -> Vec<PromptDef> {
+        prompts::defs()
+    }
+
+    /// Fill a prompt with its arguments.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &BTreeMap<String, String>,
+    ) -> Result<PromptContent, CallError> {
+        prompts::get(self, name, arguments).await
+    }
+}

@@ -1,0 +1,883 @@
+//! A tool call parsed into a typed [`ParsedCall`] and checked against the model's metadata before
+//! anything is sent to Odoo: model names, field names, dotted paths, domains, orders, groupings,
+//! aggregates, values, methods, ids and limits.
+
+use serde_json::{Map, Value};
+
+use super::args::{self, Args};
+use super::domain::{self, CheckedDomain};
+use super::exec::{invalid, odoo_error_outcome};
+use super::literal;
+use super::metadata::{FieldInfo, ModelFields};
+use super::schema::{self, Tool};
+use super::{CallError, Catalog, ToolOutcome};
+
+/// What a call does to Odoo data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Reads records (search, read, count, aggregate, name search).
+    Read,
+    /// Reads model metadata only (list of models, a model's fields).
+    Metadata,
+    /// Creates records.
+    Create,
+    /// Changes records.
+    Write,
+    /// Deletes records.
+    Unlink,
+    /// Calls a public model method.
+    Call,
+}
+
+/// A tool call after parsing and validation, before execution. A policy layer can check
+/// everything the call touches through the accessors; [`super::Catalog::execute`] runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedCall {
+    tool: Tool,
+    model: Option<String>,
+    operation: Operation,
+    fields_read: Vec<String>,
+    fields_written: Vec<String>,
+    domain_fields: Vec<String>,
+    order_fields: Vec<String>,
+    group_by_fields: Vec<String>,
+    method: Option<String>,
+    ids: Vec<i64>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) action: Action,
+}
+
+impl ParsedCall {
+    /// The tool's name.
+    pub fn tool(&self) -> &'static str {
+        self.tool.name()
+    }
+    /// The model the call works on (`None` for `list_models`).
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+    /// What the call does.
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+    /// The fields whose values the call returns (for a search without `fields`, the model's
+    /// stored fields the catalog asks for).
+    pub fn fields_read(&self) -> &[String] {
+        &self.fields_read
+    }
+    /// The fields the call sets (create, update).
+    pub fn fields_written(&self) -> &[String] {
+        &self.fields_written
+    }
+    /// The field paths the domain filters on (e.g. `country_id.code`).
+    pub fn domain_fields(&self) -> &[String] {
+        &self.domain_fields
+    }
+    /// The fields the call sorts on.
+    pub fn order_fields(&self) -> &[String] {
+        &self.order_fields
+    }
+    /// The fields the call groups by.
+    pub fn group_by_fields(&self) -> &[String] {
+        &self.group_by_fields
+    }
+    /// The method called (`call_method` only).
+    pub fn method(&self) -> Option<&str> {
+        self.method.as_deref()
+    }
+    /// The record ids named by the call.
+    pub fn ids(&self) -> &[i64] {
+        &self.ids
+    }
+
+    fn new(tool: Tool, model: Option<String>, operation: Operation, action: Action) -> Self {
+        Self {
+            tool,
+            model,
+            operation,
+            fields_read: Vec::new(),
+            fields_written: Vec::new(),
+            domain_fields: Vec::new(),
+            order_fields: Vec::new(),
+            group_by_fields: Vec::new(),
+            method: None,
+            ids: Vec::new(),
+            notes: Vec::new(),
+            action,
+        }
+    }
+}
+
+/// The tool-specific part of a call, ready for Odoo.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Action {
+    Search {
+        domain: Value,
+        order: Option<String>,
+        limit: u32,
+        offset: u64,
+    },
+    Read,
+    Count {
+        domain: Value,
+    },
+    Aggregate {
+        domain: Value,
+        aggregates: Vec<String>,
+        group_by: Vec<String>,
+        order: Option<String>,
+        limit: u32,
+    },
+    FindByName {
+        name: String,
+        limit: u32,
+    },
+    ListModels {
+        filter: Option<String>,
+    },
+    Describe,
+    Create {
+        values: Vec<Map<String, Value>>,
+    },
+    Update {
+        values: Map<String, Value>,
+    },
+    Delete,
+    Call {
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    },
+}
+
+/// Methods `call_method` refuses: the ORM's own data methods (they have dedicated, checked tools)
+/// and environment switches.
+const REFUSED_METHODS: &[&str] = &[
+    "create",
+    "write",
+    "unlink",
+    "read",
+    "search",
+    "search_read",
+    "search_count",
+    "search_fetch",
+    "read_group",
+    "name_search",
+    "fields_get",
+    "web_read",
+    "web_search_read",
+    "web_read_group",
+    "web_save",
+    "export_data",
+    "load",
+    "browse",
+    "sudo",
+    "with_user",
+    "with_env",
+    "with_context",
+    "with_company",
+];
+
+/// Aggregate functions `aggregate_records` accepts.
+const AGGREGATE_FUNCTIONS: &[&str] = &[
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "count_distinct",
+    "bool_and",
+    "bool_or",
+];
+
+/// Date grouping intervals.
+const INTERVALS: &[&str] = &["day", "week", "month", "quarter", "year"];
+
+/// Most sort terms in an order.
+const MAX_ORDER_TERMS: usize = 10;
+
+/// An error that ends parsing: a finished error outcome.
+type Refusal = Box<ToolOutcome>;
+
+fn refuse(message: impl Into<String>) -> Refusal {
+    Box::new(invalid(message.into()))
+}
+
+pub(crate) async fn parse(
+    catalog: &Catalog,
+    name: &str,
+    arguments: Map<String, Value>,
+) -> Result<Result<ParsedCall, ToolOutcome>, CallError> {
+    let settings = &catalog.inner.settings;
+    let Some(tool) = Tool::from_name(name).filter(|t| settings.write_tools || !t.writes()) else {
+        return Err(CallError::UnknownTool(
+            name.chars().take(100).collect::<String>(),
+        ));
+    };
+    let parser = CallParser { catalog };
+    Ok(parser.parse(tool, arguments).await.map_err(|b| *b))
+}
+
+struct CallParser<'a> {
+    catalog: &'a Catalog,
+}
+
+impl CallParser<'_> {
+    async fn parse(
+        &self,
+        tool: Tool,
+        arguments: Map<String, Value>,
+    ) -> Result<ParsedCall, Refusal> {
+        let mut args = Args::new(arguments, schema::argument_names(tool)).map_err(refuse)?;
+        match tool {
+            Tool::SearchRecords => self.search(&mut args).await,
+            Tool::ReadRecords => self.read(&mut args).await,
+            Tool::CountRecords => self.count(&mut args).await,
+            Tool::AggregateRecords => self.aggregate(&mut args).await,
+            Tool::FindByName => self.find_by_name(&mut args).await,
+            Tool::ListModels => {
+                let filter = args.opt_text("filter").map_err(refuse)?;
+                Ok(ParsedCall::new(
+                    tool,
+                    None,
+                    Operation::Metadata,
+                    Action::ListModels { filter },
+                ))
+            }
+            Tool::DescribeModel => {
+                let model = self.model(&mut args).await?;
+                Ok(ParsedCall::new(
+                    tool,
+                    Some(model),
+                    Operation::Metadata,
+                    Action::Describe,
+                ))
+            }
+            Tool::CreateRecords => self.create(&mut args).await,
+            Tool::UpdateRecords => self.update(&mut args).await,
+            Tool::DeleteRecords => {
+                let model = self.model(&mut args).await?;
+                let ids = required_ids(&mut args)?;
+                let mut call =
+                    ParsedCall::new(tool, Some(model), Operation::Unlink, Action::Delete);
+                call.ids = ids;
+                Ok(call)
+            }
+            Tool::CallMethod => self.call_method(&mut args).await,
+        }
+    }
+
+    /// The `model` argument: well formed and known to Odoo.
+    async fn model(&self, args: &mut Args) -> Result<String, Refusal> {
+        let model = args.string("model").map_err(refuse)?;
+        args::check_model_name(&model).map_err(refuse)?;
+        let inner = &self.catalog.inner;
+        match inner.metadata.models(&inner.odoo).await {
+            Ok(models) => {
+                if models
+                    .binary_search_by(|m| m.model.as_str().cmp(&model))
+                    .is_err()
+                {
+                    return Err(refuse(format!(
+                        "unknown model {model:?}; use list_models to find the technical name (e.g. \"res.partner\" for contacts)"
+                    )));
+                }
+            }
+            // Without access to the model list, fields_get tells whether the model exists.
+            Err(e) if e.kind() == warden_odoo::ErrorKind::AccessError => {}
+            Err(e) => return Err(Box::new(odoo_error_outcome(&e, inner))),
+        }
+        Ok(model)
+    }
+
+    async fn fields(&self, model: &str) -> Result<std::sync::Arc<ModelFields>, Refusal> {
+        let inner = &self.catalog.inner;
+        inner
+            .metadata
+            .fields(&inner.odoo, model)
+            .await
+            .map_err(|e| Box::new(odoo_error_outcome(&e, inner)))
+    }
+
+    /// Follow a dotted path through relational fields; the last field's metadata.
+    async fn resolve_path(&self, model: &str, path: &str) -> Result<FieldInfo, Refusal> {
+        domain::check_path_syntax(path).map_err(refuse)?;
+        let segments: Vec<&str> = path.split('.').collect();
+        let mut current = model.to_owned();
+        let mut last = segments.len();
+        for (index, segment) in segments.iter().enumerate() {
+            let fields = self.fields(&current).await?;
+            let Some(field) = fields.get(*segment) else {
+                return Err(refuse(unknown_field(segment, &current, path)));
+            };
+            last -= 1;
+            if last == 0 {
+                return Ok(field.clone());
+            }
+            match (&field.relation, field.is_relational()) {
+                (Some(relation), true) => current.clone_from(relation),
+                _ => {
+                    return Err(refuse(format!(
+                        "in {path:?}, {segment:?} is a {} field of {current}, not a relation; only many2one, one2many and many2many fields can be followed with '.' (segment {})",
+                        field.ty,
+                        index + 1
+                    )));
+                }
+            }
+        }
+        Err(refuse(format!("{path:?} is not a valid field path")))
+    }
+
+    /// Parse and check a `domain` argument; its leaves' paths are resolved on `model`.
+    async fn domain(&self, args: &mut Args, model: &str) -> Result<CheckedDomain, Refusal> {
+        let text = args
+            .opt_string("domain")
+            .map_err(refuse)?
+            .unwrap_or_default();
+        let checked = domain::parse(&text).map_err(refuse)?;
+        for path in &checked.paths {
+            let field = self.resolve_path(model, path).await?;
+            if !field.searchable {
+                return Err(refuse(format!(
+                    "the field {path:?} cannot be used in a domain (it is computed and not searchable)"
+                )));
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Plain field names (no paths) of `model`.
+    fn check_fields(
+        fields: &ModelFields,
+        model: &str,
+        names: &[String],
+        what: &str,
+    ) -> Result<(), Refusal> {
+        for name in names {
+            if !domain::is_field_name(name) {
+                return Err(refuse(format!(
+                    "{:?} in {what} is not a valid field name",
+                    name.chars().take(60).collect::<String>()
+                )));
+            }
+            if !fields.contains_key(name) {
+                return Err(refuse(unknown_field(name, model, name)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The fields a read returns: the named ones (checked, deduplicated), or the model's
+    /// stored non-binary fields.
+    fn read_fields(
+        fields: &ModelFields,
+        model: &str,
+        requested: Option<Vec<String>>,
+    ) -> Result<Vec<String>, Refusal> {
+        match requested {
+            Some(names) if !names.is_empty() => {
+                Self::check_fields(fields, model, &names, "fields")?;
+                let mut out: Vec<String> = Vec::with_capacity(names.len());
+                for name in names {
+                    if !out.contains(&name) {
+                        out.push(name);
+                    }
+                }
+                Ok(out)
+            }
+            _ => Ok(fields
+                .iter()
+                .filter(|(_, f)| f.is_default())
+                .map(|(name, _)| name.clone())
+                .collect()),
+        }
+    }
+
+    fn limit(&self, args: &mut Args, call_notes: &mut Vec<String>) -> Result<u32, Refusal> {
+        let settings = &self.catalog.inner.settings;
+        match args.opt_u64("limit").map_err(refuse)? {
+            None => Ok(settings.default_limit.min(settings.max_limit).max(1)),
+            Some(0) => Err(refuse("the argument \"limit\" must be at least 1")),
+            Some(n) if n > u64::from(settings.max_limit) => {
+                call_notes.push(format!(
+                    "the limit {n} was reduced to the maximum of {}",
+                    settings.max_limit
+                ));
+                Ok(settings.max_limit)
+            }
+            Some(n) => Ok(u32::try_from(n).unwrap_or(settings.max_limit)),
+        }
+    }
+
+    async fn search(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
+        let model = self.model(args).await?;
+        let fields = self.fields(&model).await?;
+        let checked = self.domain(args, &model).await?;
+        let requested = args.opt_strings("fields").map_err(refuse)?;
+        let read = Self::read_fields(&fields, &model, requested)?;
+        let order = match args.opt_string("order").map_err(refuse)? {
+            Some(text) if !text.trim().is_empty() => Some(
+                parse_order(&text, |name| match fields.get(name) {
+                    None => Err(unknown_field(name, &model, name)),
+                    Some(f) if !f.sortable => Err(format!(
+                        "the field {name:?} cannot be sorted on (it is not stored)"
+                    )),
+                    Some(_) => Ok(()),
+                })
+                .map_err(refuse)?,
+            ),
+            _ => None,
+        };
+        let mut notes = Vec::new();
+        let limit = self.limit(args, &mut notes)?;
+        let offset = args.opt_u64("offset").map_err(refuse)?.unwrap_or(0);
+        let mut call = ParsedCall::new(
+            Tool::SearchRecords,
+            Some(model),
+            Operation::Read,
+            Action::Search {
+                domain: checked.value,
+                order: order.as_ref().map(|o| o.0.clone()),
+                limit,
+                offset,
+            },
+        );
+        call.fields_read = read;
+        call.domain_fields = checked.paths;
+        call.order_fields = order.map(|o| o.1).unwrap_or_default();
+        call.notes = notes;
+        Ok(call)
+    }
+
+    async fn read(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
+        let model = self.model(args).await?;
+        let fields = self.fields(&model).await?;
+        let ids = required_ids(args)?;
+        let max = self.catalog.inner.settings.max_limit as usize;
+        if ids.len() > max {
+            return Err(refuse(format!(
+                "at most {max} ids can be read at once; {} were given",
+                ids.len()
+            )));
+        }
+        let requested = args.opt_strings("fields").map_err(refuse)?;
+        let read = Self::read_fields(&fields, &model, requested)?;
+        let mut call = ParsedCall::new(
+            Tool::ReadRecords,
+            Some(model),
+            Operation::Read,
+            Action::Read,
+        );
+        call.fields_read = read;
+        call.ids = ids;
+        Ok(call)
+    }
+
+    async fn count(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
+        let model = self.model(args).await?;
+        let checked = self.domain(args, &model).await?;
+        let mut call = ParsedCall::new(
+            Tool::CountRecords,
+            Some(model),
+            Operation::Read,
+            Action::Count {
+                domain: checked.value,
+            },
+        );
+        call.domain_fields = checked.paths;
+        Ok(call)
+    }
+
+    async fn aggregate(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
+        let model = self.model(args).await?;
+        let fields = self.fields(&model).await?;
+        let checked = self.domain(args, &model).await?;
+        let group_by = args
+            .opt_strings("group_by")
+            .map_err(refuse)?
+            .unwrap_or_default();
+        let mut group_fields = Vec::new();
+        for spec in &group_by {
+            let (name, interval) = match spec.split_once(':') {
+                Some((name, interval)) => (name, Some(interval)),
+                None => (spec.as_str(), None),
+            };
+            Self::check_fields(&fields, &model, &[name.to_owned()], "group_by")?;
+            let field = fields
+                .get(name)
+                .ok_or_else(|| refuse(unknown_field(name, &model, name)))?;
+            if !field.groupable {
+                return Err(refuse(format!(
+                    "the field {name:?} cannot be grouped by (it is not stored)"
+                )));
+            }
+            let is_date = matches!(field.ty.as_str(), "date" | "datetime");
+            match interval {
+                Some(interval) if !is_date => {
+                    return Err(refuse(format!(
+                        "{spec:?}: an interval (':{interval}') applies to date and datetime fields only; {name:?} is a {} field",
+                        field.ty
+                    )));
+                }
+                Some(interval) if !INTERVALS.contains(&interval) => {
+                    return Err(refuse(format!(
+                        "{spec:?}: unknown interval {interval:?}; use one of {}",
+                        INTERVALS.join(", ")
+                    )));
+                }
+                _ => {}
+            }
+            if !group_fields.contains(&name.to_owned()) {
+                group_fields.push(name.to_owned());
+            }
+        }
+        let specs = args
+            .opt_strings("aggregates")
+            .map_err(refuse)?
+            .unwrap_or_default();
+        let mut aggregates = Vec::new();
+        let mut aggregated = Vec::new();
+        for spec in &specs {
+            if spec == "__count" {
+                continue;
+            }
+            let Some((name, function)) = spec.split_once(':') else {
+                return Err(refuse(format!(
+                    "{spec:?} in aggregates needs a function: write \"field:function\", e.g. \"amount_total:sum\" (functions: {})",
+                    AGGREGATE_FUNCTIONS.join(", ")
+                )));
+            };
+            Self::check_fields(&fields, &model, &[name.to_owned()], "aggregates")?;
+            if !AGGREGATE_FUNCTIONS.contains(&function) {
+                return Err(refuse(format!(
+                    "{spec:?}: unknown aggregate function {function:?}; use one of {}",
+                    AGGREGATE_FUNCTIONS.join(", ")
+                )));
+            }
+            if fields.get(name).is_some_and(|f| !f.store) {
+                return Err(refuse(format!(
+                    "the field {name:?} cannot be aggregated (it is not stored)"
+                )));
+            }
+            if aggregated.contains(&name.to_owned()) {
+                return Err(refuse(format!(
+                    "the field {name:?} appears twice in aggregates; aggregate each field once"
+                )));
+            }
+            if group_fields.iter().any(|g| g == name) {
+                return Err(refuse(format!(
+                    "the field {name:?} is both grouped by and aggregated; drop it from one of them"
+                )));
+            }
+            aggregated.push(name.to_owned());
+            aggregates.push(format!("{name}:{function}"));
+        }
+        let order = match args.opt_string("order").map_err(refuse)? {
+            Some(text) if !text.trim().is_empty() => Some(
+                parse_order(&text, |name| {
+                    if name == "__count"
+                        || group_fields.iter().any(|g| g == name)
+                        || aggregated.iter().any(|a| a == name)
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "groups can be sorted only by a group_by field, an aggregated field or __count; {name:?} is neither"
+                        ))
+                    }
+                })
+                .map_err(refuse)?,
+            ),
+            _ => None,
+        };
+        let mut notes = Vec::new();
+        let limit = self.limit(args, &mut notes)?;
+        let mut call = ParsedCall::new(
+            Tool::AggregateRecords,
+            Some(model),
+            Operation::Read,
+            Action::Aggregate {
+                domain: checked.value,
+                aggregates,
+                group_by,
+                order: order.as_ref().map(|o| o.0.clone()),
+                limit,
+            },
+        );
+        call.fields_read = aggregated;
+        call.domain_fields = checked.paths;
+        call.group_by_fields = group_fields;
+        call.order_fields = order
+            .map(|o| o.1.into_iter().filter(|f| f != "__count").collect())
+            .unwrap_or_default();
+        call.notes = notes;
+        Ok(call)
+    }
+
+    async fn find_by_name(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
+        let model = self.model(args).await?;
+        let name = args.opt_text("name").map_err(refuse)?.unwrap_or_default();
+        let mut notes = Vec::new();
+        let limit = self.limit(args, &mut notes)?;
+        let mut call = ParsedCall::new(
+            Tool::FindByName,
+            Some(model),
+            Operation::Read,
+            Action::FindByName { name, limit },
+        );
+        call.fields_read = vec!["display_name".to_owned()];
+        call.notes = notes;
+        Ok(call)
+    }
+
+    async fn create(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
+        let model = self.model(args).await?;
+        let fields = self.fields(&model).await?;
+        let text = args.string("values").map_err(refuse)?;
+        let parsed =
+            literal::parse(&text).map_err(|e| refuse(format!("\"values\" does not parse: {e}")))?;
+        let list = match parsed {
+            Value::Array(items) => items,
+            object @ Value::Object(_) => vec![object],
+            other => {
+                return Err(refuse(format!(
+                    "\"values\" must be a list of objects, e.g. [{{\"name\": \"Acme\"}}], found {}",
+                    domain::kind(&other)
+                )));
+            }
+        };
+        if list.is_empty() {
+            return Err(refuse(
+                "\"values\" is empty: give at least one record to create",
+            ));
+        }
+        let max = self.catalog.inner.settings.max_limit as usize;
+        if list.len() > max {
+            return Err(refuse(format!(
+                "at most {max} records can be created at once; {} were given",
+                list.len()
+            )));
+        }
+        let mut values = Vec::with_capacity(list.len());
+        let mut written: Vec<String> = Vec::new();
+        for (index, item) in list.into_iter().enumerate() {
+            let Value::Object(map) = item else {
+                return Err(refuse(format!(
+                    "item {} of \"values\" must be an object of field values",
+                    index + 1
+                )));
+            };
+            let names: Vec<String> = map.keys().cloned().collect();
+            Self::check_fields(&fields, &model, &names, "values")?;
+            for name in names {
+                if !written.contains(&name) {
+                    written.push(name);
+                }
+            }
+            values.push(map);
+        }
+        let mut call = ParsedCall::new(
+            Tool::CreateRecords,
+            Some(model),
+            Operation::Create,
+            Action::Create { values },
+        );
+        call.fields_written = written;
+        Ok(call)
+    }
+
+    async fn update(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
+        let model = self.model(args).await?;
+        let fields = self.fields(&model).await?;
+        let ids = required_ids(args)?;
+        let text = args.string("values").map_err(refuse)?;
+        let values = match literal::parse(&text)
+            .map_err(|e| refuse(format!("\"values\" does not parse: {e}")))?
+        {
+            Value::Object(map) if !map.is_empty() => map,
+            Value::Object(_) => {
+                return Err(refuse(
+                    "\"values\" is empty: name at least one field to set",
+                ));
+            }
+            other => {
+                return Err(refuse(format!(
+                    "\"values\" must be an object of field values, e.g. {{\"phone\": \"+32 2 123 45 67\"}}, found {}",
+                    domain::kind(&other)
+                )));
+            }
+        };
+        let names: Vec<String> = values.keys().cloned().collect();
+        Self::check_fields(&fields, &model, &names, "values")?;
+        let mut call = ParsedCall::new(
+            Tool::UpdateRecords,
+            Some(model),
+            Operation::Write,
+            Action::Update { values },
+        );
+        call.fields_written = names;
+        call.ids = ids;
+        Ok(call)
+    }
+
+    async fn call_method(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
+        let model = args.string("model").map_err(refuse)?;
+        args::check_model_name(&model).map_err(refuse)?;
+        let method = args.string("method").map_err(refuse)?;
+        if method.starts_with('_') {
+            return Err(refuse(format!(
+                "{:?} is a private method (its name starts with '_'); only public methods can be called",
+                method.chars().take(60).collect::<String>()
+            )));
+        }
+        let valid = method.len() <= 64
+            && method.starts_with(|c: char| c.is_ascii_alphabetic())
+            && method
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(refuse(format!(
+                "{:?} is not a valid method name",
+                method.chars().take(60).collect::<String>()
+            )));
+        }
+        if REFUSED_METHODS.contains(&method.as_str()) {
+            return Err(refuse(format!(
+                "the method {method:?} cannot be called through call_method; use the dedicated tools (search_records, read_records, count_records, aggregate_records, find_by_name, describe_model, create_records, update_records, delete_records)"
+            )));
+        }
+        let ids = args.ids("ids").map_err(refuse)?;
+        let call_args = match args.opt_string("args").map_err(refuse)? {
+            None => Vec::new(),
+            Some(text) if text.trim().is_empty() => Vec::new(),
+            Some(text) => match literal::parse(&text)
+                .map_err(|e| refuse(format!("\"args\" does not parse: {e}")))?
+            {
+                Value::Array(items) => items,
+                other => {
+                    return Err(refuse(format!(
+                        "\"args\" must be a list of positional arguments, e.g. [\"draft\"], found {}",
+                        domain::kind(&other)
+                    )));
+                }
+            },
+        };
+        let kwargs = match args.opt_string("kwargs").map_err(refuse)? {
+            None => Map::new(),
+            Some(text) if text.trim().is_empty() => Map::new(),
+            Some(text) => match literal::parse(&text)
+                .map_err(|e| refuse(format!("\"kwargs\" does not parse: {e}")))?
+            {
+                Value::Object(map) => map,
+                other => {
+                    return Err(refuse(format!(
+                        "\"kwargs\" must be an object of keyword arguments, e.g. {{\"force\": true}}, found {}",
+                        domain::kind(&other)
+                    )));
+                }
+            },
+        };
+        for key in kwargs.keys() {
+            if !domain::is_field_name(key) {
+                return Err(refuse(format!(
+                    "{:?} is not a valid keyword argument name",
+                    key.chars().take(60).collect::<String>()
+                )));
+            }
+        }
+        // The model must exist; checked last so that refused methods never reach Odoo.
+        let mut model_args = Args::new(
+            Map::from_iter([("model".to_owned(), Value::String(model))]),
+            &["model"],
+        )
+        .map_err(refuse)?;
+        let model = self.model(&mut model_args).await?;
+        let mut call = ParsedCall::new(
+            Tool::CallMethod,
+            Some(model),
+            Operation::Call,
+            Action::Call {
+                args: call_args,
+                kwargs,
+            },
+        );
+        call.method = Some(method);
+        call.ids = ids;
+        Ok(call)
+    }
+}
+
+fn required_ids(args: &mut Args) -> Result<Vec<i64>, Refusal> {
+    let ids = args.ids("ids").map_err(refuse)?;
+    if ids.is_empty() {
+        return Err(refuse(
+            "the argument \"ids\" is required: give at least one record id, e.g. [10]",
+        ));
+    }
+    Ok(ids)
+}
+
+fn unknown_field(name: &str, model: &str, path: &str) -> String {
+    let shown: String = name.chars().take(60).collect();
+    let mut message = format!(
+        "unknown field {shown:?} on {model} (it does not exist, or the Odoo user behind this key may not read it); use describe_model to list the fields"
+    );
+    if path != name {
+        message.push_str(&format!(
+            " (in {:?})",
+            path.chars().take(120).collect::<String>()
+        ));
+    }
+    message
+}
+
+/// Parse an order like `name asc, id desc`: `(normalised order, field names)`. `check` vets
+/// each field name.
+fn parse_order(
+    text: &str,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<(String, Vec<String>), String> {
+    let terms: Vec<&str> = text.split(',').map(str::trim).collect();
+    if terms.len() > MAX_ORDER_TERMS {
+        return Err(format!("the order has more than {MAX_ORDER_TERMS} terms"));
+    }
+    let mut normalised = Vec::with_capacity(terms.len());
+    let mut fields = Vec::with_capacity(terms.len());
+    for term in terms {
+        let words: Vec<&str> = term.split_whitespace().collect();
+        let (name, direction) = match words.as_slice() {
+            [name] => (*name, "asc"),
+            [name, direction] => {
+                let lower = direction.to_ascii_lowercase();
+                match lower.as_str() {
+                    "asc" => (*name, "asc"),
+                    "desc" => (*name, "desc"),
+                    _ => {
+                        return Err(format!(
+                            "invalid order {:?}: the direction must be asc or desc, found {:?}",
+                            text.chars().take(120).collect::<String>(),
+                            direction.chars().take(30).collect::<String>()
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "invalid order {:?}: write \"field [asc|desc], ...\", e.g. \"name asc, id desc\"",
+                    text.chars().take(120).collect::<String>()
+                ));
+            }
+        };
+        if !domain::is_field_name(name) {
+            return Err(format!(
+                "invalid order {:?}: {:?} is not a field name",
+                text.chars().take(120).collect::<String>(),
+                name.chars().take(60).collect::<String>()
+            ));
+        }
+        check(name)?;
+        normalised.push(format!("{name} {direction}"));
+        fields.push(name.to_owned());
+    }
+    Ok((normalised.join(", "), fields))
+}

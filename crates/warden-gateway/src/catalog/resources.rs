@@ -1,0 +1,245 @@
+//! Resources (`odoo://{model}/{id}`: one record; `odoo://{model}`: the model's fields) and the
+//! completion of model names.
+
+use serde_json::Value;
+use warden_odoo::ErrorKind;
+
+use super::args::check_model_name;
+use super::exec::describe;
+use super::{CallError, Catalog, ResourceContent, ResourceDef, ResourceTemplateDef};
+
+/// Most resources listed.
+const MAX_LISTED: usize = 200;
+/// Most completions returned.
+const MAX_COMPLETIONS: usize = 100;
+const JSON: &str = "application/json";
+
+pub(crate) fn templates() -> Vec<ResourceTemplateDef> {
+    vec![
+        ResourceTemplateDef {
+            uri_template: "odoo://{model}/{id}".to_owned(),
+            name: "odoo_record".to_owned(),
+            title: "Odoo record".to_owned(),
+            description: "One Odoo record as JSON, with its stored fields, e.g. odoo://res.partner/10"
+                .to_owned(),
+            mime_type: JSON.to_owned(),
+        },
+        ResourceTemplateDef {
+            uri_template: "odoo://{model}".to_owned(),
+            name: "odoo_model".to_owned(),
+            title: "Odoo model".to_owned(),
+            description: "The fields of an Odoo model as JSON (name, type, label, relation...), e.g. odoo://res.partner"
+                .to_owned(),
+            mime_type: JSON.to_owned(),
+        },
+    ]
+}
+
+pub(crate) async fn list(catalog: &Catalog) -> Result<Vec<ResourceDef>, CallError> {
+    let inner = &catalog.inner;
+    let models = inner
+        .metadata
+        .models(&inner.odoo)
+        .await
+        .map_err(CallError::Odoo)?;
+    Ok(models
+        .iter()
+        .take(MAX_LISTED)
+        .map(|m| ResourceDef {
+            uri: format!("odoo://{}", m.model),
+            name: m.model.clone(),
+            title: if m.name.is_empty() {
+                m.model.clone()
+            } else {
+                m.name.clone()
+            },
+            description: format!("The fields of the Odoo model {}", m.model),
+            mime_type: JSON.to_owned(),
+        })
+        .collect())
+}
+
+/// A parsed resource URI.
+#[derive(Debug, PartialEq, Eq)]
+enum Uri {
+    Model(String),
+    Record(String, i64),
+}
+
+fn parse_uri(uri: &str) -> Result<Uri, CallError> {
+    let shown = || uri.chars().take(200).collect::<String>();
+    let rest = uri
+        .strip_prefix("odoo://")
+        .ok_or_else(|| CallError::InvalidUri(format!("{} does not start with odoo://", shown())))?;
+    let (model, id) = match rest.split_once('/') {
+        Some((model, id)) => (model, Some(id)),
+        None => (rest, None),
+    };
+    check_model_name(model).map_err(|_| {
+        CallError::InvalidUri(format!(
+            "{}: the model name must be made of a-z, 0-9, '_' and '.'",
+            shown()
+        ))
+    })?;
+    match id {
+        None => Ok(Uri::Model(model.to_owned())),
+        Some(id) => {
+            let valid = !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_digit());
+            match id.parse::<i64>() {
+                Ok(n) if valid && n > 0 => Ok(Uri::Record(model.to_owned(), n)),
+                _ => Err(CallError::InvalidUri(format!(
+                    "{}: the record id must be a positive integer",
+                    shown()
+                ))),
+            }
+        }
+    }
+}
+
+async fn known_model(catalog: &Catalog, model: &str, uri: &str) -> Result<(), CallError> {
+    let inner = &catalog.inner;
+    match inner.metadata.models(&inner.odoo).await {
+        Ok(models) => {
+            if models
+                .binary_search_by(|m| m.model.as_str().cmp(model))
+                .is_err()
+            {
+                return Err(CallError::ResourceNotFound(uri.to_owned()));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::AccessError => Ok(()),
+        Err(e) => Err(CallError::Odoo(e)),
+    }
+}
+
+fn not_found_or(error: warden_odoo::OdooError, uri: &str) -> CallError {
+    match error.kind() {
+        ErrorKind::MissingRecord | ErrorKind::UnknownModel => {
+            CallError::ResourceNotFound(uri.to_owned())
+        }
+        _ => CallError::Odoo(error),
+    }
+}
+
+pub(crate) async fn read(catalog: &Catalog, uri: &str) -> Result<ResourceContent, CallError> {
+    let parsed = parse_uri(uri)?;
+    let inner = &catalog.inner;
+    let (model, id) = match &parsed {
+        Uri::Model(model) => (model.as_str(), None),
+        Uri::Record(model, id) => (model.as_str(), Some(*id)),
+    };
+    known_model(catalog, model, uri).await?;
+    let fields = inner
+        .metadata
+        .fields(&inner.odoo, model)
+        .await
+        .map_err(|e| not_found_or(e, uri))?;
+    let value = match id {
+        None => {
+            let description = inner
+                .metadata
+                .models(&inner.odoo)
+                .await
+                .ok()
+                .and_then(|models| {
+                    models
+                        .iter()
+                        .find(|m| m.model == model)
+                        .map(|m| m.name.clone())
+                });
+            describe(model, description.as_deref(), &fields)
+        }
+        Some(id) => {
+            let names: Vec<String> = fields
+                .iter()
+                .filter(|(_, f)| f.is_default())
+                .map(|(name, _)| name.clone())
+                .collect();
+            let rows = inner
+                .odoo
+                .read(model, &[id], &names)
+                .await
+                .map_err(|e| not_found_or(e, uri))?;
+            match rows.into_iter().next() {
+                Some(row) => Value::Object(row),
+                None => return Err(CallError::ResourceNotFound(uri.to_owned())),
+            }
+        }
+    };
+    let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned());
+    if text.len() > inner.settings.max_result_bytes {
+        return Err(CallError::ResultTooLarge(format!(
+            "{uri} is larger than the result size limit; use read_records with fewer fields"
+        )));
+    }
+    Ok(ResourceContent {
+        uri: uri.to_owned(),
+        mime_type: JSON.to_owned(),
+        text,
+    })
+}
+
+pub(crate) async fn complete_model(
+    catalog: &Catalog,
+    prefix: &str,
+) -> Result<Vec<String>, CallError> {
+    let inner = &catalog.inner;
+    let models = inner
+        .metadata
+        .models(&inner.odoo)
+        .await
+        .map_err(CallError::Odoo)?;
+    let needle: String = prefix.trim().to_lowercase().chars().take(128).collect();
+    let mut out: Vec<String> = models
+        .iter()
+        .filter(|m| m.model.starts_with(&needle))
+        .map(|m| m.model.clone())
+        .take(MAX_COMPLETIONS)
+        .collect();
+    if out.len() < MAX_COMPLETIONS {
+        let more: Vec<String> = models
+            .iter()
+            .filter(|m| !m.model.starts_with(&needle) && m.model.contains(&needle))
+            .map(|m| m.model.clone())
+            .take(MAX_COMPLETIONS - out.len())
+            .collect();
+        out.extend(more);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_parsed_strictly() {
+        assert_eq!(
+            parse_uri("odoo://res.partner/10").unwrap(),
+            Uri::Record("res.partner".into(), 10)
+        );
+        assert_eq!(
+            parse_uri("odoo://res.partner").unwrap(),
+            Uri::Model("res.partner".into())
+        );
+        for bad in [
+            "odoo://res.partner/0",
+            "odoo://res.partner/-1",
+            "odoo://res.partner/1x",
+            "odoo://res.partner/+1",
+            "odoo://res.partner/",
+            "odoo://Res.Partner/1",
+            "odoo://res partner/1",
+            "odoo://res.partner/1/2",
+            "http://res.partner/1",
+            "odoo://",
+            "odoo://res.partner/99999999999999999999",
+        ] {
+            assert!(
+                matches!(parse_uri(bad), Err(CallError::InvalidUri(_))),
+                "{bad} should be invalid"
+            );
+        }
+    }
+}
