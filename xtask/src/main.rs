@@ -77,6 +77,7 @@ fn ci() -> Result<()> {
     report("== crate graph");
     graph::check()?;
     deny()?;
+    e2e()?;
     report(&format!("== ci passed in {:.0?}", started.elapsed()));
     Ok(())
 }
@@ -85,6 +86,45 @@ fn bench(extra: &[String]) -> Result<()> {
     let mut args = vec!["bench", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
     step("cargo bench", &args)
+}
+
+/// End-to-end tests with the official MCP clients, against the built binaries and the simulator.
+fn e2e() -> Result<()> {
+    step("cargo build (binaries)", &["build", "--workspace", "--bins", "--locked"])?;
+    let root = workspace_root();
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        report("== creating .venv for the end-to-end tests");
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
+    }
+    report("== installing the pinned MCP clients (tests/e2e/requirements.txt)");
+    run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(root.join("tests/e2e/requirements.txt")),
+        "pip install",
+    )?;
+    report("== end-to-end tests (pytest)");
+    run(
+        Command::new(&python)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .arg(root.join("tests/e2e"))
+            .env("WARDEN_BIN_DIR", root.join("target/debug")),
+        "pytest tests/e2e",
+    )
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(command: &mut Command, title: &str) -> Result<()> {
+    let status = command.status().with_context(|| format!("could not run {title}"))?;
+    if !status.success() {
+        bail!("{title} failed ({status})");
+    }
+    Ok(())
 }
 
 /// Runs `cargo <args>` and fails if it does.

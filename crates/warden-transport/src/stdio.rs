@@ -224,3 +224,28 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     }
     output.flush().await
 }
+
+impl MessageHandler for warden_gateway::engine::Session {
+    async fn handle(&self, message: Vec<u8>, outbound: Outbound) -> Option<Value> {
+        warden_gateway::engine::Session::handle(self, &message, &outbound).await
+    }
+}
+
+/// Serve odoo-warden on this process's stdin and stdout with `config`, until stdin closes.
+pub async fn run(config: warden_config::Config) -> io::Result<()> {
+    let odoo = warden_odoo::OdooClient::new(config.odoo)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let catalog = warden_gateway::catalog::Catalog::new(odoo, config.tools);
+    let gateway = warden_gateway::engine::Gateway::new(
+        catalog,
+        warden_gateway::engine::ServerInfo::default(),
+    );
+    let session = gateway.session(warden_gateway::engine::Caller::stdio());
+    let options = StdioOptions {
+        max_message_bytes: config.limits.max_message_bytes,
+        max_concurrent_requests: config.limits.max_concurrent_requests,
+        ..StdioOptions::default()
+    };
+    tracing::info!("odoo-warden serving MCP on stdio");
+    serve(session, tokio::io::stdin(), tokio::io::stdout(), options).await
+}

@@ -1,0 +1,618 @@
+//! The MCP engine: one incoming message and its caller in, the response (and any notifications)
+//! out. Transport-agnostic: stdio and HTTP feed it the same way.
+//!
+//! Both protocol eras are served by one [`Session`]:
+//! - a request whose `_meta` carries `io.modelcontextprotocol/protocolVersion` is served
+//!   statelessly in that (2026-07-28) revision;
+//! - `initialize` negotiates a legacy revision (2025-03-26 … 2025-11-25) for the session, and
+//!   requests without modern `_meta` are then served in it;
+//! - any other request (no handshake, no modern `_meta`) is refused: nothing is served to a
+//!   client that has not said which protocol it speaks.
+//!
+//! Results are shaped for the revision in use by `warden-mcp` (members a revision does not know
+//! are dropped; `resultType`, `ttlMs` and `cacheScope` only in 2026-07-28).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot};
+use warden_mcp::{Era, Incoming, ProtocolVersion, RequestMeta, error_code, method as m};
+
+use crate::catalog::{CallError, Catalog, PromptContent, Role, ToolDef, ToolOutcome};
+
+/// Items per page of a list result.
+const PAGE_SIZE: usize = 50;
+/// How long a client may cache list results (2026-07-28 `ttlMs`).
+const LIST_TTL_MS: u64 = 60_000;
+
+/// Who the server says it is.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// Implementation name, e.g. `odoo-warden`.
+    pub name: String,
+    /// Implementation version.
+    pub version: String,
+    /// Instructions for the model, sent at initialize / discover.
+    pub instructions: Option<String>,
+}
+
+impl Default for ServerInfo {
+    fn default() -> Self {
+        Self {
+            name: "odoo-warden".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            instructions: Some(
+                "Tools over an Odoo ERP. Odoo domains are lists of conditions such as \
+                 [('is_company', '=', True)]; use describe_model to learn a model's fields and \
+                 list_models to find models. Results are paged: pass offset to get more."
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+/// Who is calling, as the transport knows it.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Caller {
+    /// `stdio` or `http`.
+    pub transport: &'static str,
+    /// The client's address, when the transport has one.
+    pub client_ip: Option<IpAddr>,
+}
+
+impl Caller {
+    /// The caller of a stdio process: the local user who started it.
+    pub fn stdio() -> Self {
+        Self {
+            transport: "stdio",
+            client_ip: None,
+        }
+    }
+}
+
+/// The engine: the tool catalog and the server's identity. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<GatewayInner>,
+}
+
+struct GatewayInner {
+    catalog: Catalog,
+    info: ServerInfo,
+}
+
+impl Gateway {
+    /// An engine over `catalog`.
+    pub fn new(catalog: Catalog, info: ServerInfo) -> Self {
+        Self {
+            inner: Arc::new(GatewayInner { catalog, info }),
+        }
+    }
+
+    /// A session for one connection (one stdio process, one HTTP session or stateless request).
+    pub fn session(&self, caller: Caller) -> Session {
+        Session {
+            gateway: self.clone(),
+            state: Arc::new(SessionState {
+                caller,
+                legacy: Mutex::new(None),
+                in_flight: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+/// One connection's state: the negotiated legacy revision and the requests in flight.
+#[derive(Clone)]
+pub struct Session {
+    gateway: Gateway,
+    state: Arc<SessionState>,
+}
+
+struct SessionState {
+    caller: Caller,
+    legacy: Mutex<Option<ProtocolVersion>>,
+    in_flight: Mutex<HashMap<String, oneshot::Sender<()>>>,
+}
+
+/// A JSON-RPC error to answer with.
+struct RpcError {
+    code: i32,
+    message: String,
+    data: Option<Value>,
+}
+
+impl RpcError {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(error_code::INVALID_PARAMS, message)
+    }
+
+    fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    fn from_object(object: &warden_mcp::ErrorObjectOwned) -> Self {
+        Self {
+            code: object.code(),
+            message: object.message().to_owned(),
+            data: object
+                .data()
+                .and_then(|raw| serde_json::from_str(raw.get()).ok()),
+        }
+    }
+}
+
+/// The key of a request id in the in-flight table: its JSON text, as `requestId` is compared.
+fn id_key(id: &warden_mcp::RequestId) -> String {
+    serde_json::to_string(id).unwrap_or_default()
+}
+
+type RpcResult = Result<Value, RpcError>;
+
+impl Session {
+    /// The caller this session serves.
+    pub fn caller(&self) -> &Caller {
+        &self.state.caller
+    }
+
+    /// Handle one message (the bytes of one JSON-RPC message). Returns the response to send, if
+    /// any; notifications for the client (progress) are sent to `outbound` meanwhile.
+    pub async fn handle(&self, message: &[u8], outbound: &mpsc::Sender<Value>) -> Option<Value> {
+        match warden_mcp::decode(message) {
+            Err(error) => error.response(),
+            Ok(Incoming::Notification(notification)) => {
+                self.notification(&notification.method, notification.params.as_ref());
+                None
+            }
+            // The server sends no requests yet, so a response is unexpected: ignore it.
+            Ok(Incoming::Response(_)) => None,
+            Ok(Incoming::Request(request)) => {
+                let key = id_key(&request.id);
+                let (cancel_tx, cancel_rx) = oneshot::channel();
+                self.lock_in_flight().insert(key.clone(), cancel_tx);
+                let work = self.request(&request.method, request.params.as_ref(), outbound);
+                let outcome = tokio::select! {
+                    outcome = work => Some(outcome),
+                    // Cancelled: the client no longer wants an answer.
+                    _ = cancel_rx => None,
+                };
+                self.lock_in_flight().remove(&key);
+                let (version, result) = outcome?;
+                Some(match result {
+                    Ok(result) => warden_mcp::result_response(&request.id, version, result),
+                    Err(e) => warden_mcp::error_response(&request.id, e.code, &e.message, e.data),
+                })
+            }
+        }
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<()>>> {
+        self.state
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn notification(&self, method: &str, params: Option<&Map<String, Value>>) {
+        match method {
+            "notifications/cancelled" => {
+                let Some(id) = params.and_then(|p| p.get("requestId")) else {
+                    return;
+                };
+                if let Some(cancel) = self.lock_in_flight().remove(&id.to_string()) {
+                    tracing::debug!(request = %id, "request cancelled by the client");
+                    let _ = cancel.send(());
+                }
+            }
+            "notifications/initialized" => tracing::debug!("client initialized"),
+            other => tracing::debug!(method = other, "notification ignored"),
+        }
+    }
+
+    /// The revision a request is served in, then its result.
+    async fn request(
+        &self,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+        outbound: &mpsc::Sender<Value>,
+    ) -> (ProtocolVersion, RpcResult) {
+        let empty = Map::new();
+        let params = params.unwrap_or(&empty);
+        if method == m::INITIALIZE {
+            return self.initialize(params);
+        }
+        let meta = params.get("_meta").and_then(Value::as_object);
+        let version = match meta
+            .map(RequestMeta::from_meta)
+            .transpose()
+            .map(Option::flatten)
+        {
+            Ok(Some(meta)) if meta.protocol_version.era() == Era::Modern => meta.protocol_version,
+            Ok(Some(meta)) => {
+                return (
+                    warden_mcp::LATEST,
+                    Err(RpcError::new(
+                        error_code::UNSUPPORTED_PROTOCOL_VERSION,
+                        format!(
+                            "protocol version {} is negotiated with initialize, not per request",
+                            meta.protocol_version.as_str()
+                        ),
+                    )
+                    .with_data(json!({
+                        "requested": meta.protocol_version.as_str(),
+                        "supported": [warden_mcp::LATEST.as_str()],
+                    }))),
+                );
+            }
+            Ok(None) => match *self
+                .state
+                .legacy
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+            {
+                Some(version) => version,
+                None if method == m::SERVER_DISCOVER => warden_mcp::LATEST,
+                None => {
+                    return (
+                        warden_mcp::LATEST_LEGACY,
+                        Err(RpcError::new(
+                            error_code::INVALID_REQUEST,
+                            "no protocol version: send initialize first, or name the protocol \
+                             version in _meta (io.modelcontextprotocol/protocolVersion)",
+                        )),
+                    );
+                }
+            },
+            Err(error) => {
+                return (
+                    warden_mcp::LATEST,
+                    Err(RpcError::from_object(&error.error_object())),
+                );
+            }
+        };
+        let result = self.dispatch(version, method, params, outbound).await;
+        (version, result)
+    }
+
+    fn initialize(&self, params: &Map<String, Value>) -> (ProtocolVersion, RpcResult) {
+        let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
+            return (
+                warden_mcp::LATEST_LEGACY,
+                Err(RpcError::invalid_params("initialize needs protocolVersion")),
+            );
+        };
+        let version = warden_mcp::negotiate(requested);
+        *self
+            .state
+            .legacy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(version);
+        let info = &self.gateway.inner.info;
+        let mut result = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": capabilities(),
+            "serverInfo": {"name": info.name, "version": info.version},
+        });
+        if let Some(instructions) = &info.instructions {
+            result["instructions"] = json!(instructions);
+        }
+        (version, Ok(result))
+    }
+
+    async fn dispatch(
+        &self,
+        version: ProtocolVersion,
+        method: &str,
+        params: &Map<String, Value>,
+        outbound: &mpsc::Sender<Value>,
+    ) -> RpcResult {
+        let catalog = &self.gateway.inner.catalog;
+        let modern = version.era() == Era::Modern;
+        match method {
+            m::PING if !modern => Ok(json!({})),
+            m::LOGGING_SET_LEVEL if !modern => Ok(json!({})),
+            m::SERVER_DISCOVER => Ok(self.discover()),
+            m::TOOLS_LIST => {
+                let tools: Vec<Value> = catalog.tools().iter().map(tool_json).collect();
+                list_result("tools", tools, params, modern)
+            }
+            m::TOOLS_CALL => self.call_tool(params, outbound).await,
+            m::RESOURCES_LIST => {
+                let resources = catalog.list_resources().await.map_err(call_error)?;
+                let items = resources
+                    .into_iter()
+                    .map(|r| {
+                        json!({"uri": r.uri, "name": r.name, "title": r.title,
+                               "description": r.description, "mimeType": r.mime_type})
+                    })
+                    .collect();
+                list_result("resources", items, params, modern)
+            }
+            m::RESOURCES_TEMPLATES_LIST => {
+                let items = catalog
+                    .resource_templates()
+                    .into_iter()
+                    .map(|t| {
+                        json!({"uriTemplate": t.uri_template, "name": t.name, "title": t.title,
+                               "description": t.description, "mimeType": t.mime_type})
+                    })
+                    .collect();
+                list_result("resourceTemplates", items, params, modern)
+            }
+            m::RESOURCES_READ => {
+                let uri = string_param(params, "uri")?;
+                let content = catalog.read_resource(uri).await.map_err(call_error)?;
+                Ok(json!({"contents": [
+                    {"uri": content.uri, "mimeType": content.mime_type, "text": content.text}
+                ]}))
+            }
+            m::PROMPTS_LIST => {
+                let items = catalog
+                    .prompts()
+                    .into_iter()
+                    .map(|p| {
+                        let arguments: Vec<Value> = p
+                            .arguments
+                            .iter()
+                            .map(|a| json!({"name": a.name, "description": a.description, "required": a.required}))
+                            .collect();
+                        json!({"name": p.name, "title": p.title, "description": p.description,
+                               "arguments": arguments})
+                    })
+                    .collect();
+                list_result("prompts", items, params, modern)
+            }
+            m::PROMPTS_GET => {
+                let name = string_param(params, "name")?;
+                let arguments = string_map(params.get("arguments"))?;
+                let prompt = catalog
+                    .get_prompt(name, &arguments)
+                    .await
+                    .map_err(call_error)?;
+                Ok(prompt_json(&prompt))
+            }
+            m::COMPLETION_COMPLETE => self.complete(params).await,
+            _ => Err(RpcError::new(
+                error_code::METHOD_NOT_FOUND,
+                format!("method not found: {method}"),
+            )),
+        }
+    }
+
+    fn discover(&self) -> Value {
+        let info = &self.gateway.inner.info;
+        let mut result = json!({
+            "supportedVersions": [warden_mcp::LATEST.as_str()],
+            "capabilities": capabilities(),
+            "ttlMs": LIST_TTL_MS,
+            "cacheScope": "public",
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": info.name, "version": info.version}},
+        });
+        if let Some(instructions) = &info.instructions {
+            result["instructions"] = json!(instructions);
+        }
+        result
+    }
+
+    async fn call_tool(
+        &self,
+        params: &Map<String, Value>,
+        outbound: &mpsc::Sender<Value>,
+    ) -> RpcResult {
+        let name = string_param(params, "name")?;
+        let arguments = match params.get("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(arguments)) => arguments.clone(),
+            Some(_) => return Err(RpcError::invalid_params("arguments must be an object")),
+        };
+        let progress = params
+            .get("_meta")
+            .and_then(|meta| meta.get("progressToken"))
+            .filter(|token| token.is_string() || token.is_i64())
+            .cloned();
+        if let Some(token) = &progress {
+            let _ = outbound
+                .send(progress_notification(token, 0, "calling Odoo"))
+                .await;
+        }
+        let outcome = self
+            .gateway
+            .inner
+            .catalog
+            .call_tool(name, arguments)
+            .await
+            .map_err(call_error)?;
+        if let Some(token) = &progress {
+            let _ = outbound.send(progress_notification(token, 1, "done")).await;
+        }
+        Ok(tool_result(outcome))
+    }
+
+    async fn complete(&self, params: &Map<String, Value>) -> RpcResult {
+        let reference = params
+            .get("ref")
+            .and_then(Value::as_object)
+            .ok_or_else(|| RpcError::invalid_params("completion/complete needs ref"))?;
+        let argument = params
+            .get("argument")
+            .and_then(Value::as_object)
+            .ok_or_else(|| RpcError::invalid_params("completion/complete needs argument"))?;
+        let name = argument
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let value = argument
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let completes_model = match reference.get("type").and_then(Value::as_str) {
+            Some("ref/resource") => {
+                reference
+                    .get("uri")
+                    .and_then(Value::as_str)
+                    .is_some_and(|uri| uri.starts_with("odoo://"))
+                    && name == "model"
+            }
+            Some("ref/prompt") => name == "model",
+            _ => {
+                return Err(RpcError::invalid_params(
+                    "ref.type must be ref/resource or ref/prompt",
+                ));
+            }
+        };
+        let values = if completes_model {
+            self.gateway
+                .inner
+                .catalog
+                .complete_model(value)
+                .await
+                .map_err(call_error)?
+        } else {
+            Vec::new()
+        };
+        let total = values.len();
+        let shown: Vec<String> = values.into_iter().take(100).collect();
+        Ok(json!({"completion": {"values": shown, "total": total, "hasMore": total > 100}}))
+    }
+}
+
+fn capabilities() -> Value {
+    json!({
+        "tools": {"listChanged": false},
+        "resources": {"subscribe": false, "listChanged": false},
+        "prompts": {"listChanged": false},
+        "completions": {},
+        "logging": {},
+    })
+}
+
+fn tool_json(tool: &ToolDef) -> Value {
+    json!({
+        "name": tool.name,
+        "title": tool.title,
+        "description": tool.description,
+        "inputSchema": tool.input_schema,
+        "outputSchema": tool.output_schema,
+        "annotations": {
+            "title": tool.title,
+            "readOnlyHint": tool.hints.read_only,
+            "destructiveHint": tool.hints.destructive,
+            "idempotentHint": tool.hints.idempotent,
+            "openWorldHint": tool.hints.open_world,
+        },
+    })
+}
+
+fn tool_result(outcome: ToolOutcome) -> Value {
+    json!({
+        "content": [{"type": "text", "text": outcome.text}],
+        "structuredContent": outcome.structured,
+        "isError": outcome.is_error,
+    })
+}
+
+fn prompt_json(prompt: &PromptContent) -> Value {
+    let messages: Vec<Value> = prompt
+        .messages
+        .iter()
+        .map(|(role, text)| {
+            let role = match role {
+                Role::Assistant => "assistant",
+                _ => "user",
+            };
+            json!({"role": role, "content": {"type": "text", "text": text}})
+        })
+        .collect();
+    json!({"description": prompt.description, "messages": messages})
+}
+
+fn progress_notification(token: &Value, progress: u64, message: &str) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/progress",
+        "params": {"progressToken": token, "progress": progress, "total": 1, "message": message},
+    })
+}
+
+/// A page of `items` under `key`, from the request's cursor; `nextCursor` when more remain.
+fn list_result(
+    key: &str,
+    items: Vec<Value>,
+    params: &Map<String, Value>,
+    modern: bool,
+) -> RpcResult {
+    let offset = match params.get("cursor") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(cursor)) => warden_mcp::Cursor::decode(cursor)
+            .ok()
+            .and_then(|offset| usize::try_from(offset).ok())
+            .ok_or_else(|| RpcError::invalid_params("invalid cursor"))?,
+        Some(_) => return Err(RpcError::invalid_params("cursor must be a string")),
+    };
+    if offset > items.len() {
+        return Err(RpcError::invalid_params("invalid cursor"));
+    }
+    let end = (offset + PAGE_SIZE).min(items.len());
+    let more = end < items.len();
+    let page: Vec<Value> = items.into_iter().skip(offset).take(end - offset).collect();
+    let mut result = Map::new();
+    result.insert(key.to_owned(), Value::Array(page));
+    if more {
+        result.insert(
+            "nextCursor".to_owned(),
+            json!(warden_mcp::Cursor::encode(end as u64).into_string()),
+        );
+    }
+    if modern {
+        result.insert("ttlMs".to_owned(), json!(LIST_TTL_MS));
+        // What a key may see will depend on its policy: never share across keys.
+        result.insert("cacheScope".to_owned(), json!("private"));
+    }
+    Ok(Value::Object(result))
+}
+
+fn string_param<'a>(params: &'a Map<String, Value>, name: &str) -> Result<&'a str, RpcError> {
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params(format!("missing string parameter {name}")))
+}
+
+fn string_map(value: Option<&Value>) -> Result<BTreeMap<String, String>, RpcError> {
+    match value {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(RpcError::invalid_params(format!(
+                    "argument {k} must be a string"
+                ))),
+            })
+            .collect(),
+        Some(_) => Err(RpcError::invalid_params("arguments must be an object")),
+    }
+}
+
+fn call_error(error: CallError) -> RpcError {
+    match error {
+        CallError::ResourceNotFound(message) => RpcError::new(
+            error_code::RESOURCE_NOT_FOUND,
+            format!("resource not found: {message}"),
+        ),
+        CallError::Odoo(error) => RpcError::new(error_code::INTERNAL_ERROR, error.to_string()),
+        other => RpcError::invalid_params(other.to_string()),
+    }
+}
