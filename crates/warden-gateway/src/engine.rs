@@ -354,9 +354,15 @@ impl Session {
             m::RESOURCES_READ => {
                 let uri = string_param(params, "uri")?;
                 let content = catalog.read_resource(uri).await.map_err(call_error)?;
-                Ok(json!({"contents": [
+                let mut result = json!({"contents": [
                     {"uri": content.uri, "mimeType": content.mime_type, "text": content.text}
-                ]}))
+                ]});
+                if modern {
+                    // Record data is never cached: stale at once, and never shared across keys.
+                    result["ttlMs"] = json!(0);
+                    result["cacheScope"] = json!("private");
+                }
+                Ok(result)
             }
             m::PROMPTS_LIST => {
                 let items = catalog
