@@ -4,6 +4,9 @@
 //!   suite, the crate-graph rules of `docs/ARCHITECTURE.md`, and `cargo deny` (licenses, bans,
 //!   sources; advisories when the advisory database can be reached).
 //! - `bench`: the criterion benchmarks (not part of CI: numbers need a quiet machine).
+//! - `fuzz [SECONDS]`: the `decode` target of `fuzz/` for SECONDS (default 600), installing
+//!   cargo-fuzz if needed; libFuzzer needs nightly features, enabled on the stable toolchain with
+//!   `RUSTC_BOOTSTRAP=1`.
 //!
 //! xtask keeps its own dependencies to `anyhow`: it shells out to cargo.
 
@@ -20,6 +23,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         Some("graph") => graph::check(),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             usage();
             return ExitCode::from(64);
@@ -40,7 +44,8 @@ fn usage() {
          commands:\n  \
            ci      fmt --check, clippy -D warnings, tests, crate graph, cargo deny\n  \
            graph   only the crate-graph rules\n  \
-           bench   criterion benchmarks (extra arguments go to cargo bench)",
+           bench   criterion benchmarks (extra arguments go to cargo bench)\n  \
+           fuzz    [SECONDS] fuzz warden_mcp::decode (default 600 s; installs cargo-fuzz)",
     );
 }
 
@@ -86,6 +91,32 @@ fn bench(extra: &[String]) -> Result<()> {
     let mut args = vec!["bench", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
     step("cargo bench", &args)
+}
+
+/// Fuzzes `warden_mcp::decode` (the `decode` target of `fuzz/`) for `args[0]` seconds.
+fn fuzz(args: &[String]) -> Result<()> {
+    let seconds: u64 = match args.first() {
+        Some(s) => s
+            .parse()
+            .with_context(|| format!("not a number of seconds: {s}"))?,
+        None => 600,
+    };
+    let installed = cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        step("install cargo-fuzz", &["install", "--locked", "cargo-fuzz"])?;
+    }
+    report(&format!("== cargo fuzz run decode ({seconds} s)"));
+    let max_time = format!("-max_total_time={seconds}");
+    run(
+        cargo()
+            .current_dir(workspace_root())
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", "decode", "--", &max_time]),
+        "cargo fuzz run decode",
+    )
 }
 
 /// End-to-end tests with the official MCP clients, against the built binaries and the simulator.
