@@ -34,10 +34,25 @@ const RULES: &[(&str, &[&str])] = &[
     // The protocol crate does no I/O and knows nothing of Odoo.
     (
         "warden-mcp",
-        &["tokio", "hyper", "reqwest", "warden-odoo", "warden-gateway", "warden-config"],
+        &[
+            "tokio",
+            "hyper",
+            "reqwest",
+            "warden-odoo",
+            "warden-gateway",
+            "warden-config",
+        ],
     ),
     // The engine knows no transport and no configuration file format.
-    ("warden-gateway", &["warden-transport", "warden-config", "config", "warden-odoo-sim"]),
+    (
+        "warden-gateway",
+        &[
+            "warden-transport",
+            "warden-config",
+            "config",
+            "warden-odoo-sim",
+        ],
+    ),
     // The configuration feeds the crates' settings; it runs nothing.
     ("warden-config", &["warden-transport"]),
 ];

@@ -121,18 +121,31 @@ fn fuzz(args: &[String]) -> Result<()> {
 
 /// End-to-end tests with the official MCP clients, against the built binaries and the simulator.
 fn e2e() -> Result<()> {
-    step("cargo build (binaries)", &["build", "--workspace", "--bins", "--locked"])?;
+    step(
+        "cargo build (binaries)",
+        &["build", "--workspace", "--bins", "--locked"],
+    )?;
     let root = workspace_root();
     let venv = root.join(".venv");
     let python = venv.join("bin/python");
     if !python.exists() {
         report("== creating .venv for the end-to-end tests");
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        )?;
     }
     report("== installing the pinned MCP clients (tests/e2e/requirements.txt)");
     run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(root.join("tests/e2e/requirements.txt")),
         "pip install",
     )?;
@@ -151,7 +164,9 @@ fn workspace_root() -> std::path::PathBuf {
 }
 
 fn run(command: &mut Command, title: &str) -> Result<()> {
-    let status = command.status().with_context(|| format!("could not run {title}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("could not run {title}"))?;
     if !status.success() {
         bail!("{title} failed ({status})");
     }

@@ -185,7 +185,11 @@ impl Config {
 /// One line of at most 300 characters: TOML errors come as a multi-line excerpt of the document;
 /// keep where (the first line) and what (the last line).
 fn clean_parse_error(message: &str) -> String {
-    let lines: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let line = match lines.as_slice() {
         [] => String::from("invalid configuration"),
         [only] => (*only).to_owned(),

@@ -322,7 +322,25 @@ impl Session {
         let modern = version.era() == Era::Modern;
         match method {
             m::PING if !modern => Ok(json!({})),
-            m::LOGGING_SET_LEVEL if !modern => Ok(json!({})),
+            m::LOGGING_SET_LEVEL if !modern => {
+                const LEVELS: [&str; 8] = [
+                    "debug",
+                    "info",
+                    "notice",
+                    "warning",
+                    "error",
+                    "critical",
+                    "alert",
+                    "emergency",
+                ];
+                match params.get("level").and_then(Value::as_str) {
+                    Some(level) if LEVELS.contains(&level) => Ok(json!({})),
+                    _ => Err(RpcError::invalid_params(
+                        "level must be one of debug, info, notice, warning, error, critical, \
+                         alert, emergency",
+                    )),
+                }
+            }
             m::SERVER_DISCOVER => Ok(self.discover()),
             m::TOOLS_LIST => {
                 let tools: Vec<Value> = catalog.tools().iter().map(tool_json).collect();
@@ -465,13 +483,38 @@ impl Session {
             .unwrap_or_default();
         let completes_model = match reference.get("type").and_then(Value::as_str) {
             Some("ref/resource") => {
-                reference
+                let uri = reference
                     .get("uri")
                     .and_then(Value::as_str)
-                    .is_some_and(|uri| uri.starts_with("odoo://"))
-                    && name == "model"
+                    .unwrap_or_default();
+                let known = self.gateway.inner.catalog.resource_templates();
+                if !known.iter().any(|t| t.uri_template == uri) {
+                    return Err(RpcError::invalid_params(format!(
+                        "unknown resource template: {}",
+                        uri.chars().take(100).collect::<String>()
+                    )));
+                }
+                name == "model"
             }
-            Some("ref/prompt") => name == "model",
+            Some("ref/prompt") => {
+                let prompt = reference
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if !self
+                    .gateway
+                    .inner
+                    .catalog
+                    .prompts()
+                    .iter()
+                    .any(|p| p.name == prompt)
+                {
+                    return Err(RpcError::invalid_params(format!(
+                        "unknown prompt: {prompt}"
+                    )));
+                }
+                name == "model"
+            }
             _ => {
                 return Err(RpcError::invalid_params(
                     "ref.type must be ref/resource or ref/prompt",
