@@ -158,6 +158,10 @@ async def test_write_tools_when_enabled(sim, tmp_path, mode):
         created = await c.call_tool("create_records", {"model": "res.partner", "values": json.dumps([{"name": f"E2E {mode}"}])})
         assert created.is_error is not True, text_of(created)
         (new_id,) = structured(created)["ids"]
+        updated = await c.call_tool("update_records", {"model": "res.partner", "ids": [new_id], "values": json.dumps({"city": "Liège"})})
+        assert updated.is_error is not True, text_of(updated)
+        reread = await c.call_tool("read_records", {"model": "res.partner", "ids": [new_id], "fields": ["city"]})
+        assert structured(reread)["records"][0]["city"] == "Liège"
         archived = await c.call_tool("call_method", {"model": "res.partner", "method": "action_archive", "ids": [new_id], "args": "[]", "kwargs": "{}"})
         # Odoo returns None for action_archive: that is a success, not a failure.
         assert archived.is_error is not True, text_of(archived)
