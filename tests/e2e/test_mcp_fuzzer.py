@@ -109,7 +109,8 @@ def judge(finding: dict, schemas: dict[str, dict], prompts: set[str]) -> tuple[s
         # A notification: JSON-RPC forbids answering it. The "response" mcp-fuzzer records
         # ({"status": "notification_sent"}) is its own placeholder, not something the server sent.
         return "false_positive", "notification (no response exists)"
-    if not isinstance(params, dict):
+    if "params" in sent and not isinstance(params, dict):
+        # Absent params are valid JSON-RPC (served as an empty object); present ones must be objects.
         return "defect", "non-object params answered"
     if method == "tools/call":
         # A tool's argument errors are tool results with isError (MCP's rule); mcp-fuzzer's
