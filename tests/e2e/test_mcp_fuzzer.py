@@ -232,7 +232,16 @@ def test_mcp_fuzzer_finds_no_crash_hang_leak_or_accepted_malformed_input(sim, tm
         assert stats["exceptions"] == 0, (name, stats)
     # The only category mcp-fuzzer reported is accepted_malformed (no crash, timeout, oversized
     # response or transport finding); each of those is judged below.
-    assert set(summary["findings"]["by_category"]) <= {"accepted_malformed"}, summary["findings"]
+    # `injection_reflection` means a marker such as "../../../etc/passwd" or "<script>" that was in
+    # the input also appears in the answer. odoo-warden names the offending value back when it
+    # refuses a call (e.g. "unknown field ../../../etc/passwd on res.partner"), so the agent can
+    # correct itself; answers are JSON, never rendered or executed by the server. mcp-fuzzer keeps
+    # no evidence for this category (only the marker), so it cannot be judged per finding here;
+    # test_reflected_values_appear_only_in_refusals checks the rule directly.
+    assert set(summary["findings"]["by_category"]) <= {"accepted_malformed", "injection_reflection"}, summary[
+        "findings"
+    ]
+    findings = [f for f in findings if f.get("category") != "injection_reflection"]
 
     verdicts = [(f, *judge(f, schemas, prompts)) for f in findings]
     # mcp-fuzzer's stdio driver pairs a raw protocol payload with the next line the server
@@ -344,3 +353,39 @@ def test_set_level_refuses_an_unknown_level(sim, tmp_path):
     assert answers[1].get("result") == {}, answers[1]
     assert answers[2].get("error", {}).get("code") == -32602, answers[2]
     assert answers[3].get("error", {}).get("code") == -32602, answers[3]
+
+
+MARKERS = ["../../../etc/passwd", "<script>", "'; DROP TABLE", "$(id)", "${jndi:", "{{7*7}}"]
+
+
+def test_reflected_values_appear_only_in_refusals(sim, tmp_path):
+    """A dangerous token sent in a call comes back, if at all, inside a refusal (a tool error or a
+    JSON-RPC error) that names it, or quoted in a success's summary line; never in result data."""
+    config = write_config(tmp_path, sim.url, "admin")
+    env = server_env(sim.api_keys["admin"], tmp_path)
+    payloads = []
+    for marker in MARKERS:
+        for name, arguments in [
+            ("search_records", {"model": marker, "domain": "[]"}),
+            ("search_records", {"model": "res.partner", "domain": "[]", "fields": [marker]}),
+            ("search_records", {"model": "res.partner", "domain": json.dumps([[marker, "=", 1]])}),
+            ("count_records", {"model": "res.partner", "domain": marker}),
+            ("find_by_name", {"model": "res.partner", "name": marker, "limit": 5}),
+            ("list_models", {"filter": marker}),
+            ("describe_model", {"model": marker}),
+            (marker, {}),
+        ]:
+            payloads.append({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": name, "arguments": arguments}})
+    answers = replay(config, env, payloads)
+    assert len(answers) == len(payloads)
+    for payload, answer in zip(payloads, answers):
+        assert answer is not None, payload
+        refused = "error" in answer or (answer.get("result") or {}).get("isError") is True
+        if refused:
+            continue
+        # A successful answer may quote the caller's own query in its one-line summary ("no
+        # res.partner matches '<script>'"), but its data never carries the token: it cannot pass
+        # for something Odoo returned.
+        data = json.dumps((answer.get("result") or {}).get("structuredContent"), ensure_ascii=False)
+        reflected = [m for m in MARKERS if m in data]
+        assert not reflected, (payload, answer)
