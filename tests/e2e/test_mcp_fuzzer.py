@@ -112,6 +112,8 @@ def judge(finding: dict, schemas: dict[str, dict], prompts: set[str]) -> tuple[s
     if "params" in sent and not isinstance(params, dict):
         # Absent params are valid JSON-RPC (served as an empty object); present ones must be objects.
         return "defect", "non-object params answered"
+    if params is None:
+        params = {}
     if method == "tools/call":
         # A tool's argument errors are tool results with isError (MCP's rule); mcp-fuzzer's
         # protocol classifier only looks for a JSON-RPC error, so it counts them as accepted.
