@@ -84,6 +84,43 @@ pub(crate) struct OdooError {
     pub(crate) message: String,
 }
 
+/// The frames Odoo's `type=json` routes have in common, from the transaction down to the endpoint.
+const JSON_ROUTE_FRAMES: [Frame; 6] = [
+    (
+        "odoo/http.py",
+        1954,
+        "_transactioning",
+        "return service_model.retrying(func, env=self.env)",
+    ),
+    ("odoo/service/model.py", 137, "retrying", "result = func()"),
+    (
+        "odoo/http.py",
+        1921,
+        "_serve_ir_http",
+        "response = self.dispatcher.dispatch(rule.endpoint, args)",
+    ),
+    (
+        "odoo/http.py",
+        2168,
+        "dispatch",
+        "result = self.request.registry['ir.http']._dispatch(endpoint)",
+    ),
+    (
+        "odoo/addons/base/models/ir_http.py",
+        329,
+        "_dispatch",
+        "result = endpoint(**request.params)",
+    ),
+    (
+        "odoo/http.py",
+        727,
+        "route_wrapper",
+        "result = endpoint(self, *args, **params_ok)",
+    ),
+];
+
+type Frame = (&'static str, u32, &'static str, &'static str);
+
 impl OdooError {
     pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Self {
         Self {
@@ -169,89 +206,33 @@ impl OdooError {
                 ),
             ],
             Entry::JsonRpc => &[
-                (
-                    "odoo/http.py",
-                    1954,
-                    "_transactioning",
-                    "return service_model.retrying(func, env=self.env)",
-                ),
-                ("odoo/service/model.py", 137, "retrying", "result = func()"),
-                (
-                    "odoo/http.py",
-                    1921,
-                    "_serve_ir_http",
-                    "response = self.dispatcher.dispatch(rule.endpoint, args)",
-                ),
-                (
-                    "odoo/http.py",
-                    2168,
-                    "dispatch",
-                    "result = self.request.registry['ir.http']._dispatch(endpoint)",
-                ),
-                (
-                    "odoo/addons/base/models/ir_http.py",
-                    329,
-                    "_dispatch",
-                    "result = endpoint(**request.params)",
-                ),
-                (
-                    "odoo/http.py",
-                    727,
-                    "route_wrapper",
-                    "result = endpoint(self, *args, **params_ok)",
-                ),
-                (
-                    "odoo/addons/base/controllers/rpc.py",
-                    170,
-                    "jsonrpc",
-                    "return dispatch_rpc(service, method, args)",
-                ),
-                (
-                    "odoo/http.py",
-                    398,
-                    "dispatch_rpc",
-                    "return dispatch(method, params)",
-                ),
-            ],
+                JSON_ROUTE_FRAMES.as_slice(),
+                &[
+                    (
+                        "odoo/addons/base/controllers/rpc.py",
+                        170,
+                        "jsonrpc",
+                        "return dispatch_rpc(service, method, args)",
+                    ),
+                    (
+                        "odoo/http.py",
+                        398,
+                        "dispatch_rpc",
+                        "return dispatch(method, params)",
+                    ),
+                ],
+            ]
+            .concat(),
             Entry::Web => &[
-                (
-                    "odoo/http.py",
-                    1954,
-                    "_transactioning",
-                    "return service_model.retrying(func, env=self.env)",
-                ),
-                ("odoo/service/model.py", 137, "retrying", "result = func()"),
-                (
-                    "odoo/http.py",
-                    1921,
-                    "_serve_ir_http",
-                    "response = self.dispatcher.dispatch(rule.endpoint, args)",
-                ),
-                (
-                    "odoo/http.py",
-                    2168,
-                    "dispatch",
-                    "result = self.request.registry['ir.http']._dispatch(endpoint)",
-                ),
-                (
-                    "odoo/addons/base/models/ir_http.py",
-                    329,
-                    "_dispatch",
-                    "result = endpoint(**request.params)",
-                ),
-                (
-                    "odoo/http.py",
-                    727,
-                    "route_wrapper",
-                    "result = endpoint(self, *args, **params_ok)",
-                ),
-                (
+                JSON_ROUTE_FRAMES.as_slice(),
+                &[(
                     "addons/web/controllers/dataset.py",
                     42,
                     "call_kw",
                     "return call_kw(request.env[model], method, args, kwargs)",
-                ),
-            ],
+                )],
+            ]
+            .concat(),
         };
         for (file, line, func, code) in frames {
             push_frame(&mut out, file, *line, func, code);
