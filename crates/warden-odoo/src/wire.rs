@@ -103,9 +103,9 @@ fn write_value(
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
                 if i32::try_from(i).is_ok() {
-                    text_element(writer, "int", itoa(i).as_ref())?;
+                    text_element(writer, "int", &i.to_string())?;
                 } else {
-                    text_element(writer, "i8", itoa(i).as_ref())?;
+                    text_element(writer, "i8", &i.to_string())?;
                 }
             } else if n.is_u64() {
                 return Err(EncodeError::Value(format!(
@@ -140,10 +140,6 @@ fn write_value(
     }
     end(writer, "value")?;
     Ok(())
-}
-
-fn itoa(i: i64) -> String {
-    i.to_string()
 }
 
 /// A float as Python's `repr` would write it for integral values (`2.0`, not `2`).
