@@ -3,7 +3,10 @@
 //! - `ci`: everything CI runs, in order: formatting, clippy (warnings are errors), the whole test
 //!   suite, the crate-graph rules of `docs/ARCHITECTURE.md`, and `cargo deny` (licenses, bans,
 //!   sources; advisories when the advisory database can be reached).
-//! - `bench`: the criterion benchmarks (not part of CI: numbers need a quiet machine).
+//!   Then the end-to-end tests (`tests/e2e`): the official MCP Python SDK client and mcp-fuzzer,
+//!   installed at pinned versions into `.venv`, against the built binaries and the simulator.
+//! - `bench`: the benchmarks (not part of CI: numbers need a quiet machine).
+//! - `fuzz [SECONDS]`: the MCP decoder under cargo-fuzz (default 600 s; not part of CI).
 //! - `fuzz [SECONDS]`: the `decode` target of `fuzz/` for SECONDS (default 600), installing
 //!   cargo-fuzz if needed; libFuzzer needs nightly features, enabled on the stable toolchain with
 //!   `RUSTC_BOOTSTRAP=1`.
