@@ -57,6 +57,8 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn demo(login: &str, dir: Option<PathBuf>) -> Result<()> {
+    // Installed before anything is printed: a supervisor may stop us as soon as it reads the banner.
+    let stop = shutdown_signal()?;
     let sim = warden_odoo_sim::start(([127, 0, 0, 1], 0).into(), SimOptions::default())
         .await
         .context("cannot start the simulator")?;
@@ -134,11 +136,33 @@ async fn demo(login: &str, dir: Option<PathBuf>) -> Result<()> {
     stdout.flush()?;
     drop(stdout);
 
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    stop.await;
     sim.shutdown().await;
     Ok(())
+}
+
+/// Installs the SIGTERM and Ctrl-C handlers now and returns a future that resolves on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term =
+            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+        let mut int =
+            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 /// Writes a file only its owner can read (it holds or points at a secret).

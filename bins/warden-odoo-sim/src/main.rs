@@ -72,6 +72,9 @@ async fn main() -> Result<()> {
         api_keys,
         latency: Duration::from_millis(args.latency_ms),
     };
+    // The signal handlers are installed before the banner is printed, so a supervisor that sends
+    // SIGTERM as soon as it has read the banner always gets a clean shutdown.
+    let stop = shutdown_signal()?;
     let sim = start(args.listen, options)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -91,30 +94,32 @@ async fn main() -> Result<()> {
     out.write_all(banner.as_bytes())?;
     out.flush()?;
     drop(out);
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     sim.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and Ctrl-C handlers now and returns a future that resolves on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
+        use tokio::signal::unix::{SignalKind, signal};
         let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+        let mut int =
+            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
