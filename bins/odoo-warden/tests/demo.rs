@@ -63,12 +63,17 @@ fn demo_writes_private_files_and_stops_on_sigterm() -> anyhow::Result<()> {
     assert!(config.contains("write = false"), "{config}");
     let key = std::fs::read_to_string(dir.path().join("odoo-api-key"))?;
     assert_eq!(key.len(), 40, "the key file holds the 40-character key");
-    assert!(!text.contains(&key), "the banner never prints the key itself");
+    assert!(
+        !text.contains(&key),
+        "the banner never prints the key itself"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         for name in ["warden.toml", "odoo-api-key"] {
-            let mode = std::fs::metadata(dir.path().join(name))?.permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(name))?
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "{name} is readable by others: {mode:o}");
         }
     }
