@@ -4,9 +4,9 @@
 use serde_json::{Map, Value, json};
 use warden_odoo::{ErrorKind, OdooError, ReadGroup, SearchRead};
 
-use super::metadata::ModelFields;
-use super::parsed::{Action, ParsedCall};
-use super::{Catalog, Inner, ToolOutcome};
+use super::metadata::ModelView;
+use super::parsed::{Action, ParsedCall, restrict};
+use super::{Catalog, Denied, Inner, ToolOutcome};
 
 /// Bytes kept for the result's envelope (model, counts, notes) when rows are measured.
 const ENVELOPE_BYTES: usize = 2048;
@@ -14,6 +14,74 @@ const ENVELOPE_BYTES: usize = 2048;
 /// A tool error for arguments refused before Odoo.
 pub(crate) fn invalid(message: String) -> ToolOutcome {
     error_outcome("invalid_arguments", &message, None)
+}
+
+/// A tool error for a call the caller's access refuses.
+pub(crate) fn denied_outcome(denied: &Denied) -> ToolOutcome {
+    let hint = match denied.kind {
+        "rate_limited" => "wait as the message says, then try again",
+        _ => {
+            "this key may not do this; use describe_model and list_models to see what it may use, or ask an administrator"
+        }
+    };
+    error_outcome(denied.kind, &denied.message, Some(hint))
+}
+
+/// Records named by id that are outside what the caller may reach: one message for records
+/// that do not exist and records outside the key's records domain, so neither is revealed.
+fn out_of_scope(model: &str, ids: &[i64]) -> ToolOutcome {
+    let shown: Vec<String> = ids.iter().take(20).map(i64::to_string).collect();
+    error_outcome(
+        "missing_record",
+        &format!(
+            "{} of the {model} records named do not exist or are not accessible with this key: {}",
+            ids.len(),
+            shown.join(", ")
+        ),
+        Some("search for the records first (search_records or find_by_name)"),
+    )
+}
+
+/// The ids among `ids` that match `records` (the access's records domain): one search.
+async fn ids_in_scope(
+    inner: &Inner,
+    model: &str,
+    ids: &[i64],
+    records: &Value,
+) -> Result<Vec<i64>, OdooError> {
+    let domain = restrict(records.clone(), json!([["id", "in", ids]]));
+    let query = SearchRead {
+        domain,
+        fields: vec!["id".to_owned()],
+        offset: 0,
+        limit: Some(ids.len() as u64),
+        order: None,
+    };
+    let rows = inner.odoo.search_read(model, &query).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| row.get("id").and_then(Value::as_i64))
+        .collect())
+}
+
+/// Drop from `value` (a record, a list of records, or anything a method returned) every object
+/// key that names a field of the model the caller may not read: a last line of defence behind
+/// the checks made before the call.
+pub(crate) fn strip_hidden(value: &mut Value, view: &ModelView) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, _| !view.is_hidden(key));
+            for item in map.values_mut() {
+                strip_hidden(item, view);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                strip_hidden(item, view);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn error_outcome(kind: &str, message: &str, hint: Option<&str>) -> ToolOutcome {
@@ -155,6 +223,25 @@ fn too_large_single(what: &str) -> ToolOutcome {
 pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome {
     let inner = &catalog.inner;
     let model = call.model().unwrap_or("").to_owned();
+    // Records named by id must be within the access's records domain.
+    let mut in_scope: Option<Vec<i64>> = None;
+    if let (Some(records), false) = (call.records_domain(), call.ids().is_empty()) {
+        match ids_in_scope(inner, &model, call.ids(), records).await {
+            Ok(found) => {
+                let outside: Vec<i64> = call
+                    .ids()
+                    .iter()
+                    .copied()
+                    .filter(|id| !found.contains(id))
+                    .collect();
+                if !outside.is_empty() && !matches!(call.action, Action::Read) {
+                    return out_of_scope(&model, &outside);
+                }
+                in_scope = Some(found);
+            }
+            Err(e) => return odoo_error_outcome(&e, inner),
+        }
+    }
     match &call.action {
         Action::Search {
             domain,
@@ -170,18 +257,20 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
                 order: order.clone(),
             };
             match inner.odoo.search_read(&model, &query).await {
-                Ok(rows) => search_result(inner, &call, rows, *limit, *offset),
+                Ok(rows) => search_result(inner, &call, only_fields(rows, &call), *limit, *offset),
                 Err(e) => odoo_error_outcome(&e, inner),
             }
         }
-        Action::Read => match inner
-            .odoo
-            .read(&model, call.ids(), call.fields_read())
-            .await
-        {
-            Ok(rows) => read_result(inner, &call, rows),
-            Err(e) => odoo_error_outcome(&e, inner),
-        },
+        Action::Read => {
+            let ids = in_scope.as_deref().unwrap_or(call.ids());
+            if ids.is_empty() {
+                return read_result(inner, &call, Vec::new());
+            }
+            match inner.odoo.read(&model, ids, call.fields_read()).await {
+                Ok(rows) => read_result(inner, &call, only_fields(rows, &call)),
+                Err(e) => odoo_error_outcome(&e, inner),
+            }
+        }
         Action::Count { domain } => match inner.odoo.search_count(&model, domain).await {
             Ok(count) => success(
                 format!("{count} {model} records match."),
@@ -211,9 +300,10 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
             }
         }
         Action::FindByName { name, limit } => {
+            let domain = call.records_domain().cloned().unwrap_or_else(|| json!([]));
             match inner
                 .odoo
-                .name_search(&model, name, &json!([]), u64::from(*limit))
+                .name_search(&model, name, &domain, u64::from(*limit))
                 .await
             {
                 Ok(pairs) => {
@@ -229,10 +319,10 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
                 Err(e) => odoo_error_outcome(&e, inner),
             }
         }
-        Action::ListModels { filter } => list_models(inner, filter.as_deref()).await,
-        Action::Describe => match inner.metadata.fields(&inner.odoo, &model).await {
+        Action::ListModels { filter } => list_models(catalog, filter.as_deref()).await,
+        Action::Describe => match catalog.model_fields(&model).await {
             Ok(fields) => {
-                let description = match inner.metadata.models(&inner.odoo).await {
+                let description = match catalog.visible_models().await {
                     Ok(models) => models
                         .iter()
                         .find(|m| m.model == model)
@@ -278,7 +368,11 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
                 .call_method(&model, method, call.ids(), args.clone(), kwargs.clone())
                 .await
             {
-                Ok(result) => {
+                Ok(mut result) => {
+                    match catalog.model_fields(&model).await {
+                        Ok(view) => strip_hidden(&mut result, &view),
+                        Err(e) => return odoo_error_outcome(&e, inner),
+                    }
                     let out = json!({"model": model, "method": method, "ids": call.ids(), "result": result});
                     let size = serde_json::to_string(&out).map_or(usize::MAX, |s| s.len());
                     if size > inner.settings.max_result_bytes {
@@ -298,6 +392,16 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
             }
         }
     }
+}
+
+/// Rows with only `id` and the fields the call asked for (and the checks allowed).
+fn only_fields(rows: Vec<Map<String, Value>>, call: &ParsedCall) -> Vec<Map<String, Value>> {
+    rows.into_iter()
+        .map(|mut row| {
+            row.retain(|key, _| key == "id" || call.fields_read().iter().any(|f| f == key));
+            row
+        })
+        .collect()
 }
 
 fn add_notes(out: &mut Value, notes: Vec<String>) {
@@ -448,8 +552,9 @@ fn aggregate_result(
     success(format!("{count} groups of {model} records."), out)
 }
 
-async fn list_models(inner: &Inner, filter: Option<&str>) -> ToolOutcome {
-    let models = match inner.metadata.models(&inner.odoo).await {
+async fn list_models(catalog: &Catalog, filter: Option<&str>) -> ToolOutcome {
+    let inner = &catalog.inner;
+    let models = match catalog.visible_models().await {
         Ok(models) => models,
         Err(e) => return odoo_error_outcome(&e, inner),
     };
@@ -484,7 +589,7 @@ async fn list_models(inner: &Inner, filter: Option<&str>) -> ToolOutcome {
 }
 
 /// The `describe_model` result (also the contents of the `odoo://{model}` resource).
-pub(crate) fn describe(model: &str, description: Option<&str>, fields: &ModelFields) -> Value {
+pub(crate) fn describe(model: &str, description: Option<&str>, fields: &ModelView) -> Value {
     let list: Vec<Value> = fields
         .iter()
         .map(|(name, f)| {

@@ -223,3 +223,49 @@ async fn fetch_fields(odoo: &OdooClient, model: &str) -> Result<ModelFields, Odo
     tracing::debug!(model, count = fields.len(), "fields fetched");
     Ok(fields)
 }
+
+/// A model's fields as one caller may see them: fields it may not read are absent, as if the
+/// model did not have them. Shares the cached map; filters on access.
+#[derive(Clone)]
+pub(crate) struct ModelView {
+    model: String,
+    all: Arc<ModelFields>,
+    access: Arc<dyn super::Access>,
+}
+
+impl ModelView {
+    pub(crate) fn new(model: &str, all: Arc<ModelFields>, access: Arc<dyn super::Access>) -> Self {
+        Self {
+            model: model.to_owned(),
+            all,
+            access,
+        }
+    }
+
+    /// The field, if it exists and may be read.
+    pub(crate) fn get(&self, name: &str) -> Option<&FieldInfo> {
+        self.all
+            .get(name)
+            .filter(|_| self.access.field_readable(&self.model, name))
+    }
+
+    pub(crate) fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The readable fields, by name.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &FieldInfo)> {
+        self.all
+            .iter()
+            .filter(|(name, _)| self.access.field_readable(&self.model, name))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether `name` is a field of the model that the caller may not read.
+    pub(crate) fn is_hidden(&self, name: &str) -> bool {
+        self.all.contains_key(name) && !self.access.field_readable(&self.model, name)
+    }
+}

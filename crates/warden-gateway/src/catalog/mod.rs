@@ -24,7 +24,72 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-pub use parsed::{Operation, ParsedCall};
+use schema::Tool;
+
+pub use parsed::{FieldUse, Operation, ParsedCall, Usage};
+
+/// What one caller may see and do, as the catalog asks it. The gateway answers from the key's
+/// policy profile; [`Unrestricted`] answers yes to everything (embedding behind other checks,
+/// tests).
+///
+/// The catalog applies it everywhere: models that are not visible do not exist for the caller
+/// (tools, resources, completions, prompts), fields that may not be read are absent from the
+/// model's metadata (so they are refused as unknown in fields, domains, orders, groupings,
+/// aggregates, dotted paths and values, and never returned), every parsed call goes through
+/// [`Access::check`] before it reaches Odoo, and the records domain restricts every search and
+/// every record named by id.
+pub trait Access: Send + Sync {
+    /// Whether the model exists for the caller.
+    fn model_visible(&self, model: &str) -> bool;
+    /// Whether the caller may see the field (its value, its metadata, its use in a filter).
+    fn field_readable(&self, model: &str, field: &str) -> bool;
+    /// Whether the operation is allowed on at least one model (tools no model allows are not
+    /// listed).
+    fn operation_possible(&self, operation: Operation) -> bool;
+    /// The domain (a JSON list) every search is restricted to and every record named by id must
+    /// match, if any.
+    fn records_domain(&self, model: &str) -> Option<Value>;
+    /// Most records one call may return, if less than the catalog's own maximum.
+    fn max_records(&self) -> Option<u32>;
+    /// The decision on a parsed call, before anything reaches Odoo.
+    fn check(&self, call: &ParsedCall) -> Result<(), Denied>;
+}
+
+/// A call the caller's access refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// `forbidden` or `rate_limited`.
+    pub kind: &'static str,
+    /// For the agent: what was refused and what it can do instead.
+    pub message: String,
+    /// For the audit log: the rule that refused it.
+    pub rule: String,
+}
+
+/// Access that allows everything the Odoo user itself may do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unrestricted;
+
+impl Access for Unrestricted {
+    fn model_visible(&self, _model: &str) -> bool {
+        true
+    }
+    fn field_readable(&self, _model: &str, _field: &str) -> bool {
+        true
+    }
+    fn operation_possible(&self, _operation: Operation) -> bool {
+        true
+    }
+    fn records_domain(&self, _model: &str) -> Option<Value> {
+        None
+    }
+    fn max_records(&self) -> Option<u32> {
+        None
+    }
+    fn check(&self, _call: &ParsedCall) -> Result<(), Denied> {
+        Ok(())
+    }
+}
 
 /// Limits and switches of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +120,13 @@ impl Default for CatalogSettings {
     }
 }
 
-/// The tool catalog over one Odoo connection. Cheap to clone (an `Arc` inside).
+/// The tool catalog over one Odoo connection, as seen through one [`Access`]. Cheap to clone
+/// (`Arc`s inside); [`Catalog::with_access`] gives the same connection and metadata cache under
+/// another access.
 #[derive(Clone)]
 pub struct Catalog {
     inner: Arc<Inner>,
+    access: Arc<dyn Access>,
 }
 
 struct Inner {
@@ -231,7 +299,8 @@ pub enum CallError {
 }
 
 impl Catalog {
-    /// A catalog over `odoo` with `settings`. Does no I/O.
+    /// A catalog over `odoo` with `settings`, with [`Unrestricted`] access (what the Odoo user
+    /// may do). Does no I/O.
     pub fn new(odoo: warden_odoo::OdooClient, settings: CatalogSettings) -> Self {
         let metadata = metadata::MetadataCache::new(settings.metadata_ttl);
         Self {
@@ -240,7 +309,66 @@ impl Catalog {
                 settings,
                 metadata,
             }),
+            access: Arc::new(Unrestricted),
         }
+    }
+
+    /// The same connection and metadata cache, seen through `access`.
+    pub fn with_access(&self, access: Arc<dyn Access>) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            access,
+        }
+    }
+
+    /// The models the caller may see, sorted by technical name.
+    pub(crate) async fn visible_models(
+        &self,
+    ) -> Result<Vec<metadata::ModelInfo>, warden_odoo::OdooError> {
+        let models = self.inner.metadata.models(&self.inner.odoo).await?;
+        Ok(models
+            .iter()
+            .filter(|m| self.access.model_visible(&m.model))
+            .cloned()
+            .collect())
+    }
+
+    /// Whether `model` exists for the caller: `Ok(None)` when the model list itself is not
+    /// readable by the Odoo user (then `fields_get` decides).
+    pub(crate) async fn model_exists(
+        &self,
+        model: &str,
+    ) -> Result<Option<bool>, warden_odoo::OdooError> {
+        if !self.access.model_visible(model) {
+            return Ok(Some(false));
+        }
+        match self.inner.metadata.models(&self.inner.odoo).await {
+            Ok(models) => Ok(Some(
+                models
+                    .binary_search_by(|m| m.model.as_str().cmp(model))
+                    .is_ok(),
+            )),
+            Err(e) if e.kind() == warden_odoo::ErrorKind::AccessError => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The fields of `model` the caller may see.
+    pub(crate) async fn model_fields(
+        &self,
+        model: &str,
+    ) -> Result<metadata::ModelView, warden_odoo::OdooError> {
+        let all = self.inner.metadata.fields(&self.inner.odoo, model).await?;
+        let all = if self.access.model_visible(model) {
+            all
+        } else {
+            Arc::new(metadata::ModelFields::new())
+        };
+        Ok(metadata::ModelView::new(
+            model,
+            all,
+            Arc::clone(&self.access),
+        ))
     }
 
     /// The settings this catalog was built with.
@@ -248,9 +376,15 @@ impl Catalog {
         &self.inner.settings
     }
 
-    /// The enabled tools, in a stable order.
+    /// The enabled tools the caller's access can use on some model, in a stable order.
     pub fn tools(&self) -> Vec<ToolDef> {
         schema::tool_defs(&self.inner.settings)
+            .into_iter()
+            .filter(|tool| {
+                Tool::from_name(tool.name)
+                    .is_some_and(|t| self.access.operation_possible(t.operation()))
+            })
+            .collect()
     }
 
     /// Parse and validate a call without executing it: the result is the typed call a policy
@@ -269,14 +403,23 @@ impl Catalog {
         exec::execute(self, call).await
     }
 
-    /// Parse, validate and execute a tool call. Only an unknown or disabled tool is an `Err`.
+    /// The access's decision on a parsed call, as a tool error outcome when refused.
+    pub fn check(&self, call: &ParsedCall) -> Result<(), Denied> {
+        self.access.check(call)
+    }
+
+    /// Parse, validate, check against the access and execute a tool call. Only an unknown or
+    /// disabled tool is an `Err`.
     pub async fn call_tool(
         &self,
         name: &str,
         arguments: Map<String, Value>,
     ) -> Result<ToolOutcome, CallError> {
         match self.parse_call(name, arguments).await? {
-            Ok(call) => Ok(self.execute(call).await),
+            Ok(call) => match self.check(&call) {
+                Ok(()) => Ok(self.execute(call).await),
+                Err(denied) => Ok(exec::denied_outcome(&denied)),
+            },
             Err(outcome) => Ok(outcome),
         }
     }

@@ -8,7 +8,7 @@ use super::args::{self, Args};
 use super::domain::{self, CheckedDomain};
 use super::exec::{invalid, odoo_error_outcome};
 use super::literal;
-use super::metadata::{FieldInfo, ModelFields};
+use super::metadata::{FieldInfo, ModelView};
 use super::schema::{self, Tool};
 use super::{CallError, Catalog, ToolOutcome};
 
@@ -30,6 +30,36 @@ pub enum Operation {
     Call,
 }
 
+/// How a call uses a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Usage {
+    /// Its value is returned.
+    Read,
+    /// Its value is set.
+    Write,
+    /// A domain filters on it.
+    Filter,
+    /// The result is sorted on it.
+    Order,
+    /// The result is grouped by it.
+    GroupBy,
+    /// It is aggregated (sum, average...).
+    Aggregate,
+}
+
+/// One field a call touches, on the model that has it: a dotted path such as
+/// `partner_id.email` on `sale.order` gives `sale.order.partner_id` and `res.partner.email`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldUse {
+    /// The model that has the field.
+    pub model: String,
+    /// The field's name.
+    pub field: String,
+    /// How the call uses it.
+    pub usage: Usage,
+}
+
 /// A tool call after parsing and validation, before execution. A policy layer can check
 /// everything the call touches through the accessors; [`super::Catalog::execute`] runs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +74,8 @@ pub struct ParsedCall {
     group_by_fields: Vec<String>,
     method: Option<String>,
     ids: Vec<i64>,
+    uses: Vec<FieldUse>,
+    records: Option<Value>,
     pub(crate) notes: Vec<String>,
     pub(crate) action: Action,
 }
@@ -90,6 +122,37 @@ impl ParsedCall {
     pub fn ids(&self) -> &[i64] {
         &self.ids
     }
+    /// Every field the call touches, each on its own model, with how it is used.
+    pub fn field_uses(&self) -> &[FieldUse] {
+        &self.uses
+    }
+    /// Number of records the call creates (create only).
+    pub fn records_created(&self) -> usize {
+        match &self.action {
+            Action::Create { values } => values.len(),
+            _ => 0,
+        }
+    }
+    /// The records domain the access restricts this call to (already part of the call's
+    /// search domain; records named by id are checked against it before execution).
+    pub(crate) fn records_domain(&self) -> Option<&Value> {
+        self.records.as_ref()
+    }
+
+    fn use_fields<'a>(
+        &mut self,
+        model: &str,
+        names: impl IntoIterator<Item = &'a String>,
+        usage: Usage,
+    ) {
+        for name in names {
+            self.uses.push(FieldUse {
+                model: model.to_owned(),
+                field: name.clone(),
+                usage,
+            });
+        }
+    }
 
     fn new(tool: Tool, model: Option<String>, operation: Operation, action: Action) -> Self {
         Self {
@@ -103,6 +166,8 @@ impl ParsedCall {
             group_by_fields: Vec::new(),
             method: None,
             ids: Vec::new(),
+            uses: Vec::new(),
+            records: None,
             notes: Vec::new(),
             action,
         }
@@ -261,6 +326,7 @@ impl CallParser<'_> {
                 let mut call =
                     ParsedCall::new(tool, Some(model), Operation::Unlink, Action::Delete);
                 call.ids = ids;
+                call.records = self.records(&model_name(&call));
                 Ok(call)
             }
             Tool::CallMethod => self.call_method(&mut args).await,
@@ -272,44 +338,47 @@ impl CallParser<'_> {
         let model = args.string("model").map_err(refuse)?;
         args::check_model_name(&model).map_err(refuse)?;
         let inner = &self.catalog.inner;
-        match inner.metadata.models(&inner.odoo).await {
-            Ok(models) => {
-                if models
-                    .binary_search_by(|m| m.model.as_str().cmp(&model))
-                    .is_err()
-                {
-                    return Err(refuse(format!(
-                        "unknown model {model:?}; use list_models to find the technical name (e.g. \"res.partner\" for contacts)"
-                    )));
-                }
-            }
-            // Without access to the model list, fields_get tells whether the model exists.
-            Err(e) if e.kind() == warden_odoo::ErrorKind::AccessError => {}
-            Err(e) => return Err(Box::new(odoo_error_outcome(&e, inner))),
+        match self.catalog.model_exists(&model).await {
+            Ok(Some(false)) => Err(refuse(format!(
+                "unknown model {model:?}; use list_models to find the technical name (e.g. \"res.partner\" for contacts)"
+            ))),
+            // Known, or the model list is not readable: fields_get tells whether it exists.
+            Ok(_) => Ok(model),
+            Err(e) => Err(Box::new(odoo_error_outcome(&e, inner))),
         }
-        Ok(model)
     }
 
-    async fn fields(&self, model: &str) -> Result<std::sync::Arc<ModelFields>, Refusal> {
-        let inner = &self.catalog.inner;
-        inner
-            .metadata
-            .fields(&inner.odoo, model)
+    /// The fields of `model` the caller may see.
+    async fn fields(&self, model: &str) -> Result<ModelView, Refusal> {
+        self.catalog
+            .model_fields(model)
             .await
-            .map_err(|e| Box::new(odoo_error_outcome(&e, inner)))
+            .map_err(|e| Box::new(odoo_error_outcome(&e, &self.catalog.inner)))
     }
 
-    /// Follow a dotted path through relational fields; the last field's metadata.
-    async fn resolve_path(&self, model: &str, path: &str) -> Result<FieldInfo, Refusal> {
+    /// Follow a dotted path through relational fields: the last field's metadata; every segment
+    /// is recorded in `uses` on its own model.
+    async fn resolve_path(
+        &self,
+        model: &str,
+        path: &str,
+        usage: Usage,
+        uses: &mut Vec<FieldUse>,
+    ) -> Result<FieldInfo, Refusal> {
         domain::check_path_syntax(path).map_err(refuse)?;
         let segments: Vec<&str> = path.split('.').collect();
         let mut current = model.to_owned();
         let mut last = segments.len();
         for (index, segment) in segments.iter().enumerate() {
             let fields = self.fields(&current).await?;
-            let Some(field) = fields.get(*segment) else {
+            let Some(field) = fields.get(segment) else {
                 return Err(refuse(unknown_field(segment, &current, path)));
             };
+            uses.push(FieldUse {
+                model: current.clone(),
+                field: (*segment).to_owned(),
+                usage,
+            });
             last -= 1;
             if last == 0 {
                 return Ok(field.clone());
@@ -328,27 +397,36 @@ impl CallParser<'_> {
         Err(refuse(format!("{path:?} is not a valid field path")))
     }
 
-    /// Parse and check a `domain` argument; its leaves' paths are resolved on `model`.
-    async fn domain(&self, args: &mut Args, model: &str) -> Result<CheckedDomain, Refusal> {
+    /// Parse and check a `domain` argument; its leaves' paths are resolved on `model` (each
+    /// segment recorded in `uses`). The access's records domain is ANDed to the returned value.
+    async fn domain(
+        &self,
+        args: &mut Args,
+        model: &str,
+        uses: &mut Vec<FieldUse>,
+    ) -> Result<CheckedDomain, Refusal> {
         let text = args
             .opt_string("domain")
             .map_err(refuse)?
             .unwrap_or_default();
-        let checked = domain::parse(&text).map_err(refuse)?;
+        let mut checked = domain::parse(&text).map_err(refuse)?;
         for path in &checked.paths {
-            let field = self.resolve_path(model, path).await?;
+            let field = self.resolve_path(model, path, Usage::Filter, uses).await?;
             if !field.searchable {
                 return Err(refuse(format!(
                     "the field {path:?} cannot be used in a domain (it is computed and not searchable)"
                 )));
             }
         }
+        if let Some(records) = self.records(model) {
+            checked.value = restrict(records, checked.value);
+        }
         Ok(checked)
     }
 
     /// Plain field names (no paths) of `model`.
     fn check_fields(
-        fields: &ModelFields,
+        fields: &ModelView,
         model: &str,
         names: &[String],
         what: &str,
@@ -370,7 +448,7 @@ impl CallParser<'_> {
     /// The fields a read returns: the named ones (checked, deduplicated), or the model's
     /// stored non-binary fields.
     fn read_fields(
-        fields: &ModelFields,
+        fields: &ModelView,
         model: &str,
         requested: Option<Vec<String>>,
     ) -> Result<Vec<String>, Refusal> {
@@ -395,24 +473,33 @@ impl CallParser<'_> {
 
     fn limit(&self, args: &mut Args, call_notes: &mut Vec<String>) -> Result<u32, Refusal> {
         let settings = &self.catalog.inner.settings;
+        let max = self
+            .catalog
+            .access
+            .max_records()
+            .map_or(settings.max_limit, |m| m.min(settings.max_limit))
+            .max(1);
         match args.opt_u64("limit").map_err(refuse)? {
-            None => Ok(settings.default_limit.min(settings.max_limit).max(1)),
+            None => Ok(settings.default_limit.min(max).max(1)),
             Some(0) => Err(refuse("the argument \"limit\" must be at least 1")),
-            Some(n) if n > u64::from(settings.max_limit) => {
-                call_notes.push(format!(
-                    "the limit {n} was reduced to the maximum of {}",
-                    settings.max_limit
-                ));
-                Ok(settings.max_limit)
+            Some(n) if n > u64::from(max) => {
+                call_notes.push(format!("the limit {n} was reduced to the maximum of {max}"));
+                Ok(max)
             }
-            Some(n) => Ok(u32::try_from(n).unwrap_or(settings.max_limit)),
+            Some(n) => Ok(u32::try_from(n).unwrap_or(max)),
         }
+    }
+
+    /// The access's records domain for `model`, if any.
+    fn records(&self, model: &str) -> Option<Value> {
+        self.catalog.access.records_domain(model)
     }
 
     async fn search(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
         let model = self.model(args).await?;
         let fields = self.fields(&model).await?;
-        let checked = self.domain(args, &model).await?;
+        let mut uses = Vec::new();
+        let checked = self.domain(args, &model, &mut uses).await?;
         let requested = args.opt_strings("fields").map_err(refuse)?;
         let read = Self::read_fields(&fields, &model, requested)?;
         let order = match args.opt_string("order").map_err(refuse)? {
@@ -442,9 +529,14 @@ impl CallParser<'_> {
                 offset,
             },
         );
+        call.uses = uses;
+        call.use_fields(&model_name(&call), &read, Usage::Read);
         call.fields_read = read;
         call.domain_fields = checked.paths;
         call.order_fields = order.map(|o| o.1).unwrap_or_default();
+        let order_fields = call.order_fields.clone();
+        call.use_fields(&model_name(&call), &order_fields, Usage::Order);
+        call.records = self.records(&model_name(&call));
         call.notes = notes;
         Ok(call)
     }
@@ -468,14 +560,17 @@ impl CallParser<'_> {
             Operation::Read,
             Action::Read,
         );
+        call.use_fields(&model_name(&call), &read, Usage::Read);
         call.fields_read = read;
         call.ids = ids;
+        call.records = self.records(&model_name(&call));
         Ok(call)
     }
 
     async fn count(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
         let model = self.model(args).await?;
-        let checked = self.domain(args, &model).await?;
+        let mut uses = Vec::new();
+        let checked = self.domain(args, &model, &mut uses).await?;
         let mut call = ParsedCall::new(
             Tool::CountRecords,
             Some(model),
@@ -485,13 +580,16 @@ impl CallParser<'_> {
             },
         );
         call.domain_fields = checked.paths;
+        call.uses = uses;
+        call.records = self.records(&model_name(&call));
         Ok(call)
     }
 
     async fn aggregate(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
         let model = self.model(args).await?;
         let fields = self.fields(&model).await?;
-        let checked = self.domain(args, &model).await?;
+        let mut uses = Vec::new();
+        let checked = self.domain(args, &model, &mut uses).await?;
         let group_by = args
             .opt_strings("group_by")
             .map_err(refuse)?
@@ -604,12 +702,19 @@ impl CallParser<'_> {
                 limit,
             },
         );
+        let name = model_name(&call);
+        call.uses = uses;
+        call.use_fields(&name, &aggregated, Usage::Aggregate);
+        call.use_fields(&name, &group_fields, Usage::GroupBy);
         call.fields_read = aggregated;
         call.domain_fields = checked.paths;
         call.group_by_fields = group_fields;
         call.order_fields = order
             .map(|o| o.1.into_iter().filter(|f| f != "__count").collect())
             .unwrap_or_default();
+        let order_fields = call.order_fields.clone();
+        call.use_fields(&name, &order_fields, Usage::Order);
+        call.records = self.records(&name);
         call.notes = notes;
         Ok(call)
     }
@@ -626,6 +731,9 @@ impl CallParser<'_> {
             Action::FindByName { name, limit },
         );
         call.fields_read = vec!["display_name".to_owned()];
+        let read = call.fields_read.clone();
+        call.use_fields(&model_name(&call), &read, Usage::Read);
+        call.records = self.records(&model_name(&call));
         call.notes = notes;
         Ok(call)
     }
@@ -682,6 +790,7 @@ impl CallParser<'_> {
             Operation::Create,
             Action::Create { values },
         );
+        call.use_fields(&model_name(&call), &written, Usage::Write);
         call.fields_written = written;
         Ok(call)
     }
@@ -715,8 +824,10 @@ impl CallParser<'_> {
             Operation::Write,
             Action::Update { values },
         );
+        call.use_fields(&model_name(&call), &names, Usage::Write);
         call.fields_written = names;
         call.ids = ids;
+        call.records = self.records(&model_name(&call));
         Ok(call)
     }
 
@@ -803,8 +914,27 @@ impl CallParser<'_> {
         );
         call.method = Some(method);
         call.ids = ids;
+        call.records = self.records(&model_name(&call));
         Ok(call)
     }
+}
+
+/// `records AND domain`: both are lists of conditions, implicitly ANDed at the top level.
+pub(crate) fn restrict(records: Value, domain: Value) -> Value {
+    let mut out = match records {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    match domain {
+        Value::Array(items) => out.extend(items),
+        Value::Null => {}
+        other => out.push(other),
+    }
+    Value::Array(out)
+}
+
+fn model_name(call: &ParsedCall) -> String {
+    call.model.clone().unwrap_or_default()
 }
 
 fn required_ids(args: &mut Args) -> Result<Vec<i64>, Refusal> {

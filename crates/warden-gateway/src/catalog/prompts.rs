@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use warden_odoo::ErrorKind;
-
 use super::args::check_model_name;
 use super::{CallError, Catalog, PromptArgumentDef, PromptContent, PromptDef, Role};
 
@@ -81,16 +79,15 @@ async fn existing(
     catalog: &Catalog,
     wanted: &[&'static str],
 ) -> Result<Vec<&'static str>, CallError> {
-    let inner = &catalog.inner;
-    match inner.metadata.models(&inner.odoo).await {
-        Ok(models) => Ok(wanted
-            .iter()
-            .copied()
-            .filter(|w| models.binary_search_by(|m| m.model.as_str().cmp(w)).is_ok())
-            .collect()),
-        Err(e) if e.kind() == ErrorKind::AccessError => Ok(wanted.to_vec()),
-        Err(e) => Err(CallError::Odoo(e)),
+    let mut out = Vec::with_capacity(wanted.len());
+    for model in wanted {
+        match catalog.model_exists(model).await {
+            Ok(Some(false)) => {}
+            Ok(_) => out.push(*model),
+            Err(e) => return Err(CallError::Odoo(e)),
+        }
     }
+    Ok(out)
 }
 
 /// A JSON string literal (quotes and escapes), to embed a user's text in instructions.
@@ -141,19 +138,13 @@ pub(crate) async fn get(
             no_extra(arguments, &["model"])?;
             let model = argument(arguments, "model")?;
             check_model_name(&model).map_err(CallError::InvalidPromptArguments)?;
-            let inner = &catalog.inner;
-            match inner.metadata.models(&inner.odoo).await {
-                Ok(models) => {
-                    if models
-                        .binary_search_by(|m| m.model.as_str().cmp(&model))
-                        .is_err()
-                    {
-                        return Err(CallError::InvalidPromptArguments(format!(
-                            "unknown model {model:?}; list_models shows the available models"
-                        )));
-                    }
+            match catalog.model_exists(&model).await {
+                Ok(Some(false)) => {
+                    return Err(CallError::InvalidPromptArguments(format!(
+                        "unknown model {model:?}; list_models shows the available models"
+                    )));
                 }
-                Err(e) if e.kind() == ErrorKind::AccessError => {}
+                Ok(_) => {}
                 Err(e) => return Err(CallError::Odoo(e)),
             }
             let text = format!(

@@ -6,6 +6,7 @@ use warden_odoo::ErrorKind;
 
 use super::args::check_model_name;
 use super::exec::describe;
+use super::parsed::restrict;
 use super::{CallError, Catalog, ResourceContent, ResourceDef, ResourceTemplateDef};
 
 /// Most resources listed.
@@ -36,12 +37,7 @@ pub(crate) fn templates() -> Vec<ResourceTemplateDef> {
 }
 
 pub(crate) async fn list(catalog: &Catalog) -> Result<Vec<ResourceDef>, CallError> {
-    let inner = &catalog.inner;
-    let models = inner
-        .metadata
-        .models(&inner.odoo)
-        .await
-        .map_err(CallError::Odoo)?;
+    let models = catalog.visible_models().await.map_err(CallError::Odoo)?;
     Ok(models
         .iter()
         .take(MAX_LISTED)
@@ -97,18 +93,9 @@ fn parse_uri(uri: &str) -> Result<Uri, CallError> {
 }
 
 async fn known_model(catalog: &Catalog, model: &str, uri: &str) -> Result<(), CallError> {
-    let inner = &catalog.inner;
-    match inner.metadata.models(&inner.odoo).await {
-        Ok(models) => {
-            if models
-                .binary_search_by(|m| m.model.as_str().cmp(model))
-                .is_err()
-            {
-                return Err(CallError::ResourceNotFound(uri.to_owned()));
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == ErrorKind::AccessError => Ok(()),
+    match catalog.model_exists(model).await {
+        Ok(Some(false)) => Err(CallError::ResourceNotFound(uri.to_owned())),
+        Ok(_) => Ok(()),
         Err(e) => Err(CallError::Odoo(e)),
     }
 }
@@ -130,24 +117,18 @@ pub(crate) async fn read(catalog: &Catalog, uri: &str) -> Result<ResourceContent
         Uri::Record(model, id) => (model.as_str(), Some(*id)),
     };
     known_model(catalog, model, uri).await?;
-    let fields = inner
-        .metadata
-        .fields(&inner.odoo, model)
+    let fields = catalog
+        .model_fields(model)
         .await
         .map_err(|e| not_found_or(e, uri))?;
     let value = match id {
         None => {
-            let description = inner
-                .metadata
-                .models(&inner.odoo)
-                .await
-                .ok()
-                .and_then(|models| {
-                    models
-                        .iter()
-                        .find(|m| m.model == model)
-                        .map(|m| m.name.clone())
-                });
+            let description = catalog.visible_models().await.ok().and_then(|models| {
+                models
+                    .iter()
+                    .find(|m| m.model == model)
+                    .map(|m| m.name.clone())
+            });
             describe(model, description.as_deref(), &fields)
         }
         Some(id) => {
@@ -156,13 +137,33 @@ pub(crate) async fn read(catalog: &Catalog, uri: &str) -> Result<ResourceContent
                 .filter(|(_, f)| f.is_default())
                 .map(|(name, _)| name.clone())
                 .collect();
+            if let Some(records) = catalog.access.records_domain(model) {
+                let query = warden_odoo::SearchRead {
+                    domain: restrict(records, serde_json::json!([["id", "=", id]])),
+                    fields: vec!["id".to_owned()],
+                    offset: 0,
+                    limit: Some(1),
+                    order: None,
+                };
+                let found = inner
+                    .odoo
+                    .search_read(model, &query)
+                    .await
+                    .map_err(|e| not_found_or(e, uri))?;
+                if found.is_empty() {
+                    return Err(CallError::ResourceNotFound(uri.to_owned()));
+                }
+            }
             let rows = inner
                 .odoo
                 .read(model, &[id], &names)
                 .await
                 .map_err(|e| not_found_or(e, uri))?;
             match rows.into_iter().next() {
-                Some(row) => Value::Object(row),
+                Some(mut row) => {
+                    row.retain(|key, _| key == "id" || names.iter().any(|n| n == key));
+                    Value::Object(row)
+                }
                 None => return Err(CallError::ResourceNotFound(uri.to_owned())),
             }
         }
@@ -184,12 +185,7 @@ pub(crate) async fn complete_model(
     catalog: &Catalog,
     prefix: &str,
 ) -> Result<Vec<String>, CallError> {
-    let inner = &catalog.inner;
-    let models = inner
-        .metadata
-        .models(&inner.odoo)
-        .await
-        .map_err(CallError::Odoo)?;
+    let models = catalog.visible_models().await.map_err(CallError::Odoo)?;
     let needle: String = prefix.trim().to_lowercase().chars().take(128).collect();
     let mut out: Vec<String> = models
         .iter()

@@ -56,6 +56,23 @@ impl Tool {
         ALL.iter().copied().find(|t| t.name() == name)
     }
 
+    /// The operation the tool performs.
+    pub(crate) fn operation(self) -> super::Operation {
+        use super::Operation as Op;
+        match self {
+            Self::SearchRecords
+            | Self::ReadRecords
+            | Self::CountRecords
+            | Self::AggregateRecords
+            | Self::FindByName => Op::Read,
+            Self::ListModels | Self::DescribeModel => Op::Metadata,
+            Self::CreateRecords => Op::Create,
+            Self::UpdateRecords => Op::Write,
+            Self::DeleteRecords => Op::Unlink,
+            Self::CallMethod => Op::Call,
+        }
+    }
+
     /// Whether the tool may change data (offered only with `write_tools`).
     pub(crate) fn writes(self) -> bool {
         matches!(
