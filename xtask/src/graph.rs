@@ -18,7 +18,7 @@ const RULES: &[(&str, &[&str])] = &[
     // The simulator depends on nothing of ours: it stands in for Odoo, not for our code.
     (
         "warden-odoo-sim",
-        &["warden-odoo", "warden-mcp", "warden-policy", "warden-audit"],
+        &["warden-odoo", "warden-mcp", "warden-policy", "warden-audit", "warden-gateway"],
     ),
     // The Odoo client knows nothing about MCP, policy, audit or the gateway.
     (
@@ -51,6 +51,20 @@ const RULES: &[(&str, &[&str])] = &[
             "warden-config",
             "config",
             "warden-odoo-sim",
+        ],
+    ),
+    // The policy is data and pure decisions: no runtime, no sockets, no other crate of ours.
+    (
+        "warden-policy",
+        &[
+            "tokio",
+            "hyper",
+            "reqwest",
+            "warden-odoo",
+            "warden-mcp",
+            "warden-gateway",
+            "warden-config",
+            "warden-transport",
         ],
     ),
     // The configuration feeds the crates' settings; it runs nothing.

@@ -2,25 +2,35 @@
 //!
 //! A TOML document, overridden key by key by `WARDEN_<SECTION>__<KEY>` environment variables
 //! (`WARDEN_ODOO__TIMEOUT_MS=5000`), parsed once into typed sections, validated, and turned into
-//! the settings each crate takes ([`warden_odoo::OdooConfig`], [`warden_gateway::catalog::CatalogSettings`]).
+//! the settings each crate takes: one [`warden_odoo::OdooConfig`] per Odoo identity,
+//! [`warden_gateway::catalog::CatalogSettings`], [`Limits`], and the compiled
+//! [`warden_policy::Policy`] (profiles from the file, keys from the key store it names).
 //!
-//! - Unknown keys are errors, in every section: a typo must never silently change behaviour.
+//! - Unknown keys are errors, in every section: a typo must never silently change behaviour, let
+//!   alone widen access.
 //! - Secrets never sit in the file: the file names the environment variable or the file that holds
-//!   them (`api_key_env`, `api_key_file`, `password_env`, `password_file`).
-//! - This crate reads no environment variable and no file by itself: the caller hands it the
-//!   environment ([`Environment`]) and the file system is only touched to read the secret and CA
-//!   files the configuration names. Binaries own the process environment.
+//!   each Odoo identity's secret (`api_key_env`, `api_key_file`, `password_env`, `password_file`).
+//!   The key store holds only hashes of the API keys agents present.
+//! - This crate reads no environment variable by itself: the caller hands it the environment
+//!   ([`Environment`]). The file system is only touched to read the configuration file, the key
+//!   store, and the secret and CA files the configuration names. Binaries own the process
+//!   environment.
 //!
-//! Every error names the key it is about and never contains a secret.
+//! Every error is one line, names the key or file it is about and never contains a secret.
 
-use std::collections::HashMap;
+mod odoo;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use warden_gateway::catalog::CatalogSettings;
-use warden_odoo::{Credential, OdooConfig, Protocol, SecretString};
+use warden_odoo::OdooConfig;
+use warden_policy::Policy;
+use warden_policy::config::{
+    IpRulesConfig, KeyStoreFile, PolicyConfig, ProfileConfig, RateLimitConfig,
+};
 
 /// The environment variables visible to the configuration: overrides and secrets.
 pub type Environment = HashMap<String, String>;
@@ -38,8 +48,8 @@ pub enum ConfigError {
     /// A key has an invalid value.
     #[error("config: `{key}`: {message}")]
     Invalid {
-        /// The dotted key, e.g. `odoo.url`.
-        key: &'static str,
+        /// The dotted key, e.g. `odoo.url` or `odoo.identities.sales.api_key_env`.
+        key: String,
         /// What is wrong.
         message: String,
     },
@@ -51,12 +61,23 @@ pub enum ConfigError {
         /// The I/O error.
         message: String,
     },
+    /// The key store is missing, unreadable or malformed.
+    #[error("config: key store {path}: {message}")]
+    KeyStore {
+        /// The key store file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The policy does not compile (an unknown profile or identity, a cycle, a bad pattern...).
+    #[error("config: {0}")]
+    Policy(String),
 }
 
 impl ConfigError {
-    fn invalid(key: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
-            key,
+            key: key.into(),
             message: message.into(),
         }
     }
@@ -66,35 +87,24 @@ impl ConfigError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    odoo: OdooSection,
+    odoo: odoo::OdooSection,
     #[serde(default)]
     tools: ToolsSection,
     #[serde(default)]
     limits: LimitsSection,
+    keys: Option<KeysSection>,
+    #[serde(default)]
+    network: IpRulesConfig,
+    #[serde(default)]
+    rate_limits: RateLimitConfig,
+    #[serde(default)]
+    profiles: BTreeMap<String, ProfileConfig>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OdooSection {
-    url: String,
-    database: String,
-    login: String,
-    #[serde(default)]
-    protocol: Option<String>,
-    api_key_env: Option<String>,
-    api_key_file: Option<PathBuf>,
-    password_env: Option<String>,
-    password_file: Option<PathBuf>,
-    timeout_ms: Option<u64>,
-    connect_timeout_ms: Option<u64>,
-    max_response_bytes: Option<usize>,
-    tls_ca_file: Option<PathBuf>,
-    #[serde(default)]
-    danger_accept_invalid_certs: bool,
-    #[serde(default)]
-    allow_plain_http: bool,
-    uid: Option<i64>,
-    lang: Option<String>,
+struct KeysSection {
+    file: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,57 +144,219 @@ impl Default for Limits {
 }
 
 /// The validated configuration, as the settings of each crate.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct Config {
-    /// The Odoo connection and identity.
-    pub odoo: OdooConfig,
+    /// One Odoo connection per identity (`[odoo.identities.NAME]`), by name: the `[odoo]`
+    /// connection settings with that Odoo user's login and secret.
+    pub identities: BTreeMap<String, OdooConfig>,
     /// The tool catalog's settings.
     pub tools: CatalogSettings,
     /// Limits on incoming messages.
     pub limits: Limits,
+    /// The compiled policy: profiles, keys, IP rules, rate limits.
+    pub policy: Policy,
+    /// The policy sections as written (`[network]`, `[rate_limits]`, `[profiles.*]`), for
+    /// `config check` and `policy explain`.
+    pub policy_config: PolicyConfig,
+    /// The key store file (`[keys] file`), resolved against the configuration file's folder:
+    /// absolute, or relative to the process's working directory.
+    pub key_store: PathBuf,
+    /// The files this configuration was read from (the configuration file, when there is one,
+    /// then the key store): what a reload watches.
+    pub files: Vec<PathBuf>,
+}
+
+/// Where the key store's text comes from.
+enum KeyStoreSource<'a> {
+    /// Read the file `[keys] file` names.
+    Read,
+    /// The caller has it.
+    Given(&'a str),
 }
 
 impl Config {
-    /// Read and parse the file at `path`, with overrides and secrets from `env`.
+    /// Read and parse the configuration file at `path`, then the key store it names (a relative
+    /// `[keys] file` is relative to `path`'s folder), with overrides and secrets from `env`.
     pub fn load(path: &Path, env: &Environment) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
             path: path.to_owned(),
             message: e.kind().to_string(),
         })?;
-        Self::from_toml(&text, env)
+        let base_dir = path.parent().unwrap_or_else(|| Path::new(""));
+        let mut config = Self::build(&text, env, Some(base_dir), KeyStoreSource::Read)?;
+        config.files.insert(0, path.to_owned());
+        Ok(config)
     }
 
-    /// Parse a TOML document, with overrides and secrets from `env`.
+    /// Parse a TOML document that has no file of its own, with overrides and secrets from `env`.
+    ///
+    /// The key store is read from `[keys] file`, which must then be an absolute path: there is no
+    /// configuration folder to resolve a relative one against. [`Config::load`] and
+    /// [`Config::from_toml_with_keys`] accept relative paths.
     pub fn from_toml(text: &str, env: &Environment) -> Result<Self, ConfigError> {
-        let overrides: config::Map<String, String> = env
-            .iter()
-            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let file: FileConfig = config::Config::builder()
-            .add_source(config::File::from_str(text, config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix(ENV_PREFIX)
-                    .prefix_separator("_")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(Some(overrides)),
-            )
-            .build()
-            .and_then(config::Config::try_deserialize)
-            .map_err(|e| ConfigError::Parse(clean_parse_error(&e.to_string())))?;
+        Self::build(text, env, None, KeyStoreSource::Read)
+    }
+
+    /// Parse a TOML document and the key store's text `keys_toml`, with overrides and secrets
+    /// from `env`. No key store is read: [`Config::key_store`] is `[keys] file` resolved against
+    /// `base_dir`, the folder the configuration belongs to.
+    pub fn from_toml_with_keys(
+        text: &str,
+        keys_toml: &str,
+        base_dir: &Path,
+        env: &Environment,
+    ) -> Result<Self, ConfigError> {
+        Self::build(text, env, Some(base_dir), KeyStoreSource::Given(keys_toml))
+    }
+
+    fn build(
+        text: &str,
+        env: &Environment,
+        base_dir: Option<&Path>,
+        keys: KeyStoreSource<'_>,
+    ) -> Result<Self, ConfigError> {
+        let file = parse(text, env)?;
+        let identities = odoo::identities(file.odoo, env)?;
+        let tools = tools_settings(&file.tools)?;
+        let limits = limits(&file.limits)?;
+        let key_store = key_store_path(file.keys, base_dir)?;
+        let store = match keys {
+            KeyStoreSource::Read => read_key_store(&key_store)?,
+            KeyStoreSource::Given(text) => parse_key_store(&key_store, text)?,
+        };
+        let policy_config = PolicyConfig {
+            network: file.network,
+            rate_limits: file.rate_limits,
+            profiles: file.profiles,
+        };
+        let names: Vec<&str> = identities.keys().map(String::as_str).collect();
+        let policy = Policy::compile(&policy_config, &store, &names)
+            .map_err(|e| policy_error(&e.to_string(), &key_store))?;
         Ok(Self {
-            odoo: odoo_config(file.odoo, env)?,
-            tools: tools_settings(&file.tools)?,
-            limits: limits(&file.limits)?,
+            identities,
+            tools,
+            limits,
+            policy,
+            policy_config,
+            files: vec![key_store.clone()],
+            key_store,
         })
     }
 }
 
+/// The document with the environment's overrides merged in, in the file's shape.
+///
+/// Only `WARDEN_<SECTION>__<KEY>` variables are overrides: every key sits in a section, so a
+/// variable without `__` after the prefix (`WARDEN_CONFIG`, `WARDEN_KEY`) is never one.
+fn parse(text: &str, env: &Environment) -> Result<FileConfig, ConfigError> {
+    let prefix = format!("{ENV_PREFIX}_");
+    let overrides: config::Map<String, String> = env
+        .iter()
+        .filter(|(k, _)| {
+            k.strip_prefix(&prefix)
+                .is_some_and(|rest| rest.contains("__"))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let document = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(overrides)),
+        )
+        .build()
+        .map_err(parse_error)?;
+    odoo::refuse_moved_keys(&document)?;
+    document.try_deserialize().map_err(parse_error)
+}
+
+/// The `config` crate's message, key first (`` `profiles.sales`: unknown field `modles`, ... ``)
+/// so that it survives the cut to one short line.
+fn parse_error(error: config::ConfigError) -> ConfigError {
+    let message = error.to_string();
+    let message = match message.rsplit_once(" for key `") {
+        Some((what, key)) if key.ends_with('`') && !key[..key.len() - 1].contains('`') => {
+            format!("`{key}: {what}")
+        }
+        _ => message,
+    };
+    ConfigError::Parse(one_line(&message))
+}
+
+fn key_store_path(
+    section: Option<KeysSection>,
+    base_dir: Option<&Path>,
+) -> Result<PathBuf, ConfigError> {
+    let Some(section) = section else {
+        return Err(ConfigError::invalid(
+            "keys.file",
+            "required: the key store holding the API keys' hashes (`odoo-warden keys create` \
+             creates it)",
+        ));
+    };
+    if section.file.as_os_str().is_empty() {
+        return Err(ConfigError::invalid("keys.file", "the path is empty"));
+    }
+    match base_dir {
+        Some(dir) => Ok(dir.join(&section.file)),
+        None if section.file.is_absolute() => Ok(section.file),
+        None => Err(ConfigError::invalid(
+            "keys.file",
+            format!(
+                "{} is relative and this configuration has no file to be relative to: give an \
+                 absolute path",
+                section.file.display()
+            ),
+        )),
+    }
+}
+
+fn read_key_store(path: &Path) -> Result<KeyStoreFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::KeyStore {
+        path: path.to_owned(),
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            "not found (`odoo-warden keys create --name NAME --profile PROFILE` creates it)"
+                .to_owned()
+        } else {
+            format!("cannot read: {}", e.kind())
+        },
+    })?;
+    parse_key_store(path, &text)
+}
+
+fn parse_key_store(path: &Path, text: &str) -> Result<KeyStoreFile, ConfigError> {
+    KeyStoreFile::from_toml(text).map_err(|e| {
+        let message = e.to_string();
+        let message = message
+            .strip_prefix("key store, ")
+            .or_else(|| message.strip_prefix("key store: "))
+            .unwrap_or(&message);
+        ConfigError::KeyStore {
+            path: path.to_owned(),
+            message: one_line(message),
+        }
+    })
+}
+
+/// A compile error; one about a key (`key.k_…`, `key[0]`) also names the key store it is in.
+fn policy_error(message: &str, key_store: &Path) -> ConfigError {
+    let about_a_key = ["key.", "key[", "key "]
+        .iter()
+        .any(|prefix| message.starts_with(prefix));
+    ConfigError::Policy(one_line(&if about_a_key {
+        format!("key store {}: {message}", key_store.display())
+    } else {
+        message.to_owned()
+    }))
+}
+
 /// One line of at most 300 characters: TOML errors come as a multi-line excerpt of the document;
 /// keep where (the first line) and what (the last line).
-fn clean_parse_error(message: &str) -> String {
+fn one_line(message: &str) -> String {
     let lines: Vec<&str> = message
         .lines()
         .map(str::trim)
@@ -200,134 +372,6 @@ fn clean_parse_error(message: &str) -> String {
         out.push('…');
     }
     out
-}
-
-fn odoo_config(section: OdooSection, env: &Environment) -> Result<OdooConfig, ConfigError> {
-    let url: url::Url = section
-        .url
-        .parse()
-        .map_err(|e| ConfigError::invalid("odoo.url", format!("{e}")))?;
-    let credential = credential(&section, env)?;
-    let mut config = OdooConfig::new(url, section.database, section.login, credential);
-    if let Some(protocol) = section.protocol {
-        config.protocol = protocol
-            .parse::<Protocol>()
-            .map_err(|e| ConfigError::invalid("odoo.protocol", e.to_string()))?;
-    }
-    if let Some(ms) = section.timeout_ms {
-        config.timeout = positive_ms("odoo.timeout_ms", ms)?;
-    }
-    if let Some(ms) = section.connect_timeout_ms {
-        config.connect_timeout = positive_ms("odoo.connect_timeout_ms", ms)?;
-    }
-    if let Some(bytes) = section.max_response_bytes {
-        if bytes == 0 {
-            return Err(ConfigError::invalid(
-                "odoo.max_response_bytes",
-                "must be greater than 0",
-            ));
-        }
-        config.max_response_bytes = bytes;
-    }
-    if let Some(path) = section.tls_ca_file {
-        let pem = std::fs::read(&path).map_err(|e| {
-            ConfigError::invalid(
-                "odoo.tls_ca_file",
-                format!("cannot read {}: {}", path.display(), e.kind()),
-            )
-        })?;
-        config.tls.ca_certificates_pem.push(pem);
-    }
-    config.tls.danger_accept_invalid_certs = section.danger_accept_invalid_certs;
-    config.allow_plain_http = section.allow_plain_http;
-    config.uid = section.uid;
-    if let Some(lang) = section.lang {
-        let mut context = Map::new();
-        context.insert("lang".to_owned(), Value::String(lang));
-        config.context = context;
-    }
-    // The client's own checks (scheme, host, plain http, protocol vs credential) run here too, so
-    // a bad configuration is refused before anything starts.
-    warden_odoo::OdooClient::new(config.clone())
-        .map_err(|e| ConfigError::invalid("odoo", e.to_string()))?;
-    Ok(config)
-}
-
-fn credential(section: &OdooSection, env: &Environment) -> Result<Credential, ConfigError> {
-    let sources = [
-        section.api_key_env.is_some(),
-        section.api_key_file.is_some(),
-        section.password_env.is_some(),
-        section.password_file.is_some(),
-    ];
-    if sources.iter().filter(|s| **s).count() > 1 {
-        return Err(ConfigError::invalid(
-            "odoo",
-            "several credentials: set only one of api_key_env, api_key_file, password_env, \
-             password_file",
-        ));
-    }
-    let (key, is_api_key, secret) = if let Some(var) = &section.api_key_env {
-        (
-            "odoo.api_key_env",
-            true,
-            from_env("odoo.api_key_env", var, env)?,
-        )
-    } else if let Some(path) = &section.api_key_file {
-        (
-            "odoo.api_key_file",
-            true,
-            from_file("odoo.api_key_file", path)?,
-        )
-    } else if let Some(var) = &section.password_env {
-        (
-            "odoo.password_env",
-            false,
-            from_env("odoo.password_env", var, env)?,
-        )
-    } else if let Some(path) = &section.password_file {
-        (
-            "odoo.password_file",
-            false,
-            from_file("odoo.password_file", path)?,
-        )
-    } else {
-        return Err(ConfigError::invalid(
-            "odoo",
-            "no credential: set one of api_key_env, api_key_file, password_env, password_file \
-             (secrets are never written in the file itself)",
-        ));
-    };
-    if secret.is_empty() {
-        return Err(ConfigError::invalid(key, "the secret is empty"));
-    }
-    let secret = SecretString::from(secret);
-    Ok(if is_api_key {
-        Credential::ApiKey(secret)
-    } else {
-        Credential::Password(secret)
-    })
-}
-
-fn from_env(key: &'static str, var: &str, env: &Environment) -> Result<String, ConfigError> {
-    env.get(var).map(|v| v.trim().to_owned()).ok_or_else(|| {
-        ConfigError::invalid(key, format!("the environment variable {var} is not set"))
-    })
-}
-
-fn from_file(key: &'static str, path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| {
-            ConfigError::invalid(key, format!("cannot read {}: {}", path.display(), e.kind()))
-        })
-}
-
-fn positive_ms(key: &'static str, ms: u64) -> Result<Duration, ConfigError> {
-    if ms == 0 {
-        return Err(ConfigError::invalid(key, "must be greater than 0"));
-    }
-    Ok(Duration::from_millis(ms))
 }
 
 fn tools_settings(section: &ToolsSection) -> Result<CatalogSettings, ConfigError> {
