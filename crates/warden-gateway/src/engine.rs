@@ -11,16 +11,35 @@
 //!
 //! Results are shaped for the revision in use by `warden-mcp` (members a revision does not know
 //! are dropped; `resultType`, `ttlMs` and `cacheScope` only in 2026-07-28).
+//!
+//! Every session belongs to one authenticated key ([`Gateway::authenticate`]). Every request,
+//! whatever its method, first re-validates the key against the current policy (a reload may
+//! have revoked it, or it may have expired), checks the client address against the global,
+//! profile and key IP rules, and takes from the rate budgets; then it is served by the catalog
+//! of the key's profile: its own Odoo identity, seen through the profile's rules.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 use warden_mcp::{Era, Incoming, ProtocolVersion, RequestMeta, error_code, method as m};
+use warden_policy::{DenialKind, Principal, RateLimitConfig, RateLimiter};
 
 use crate::catalog::{CallError, Catalog, PromptContent, Role, ToolDef, ToolOutcome};
+use crate::confirm::{self, StateKey};
+use crate::runtime::Runtime;
+
+/// JSON-RPC error code of a request refused by the policy (key, network).
+pub const FORBIDDEN: i32 = -32003;
+/// JSON-RPC error code of a request refused by a rate limit; `data.retryAfterMs` says when to
+/// retry.
+pub const RATE_LIMITED: i32 = -32029;
+/// Longest wait for a human's answer to a confirmation.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Items per page of a list result.
 const PAGE_SIZE: usize = 50;
@@ -53,6 +72,30 @@ impl Default for ServerInfo {
     }
 }
 
+/// A key that [`Gateway::authenticate`] accepted. Sessions are opened for it only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// The key's id (never its secret).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a presented key was refused. Its text is what the client is told: it never says whether
+/// the key exists.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct AuthFailure {
+    /// What the client is told.
+    pub message: String,
+    /// When a retry may succeed (too many failed attempts from the address).
+    pub retry_after: Option<Duration>,
+    /// Why, for the operator's log and the audit trail (e.g. `expired`, `revoked`, `unknown`).
+    pub reason: String,
+}
+
 /// Who is calling, as the transport knows it.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -73,49 +116,195 @@ impl Caller {
     }
 }
 
-/// The engine: the tool catalog and the server's identity. Cheap to clone.
+/// The engine: the current [`Runtime`] (policy and catalogs), the rate limiter and the
+/// server's identity. Cheap to clone.
 #[derive(Clone)]
 pub struct Gateway {
     inner: Arc<GatewayInner>,
 }
 
 struct GatewayInner {
-    catalog: Catalog,
     info: ServerInfo,
+    runtime: RwLock<Arc<Runtime>>,
+    limiter: RwLock<Arc<Limiter>>,
+    state_key: StateKey,
+}
+
+/// The rate limiter and the configuration it was built from (kept across reloads that do not
+/// change the limits, so budgets are not reset by a reload).
+struct Limiter {
+    config: RateLimitConfig,
+    limiter: RateLimiter,
+}
+
+impl Limiter {
+    fn new(config: &RateLimitConfig) -> Self {
+        Self {
+            config: config.clone(),
+            limiter: RateLimiter::new(config),
+        }
+    }
 }
 
 impl Gateway {
-    /// An engine over `catalog`.
-    pub fn new(catalog: Catalog, info: ServerInfo) -> Self {
+    /// An engine over `runtime`.
+    pub fn new(runtime: Runtime, info: ServerInfo) -> Self {
+        let limiter = Limiter::new(runtime.policy().rate_limits());
         Self {
-            inner: Arc::new(GatewayInner { catalog, info }),
+            inner: Arc::new(GatewayInner {
+                info,
+                runtime: RwLock::new(Arc::new(runtime)),
+                limiter: RwLock::new(Arc::new(limiter)),
+                state_key: StateKey::random(),
+            }),
         }
     }
 
-    /// A session for one connection (one stdio process, one HTTP session or stateless request).
-    pub fn session(&self, caller: Caller) -> Session {
+    /// Serve new requests under `runtime` from now on. Requests in flight finish under the
+    /// runtime they started with; sessions stay open; rate budgets are kept unless the limits
+    /// changed.
+    pub fn reload(&self, runtime: Runtime) {
+        let limits = runtime.policy().rate_limits().clone();
+        {
+            let mut limiter = self
+                .inner
+                .limiter
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if limiter.config != limits {
+                *limiter = Arc::new(Limiter::new(&limits));
+            }
+        }
+        *self
+            .inner
+            .runtime
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(runtime);
+    }
+
+    /// The runtime new requests are served under.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        Arc::clone(
+            &self
+                .inner
+                .runtime
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    fn limiter(&self) -> Arc<Limiter> {
+        Arc::clone(
+            &self
+                .inner
+                .limiter
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Check a presented key secret from `client_ip` (`None`: stdio): the address's failed
+    /// attempts, the global IP rules, then the secret (constant-time), its validity window
+    /// and revocation, and the profile's and key's IP rules. A failure counts against the
+    /// address's failed-authentication budget.
+    pub fn authenticate(
+        &self,
+        secret: &str,
+        client_ip: Option<IpAddr>,
+    ) -> Result<KeyId, AuthFailure> {
+        let runtime = self.runtime();
+        let limiter = self.limiter();
+        if let Err(denial) = limiter.limiter.check_auth_allowed(client_ip) {
+            let retry_after = match denial.kind {
+                DenialKind::RateLimited { retry_after } => Some(retry_after),
+                _ => None,
+            };
+            return Err(AuthFailure {
+                message: denial.message,
+                retry_after,
+                reason: "too many failed authentications".to_owned(),
+            });
+        }
+        let policy = runtime.policy();
+        if let Err(denial) = policy.check_ip_global(client_ip) {
+            return Err(AuthFailure {
+                message: "this address may not use odoo-warden".to_owned(),
+                retry_after: None,
+                reason: denial.rule,
+            });
+        }
+        let principal = match policy.authenticate(secret, SystemTime::now()) {
+            Ok(principal) => principal,
+            Err(error) => {
+                limiter.limiter.record_failed_auth(client_ip);
+                return Err(AuthFailure {
+                    message: "invalid API key (unknown, expired, not yet valid or revoked)"
+                        .to_owned(),
+                    retry_after: None,
+                    reason: error.to_string(),
+                });
+            }
+        };
+        if let Err(denial) = policy.check_ip(&principal, client_ip) {
+            return Err(AuthFailure {
+                message: "this address may not use this key".to_owned(),
+                retry_after: None,
+                reason: denial.rule,
+            });
+        }
+        Ok(KeyId(principal.key_id))
+    }
+
+    /// A session of the key `key` for one connection (one stdio process, one HTTP session or
+    /// stateless request).
+    pub fn session(&self, caller: Caller, key: KeyId) -> Session {
         Session {
             gateway: self.clone(),
             state: Arc::new(SessionState {
                 caller,
+                key,
                 legacy: Mutex::new(None),
+                elicitation: Mutex::new(false),
                 in_flight: Mutex::new(HashMap::new()),
+                pending: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
             }),
         }
     }
 }
 
-/// One connection's state: the negotiated legacy revision and the requests in flight.
+/// One connection's state: its key, the negotiated legacy revision, the requests in flight and
+/// the requests this server sent and awaits answers to.
 #[derive(Clone)]
 pub struct Session {
     gateway: Gateway,
     state: Arc<SessionState>,
 }
 
+type Answer = Result<Value, String>;
+
 struct SessionState {
     caller: Caller,
+    key: KeyId,
     legacy: Mutex<Option<ProtocolVersion>>,
+    /// Whether the legacy client declared the elicitation capability.
+    elicitation: Mutex<bool>,
     in_flight: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    pending: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
+    next_id: AtomicU64,
+}
+
+/// What the policy says before a request is served.
+struct Admitted {
+    runtime: Arc<Runtime>,
+    principal: Principal,
+}
+
+/// The outcome of a confirmation.
+enum Confirmation {
+    Proceed,
+    Refused(ToolOutcome),
+    InputRequired(Value),
 }
 
 /// A JSON-RPC error to answer with.
@@ -167,6 +356,11 @@ impl Session {
         &self.state.caller
     }
 
+    /// The key this session belongs to.
+    pub fn key(&self) -> &KeyId {
+        &self.state.key
+    }
+
     /// Handle one message (the bytes of one JSON-RPC message). Returns the response to send, if
     /// any; notifications for the client (progress) are sent to `outbound` meanwhile.
     pub async fn handle(&self, message: &[u8], outbound: &mpsc::Sender<Value>) -> Option<Value> {
@@ -176,8 +370,26 @@ impl Session {
                 self.notification(&notification.method, notification.params.as_ref());
                 None
             }
-            // The server sends no requests yet, so a response is unexpected: ignore it.
-            Ok(Incoming::Response(_)) => None,
+            // An answer to a request this server sent (a confirmation); anything else is ignored.
+            Ok(Incoming::Response(response)) => {
+                let key = id_key(&response.id);
+                let waiter = self
+                    .state
+                    .pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&key);
+                if let Some(waiter) = waiter {
+                    let answer = match response.payload {
+                        warden_mcp::ResponsePayload::Result(value) => Ok(value),
+                        warden_mcp::ResponsePayload::Error(error) => {
+                            Err(error.message().to_owned())
+                        }
+                    };
+                    let _ = waiter.send(answer);
+                }
+                None
+            }
             Ok(Incoming::Request(request)) => {
                 let key = id_key(&request.id);
                 let (cancel_tx, cancel_rx) = oneshot::channel();
@@ -231,6 +443,9 @@ impl Session {
         let empty = Map::new();
         let params = params.unwrap_or(&empty);
         if method == m::INITIALIZE {
+            if let Err(error) = self.admit(method, params) {
+                return (warden_mcp::LATEST_LEGACY, Err(error));
+            }
             return self.initialize(params);
         }
         let meta = params.get("_meta").and_then(Value::as_object);
@@ -282,8 +497,52 @@ impl Session {
                 );
             }
         };
-        let result = self.dispatch(version, method, params, outbound).await;
+        let admitted = match self.admit(method, params) {
+            Ok(admitted) => admitted,
+            Err(error) => return (version, Err(error)),
+        };
+        let result = self
+            .dispatch(&admitted, version, method, params, outbound)
+            .await;
         (version, result)
+    }
+
+    /// The key still valid, the address allowed, the rate budgets not spent: the runtime and
+    /// principal the request is served under.
+    fn admit(&self, method: &str, params: &Map<String, Value>) -> Result<Admitted, RpcError> {
+        let runtime = self.gateway.runtime();
+        let ip = self.state.caller.client_ip;
+        let principal = runtime
+            .policy()
+            .principal(self.state.key.as_str(), SystemTime::now())
+            .map_err(|error| {
+                tracing::warn!(key = self.state.key.as_str(), %error, "request refused: the key is no longer valid");
+                RpcError::new(
+                    FORBIDDEN,
+                    "the API key of this session is no longer valid (expired, revoked or removed)",
+                )
+            })?;
+        if let Err(denial) = runtime.policy().check_ip(&principal, ip) {
+            tracing::warn!(key = %principal.key_id, rule = %denial.rule, "request refused by the IP rules");
+            return Err(RpcError::new(FORBIDDEN, denial.message));
+        }
+        let write = method == m::TOOLS_CALL
+            && params
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(crate::catalog::tool_writes);
+        if let Err(denial) = self.gateway.limiter().limiter.check(&principal, ip, write) {
+            let retry_ms = match denial.kind {
+                DenialKind::RateLimited { retry_after } => {
+                    u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)
+                }
+                _ => 0,
+            };
+            tracing::info!(key = %principal.key_id, rule = %denial.rule, "request refused by a rate limit");
+            return Err(RpcError::new(RATE_LIMITED, denial.message)
+                .with_data(json!({"retryAfterMs": retry_ms})));
+        }
+        Ok(Admitted { runtime, principal })
     }
 
     fn initialize(&self, params: &Map<String, Value>) -> (ProtocolVersion, RpcResult) {
@@ -299,6 +558,15 @@ impl Session {
             .legacy
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(version);
+        let elicitation = params
+            .get("capabilities")
+            .and_then(|c| c.get("elicitation"))
+            .is_some_and(Value::is_object);
+        *self
+            .state
+            .elicitation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = elicitation;
         let info = &self.gateway.inner.info;
         let mut result = json!({
             "protocolVersion": version.as_str(),
@@ -313,12 +581,17 @@ impl Session {
 
     async fn dispatch(
         &self,
+        admitted: &Admitted,
         version: ProtocolVersion,
         method: &str,
         params: &Map<String, Value>,
         outbound: &mpsc::Sender<Value>,
     ) -> RpcResult {
-        let catalog = &self.gateway.inner.catalog;
+        let profile = admitted.principal.profile.name();
+        let Some(catalog) = admitted.runtime.catalog(profile) else {
+            tracing::error!(profile, "no catalog for the profile");
+            return Err(RpcError::new(error_code::INTERNAL_ERROR, "internal error"));
+        };
         let modern = version.era() == Era::Modern;
         match method {
             m::PING if !modern => Ok(json!({})),
@@ -346,7 +619,10 @@ impl Session {
                 let tools: Vec<Value> = catalog.tools().iter().map(tool_json).collect();
                 list_result("tools", tools, params, modern)
             }
-            m::TOOLS_CALL => self.call_tool(params, outbound).await,
+            m::TOOLS_CALL => {
+                self.call_tool(catalog, &admitted.principal, version, params, outbound)
+                    .await
+            }
             m::RESOURCES_LIST => {
                 let resources = catalog.list_resources().await.map_err(call_error)?;
                 let items = resources
@@ -407,7 +683,7 @@ impl Session {
                     .map_err(call_error)?;
                 Ok(prompt_json(&prompt))
             }
-            m::COMPLETION_COMPLETE => self.complete(params).await,
+            m::COMPLETION_COMPLETE => self.complete(catalog, params).await,
             _ => Err(RpcError::new(
                 error_code::METHOD_NOT_FOUND,
                 format!("method not found: {method}"),
@@ -432,6 +708,9 @@ impl Session {
 
     async fn call_tool(
         &self,
+        catalog: &Catalog,
+        principal: &Principal,
+        version: ProtocolVersion,
         params: &Map<String, Value>,
         outbound: &mpsc::Sender<Value>,
     ) -> RpcResult {
@@ -451,20 +730,133 @@ impl Session {
                 .send(progress_notification(token, 0, "calling Odoo"))
                 .await;
         }
-        let outcome = self
-            .gateway
-            .inner
-            .catalog
-            .call_tool(name, arguments)
+        let call = match catalog
+            .parse_call(name, arguments.clone())
             .await
-            .map_err(call_error)?;
+            .map_err(call_error)?
+        {
+            Ok(call) => call,
+            Err(outcome) => return Ok(tool_result(outcome)),
+        };
+        if let Err(denied) = catalog.check(&call) {
+            tracing::info!(key = %principal.key_id, tool = name, rule = %denied.rule, "tool call refused by the policy");
+            return Ok(tool_result(crate::catalog::denied_outcome(&denied)));
+        }
+        if call.changes_data() && principal.profile.confirm_writes() {
+            match self
+                .confirm(principal, version, name, &arguments, params, outbound)
+                .await
+            {
+                Confirmation::Proceed => {}
+                Confirmation::Refused(outcome) => return Ok(tool_result(outcome)),
+                Confirmation::InputRequired(result) => return Ok(result),
+            }
+        }
+        let outcome = catalog.execute(call).await;
         if let Some(token) = &progress {
             let _ = outbound.send(progress_notification(token, 1, "done")).await;
         }
         Ok(tool_result(outcome))
     }
 
-    async fn complete(&self, params: &Map<String, Value>) -> RpcResult {
+    /// Ask the human to confirm a data-changing call (see [`crate::confirm`]).
+    async fn confirm(
+        &self,
+        principal: &Principal,
+        version: ProtocolVersion,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        params: &Map<String, Value>,
+        outbound: &mpsc::Sender<Value>,
+    ) -> Confirmation {
+        let key = &self.gateway.inner.state_key;
+        let now = SystemTime::now();
+        let message = confirm::message(&principal.key_name, tool, arguments);
+        if version.era() == Era::Modern {
+            let answer = params
+                .get("inputResponses")
+                .and_then(|r| r.get(confirm::INPUT_KEY));
+            if let Some(answer) = answer {
+                let state = params
+                    .get("requestState")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if !key.verify(state, &principal.key_id, tool, arguments, now) {
+                    return Confirmation::Refused(crate::catalog::refused_outcome(
+                        "confirmation_invalid",
+                        "the confirmation does not belong to this call or has expired; call the tool again without inputResponses to ask again",
+                    ));
+                }
+                return match confirm::accepted(answer) {
+                    Some(true) => Confirmation::Proceed,
+                    _ => Confirmation::Refused(declined()),
+                };
+            }
+            let can_ask = params
+                .get("_meta")
+                .and_then(|meta| meta.get(warden_mcp::meta_key::CLIENT_CAPABILITIES))
+                .and_then(|caps| caps.get("elicitation"))
+                .is_some_and(Value::is_object);
+            if !can_ask {
+                return Confirmation::Refused(cannot_ask());
+            }
+            let state = key.issue(&principal.key_id, tool, arguments, now);
+            return Confirmation::InputRequired(json!({
+                "resultType": "input_required",
+                "inputRequests": {
+                    confirm::INPUT_KEY: {
+                        "method": "elicitation/create",
+                        "params": confirm::elicitation_params(message),
+                    }
+                },
+                "requestState": state,
+            }));
+        }
+        let elicitation = *self
+            .state
+            .elicitation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !elicitation || version < ProtocolVersion::V2025_06_18 {
+            return Confirmation::Refused(cannot_ask());
+        }
+        let id = format!(
+            "warden-confirm-{}",
+            self.state.next_id.fetch_add(1, Ordering::Relaxed)
+        );
+        let (tx, rx) = oneshot::channel();
+        self.state
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(serde_json::to_string(&id).unwrap_or_default(), tx);
+        let request = json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "method": "elicitation/create",
+            "params": confirm::elicitation_params(message),
+        });
+        if outbound.send(request).await.is_err() {
+            return Confirmation::Refused(cannot_ask());
+        }
+        let answer = tokio::time::timeout(CONFIRM_TIMEOUT, rx).await;
+        self.state
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&serde_json::to_string(&id).unwrap_or_default());
+        match answer {
+            Ok(Ok(Ok(result))) if confirm::accepted(&result) == Some(true) => Confirmation::Proceed,
+            Ok(Ok(Ok(_))) => Confirmation::Refused(declined()),
+            Ok(Ok(Err(_))) | Ok(Err(_)) => Confirmation::Refused(cannot_ask()),
+            Err(_) => Confirmation::Refused(crate::catalog::refused_outcome(
+                "confirmation_timeout",
+                "nobody confirmed the change in time; nothing was changed",
+            )),
+        }
+    }
+
+    async fn complete(&self, catalog: &Catalog, params: &Map<String, Value>) -> RpcResult {
         let reference = params
             .get("ref")
             .and_then(Value::as_object)
@@ -487,7 +879,7 @@ impl Session {
                     .get("uri")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let known = self.gateway.inner.catalog.resource_templates();
+                let known = catalog.resource_templates();
                 if !known.iter().any(|t| t.uri_template == uri) {
                     return Err(RpcError::invalid_params(format!(
                         "unknown resource template: {}",
@@ -501,14 +893,7 @@ impl Session {
                     .get("name")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                if !self
-                    .gateway
-                    .inner
-                    .catalog
-                    .prompts()
-                    .iter()
-                    .any(|p| p.name == prompt)
-                {
+                if !catalog.prompts().iter().any(|p| p.name == prompt) {
                     return Err(RpcError::invalid_params(format!(
                         "unknown prompt: {prompt}"
                     )));
@@ -522,12 +907,7 @@ impl Session {
             }
         };
         let values = if completes_model {
-            self.gateway
-                .inner
-                .catalog
-                .complete_model(value)
-                .await
-                .map_err(call_error)?
+            catalog.complete_model(value).await.map_err(call_error)?
         } else {
             Vec::new()
         };
@@ -535,6 +915,20 @@ impl Session {
         let shown: Vec<String> = values.into_iter().take(100).collect();
         Ok(json!({"completion": {"values": shown, "total": total, "hasMore": total > 100}}))
     }
+}
+
+fn declined() -> ToolOutcome {
+    crate::catalog::refused_outcome(
+        "confirmation_declined",
+        "the user declined the change; nothing was changed",
+    )
+}
+
+fn cannot_ask() -> ToolOutcome {
+    crate::catalog::refused_outcome(
+        "confirmation_unavailable",
+        "this key's changes must be confirmed by a person, but this client cannot ask (it does not support elicitation); nothing was changed",
+    )
 }
 
 fn capabilities() -> Value {

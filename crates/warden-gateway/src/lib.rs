@@ -3,3 +3,6 @@
 
 pub mod catalog;
 pub mod engine;
+pub mod runtime;
+
+mod confirm;

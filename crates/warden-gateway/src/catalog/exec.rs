@@ -84,7 +84,7 @@ pub(crate) fn strip_hidden(value: &mut Value, view: &ModelView) {
     }
 }
 
-fn error_outcome(kind: &str, message: &str, hint: Option<&str>) -> ToolOutcome {
+pub(crate) fn error_outcome(kind: &str, message: &str, hint: Option<&str>) -> ToolOutcome {
     let mut error = Map::new();
     error.insert("kind".into(), json!(kind));
     error.insert("message".into(), json!(message));
@@ -257,7 +257,10 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
                 order: order.clone(),
             };
             match inner.odoo.search_read(&model, &query).await {
-                Ok(rows) => search_result(inner, &call, only_fields(rows, &call), *limit, *offset),
+                Ok(rows) => match masked(catalog, &model, only_fields(rows, &call)).await {
+                    Ok(rows) => search_result(inner, &call, rows, *limit, *offset),
+                    Err(e) => odoo_error_outcome(&e, inner),
+                },
                 Err(e) => odoo_error_outcome(&e, inner),
             }
         }
@@ -267,7 +270,10 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
                 return read_result(inner, &call, Vec::new());
             }
             match inner.odoo.read(&model, ids, call.fields_read()).await {
-                Ok(rows) => read_result(inner, &call, only_fields(rows, &call)),
+                Ok(rows) => match masked(catalog, &model, only_fields(rows, &call)).await {
+                    Ok(rows) => read_result(inner, &call, rows),
+                    Err(e) => odoo_error_outcome(&e, inner),
+                },
                 Err(e) => odoo_error_outcome(&e, inner),
             }
         }
@@ -295,7 +301,10 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
                 lazy: false,
             };
             match inner.odoo.read_group(&model, &query).await {
-                Ok(groups) => aggregate_result(inner, &call, groups),
+                Ok(groups) => match masked(catalog, &model, groups).await {
+                    Ok(groups) => aggregate_result(inner, &call, groups),
+                    Err(e) => odoo_error_outcome(&e, inner),
+                },
                 Err(e) => odoo_error_outcome(&e, inner),
             }
         }
@@ -392,6 +401,43 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
             }
         }
     }
+}
+
+/// Many2one values carry the related record's display name (`[id, "name"]`); when the caller
+/// may not see that model or its names, only the id is kept.
+pub(crate) fn mask_relations(catalog: &Catalog, view: &ModelView, row: &mut Map<String, Value>) {
+    for (key, value) in row.iter_mut() {
+        let Some(field) = view.get(key) else {
+            continue;
+        };
+        let Some(relation) = field.relation.as_deref() else {
+            continue;
+        };
+        let visible = catalog.access.model_visible(relation)
+            && catalog.access.field_readable(relation, "display_name");
+        if visible {
+            continue;
+        }
+        if let Value::Array(pair) = value
+            && pair.len() == 2
+            && pair[0].is_i64()
+        {
+            *value = pair[0].clone();
+        }
+    }
+}
+
+/// `mask_relations` over rows of `model`.
+async fn masked(
+    catalog: &Catalog,
+    model: &str,
+    mut rows: Vec<Map<String, Value>>,
+) -> Result<Vec<Map<String, Value>>, OdooError> {
+    let view = catalog.model_fields(model).await?;
+    for row in &mut rows {
+        mask_relations(catalog, &view, row);
+    }
+    Ok(rows)
 }
 
 /// Rows with only `id` and the fields the call asked for (and the checks allowed).

@@ -91,6 +91,21 @@ impl Access for Unrestricted {
     }
 }
 
+/// Whether the tool named `name` changes data (create, update, delete, call a method).
+pub fn tool_writes(name: &str) -> bool {
+    Tool::from_name(name).is_some_and(Tool::writes)
+}
+
+/// The tool error outcome for a call the access refused.
+pub fn denied_outcome(denied: &Denied) -> ToolOutcome {
+    exec::denied_outcome(denied)
+}
+
+/// A tool error outcome of kind `kind` with `message`.
+pub fn refused_outcome(kind: &str, message: &str) -> ToolOutcome {
+    exec::error_outcome(kind, message, None)
+}
+
 /// Limits and switches of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogSettings {

@@ -118,6 +118,13 @@ impl ParsedCall {
     pub fn method(&self) -> Option<&str> {
         self.method.as_deref()
     }
+    /// Whether the call changes data (create, update, delete, call a method).
+    pub fn changes_data(&self) -> bool {
+        matches!(
+            self.operation,
+            Operation::Create | Operation::Write | Operation::Unlink | Operation::Call
+        )
+    }
     /// The record ids named by the call.
     pub fn ids(&self) -> &[i64] {
         &self.ids
@@ -721,6 +728,14 @@ impl CallParser<'_> {
 
     async fn find_by_name(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
         let model = self.model(args).await?;
+        // Odoo matches the text against the record name: a key that may not read the name must
+        // not be able to probe it.
+        let fields = self.fields(&model).await?;
+        if fields.is_hidden("name") || fields.is_hidden("display_name") {
+            return Err(refuse(format!(
+                "find_by_name is not available on {model} with this key (it matches record names this key may not read); use search_records with a domain on fields it may read"
+            )));
+        }
         let name = args.opt_text("name").map_err(refuse)?.unwrap_or_default();
         let mut notes = Vec::new();
         let limit = self.limit(args, &mut notes)?;

@@ -162,6 +162,7 @@ pub(crate) async fn read(catalog: &Catalog, uri: &str) -> Result<ResourceContent
             match rows.into_iter().next() {
                 Some(mut row) => {
                     row.retain(|key, _| key == "id" || names.iter().any(|n| n == key));
+                    super::exec::mask_relations(catalog, &fields, &mut row);
                     Value::Object(row)
                 }
                 None => return Err(CallError::ResourceNotFound(uri.to_owned())),

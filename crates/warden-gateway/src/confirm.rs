@@ -1,0 +1,202 @@
+//! Write confirmation: a profile with `confirm_writes` has every data-changing tool call
+//! confirmed by the human before it runs.
+//!
+//! - Legacy sessions (2025-06-18 and later, client declared `elicitation`): the server sends an
+//!   `elicitation/create` request on the session and waits for the answer.
+//! - 2026-07-28: the call is answered with an `input_required` result carrying the same
+//!   elicitation and a `requestState`; the client retries the call with the human's answer in
+//!   `inputResponses` and the state. The state is an HMAC over the key, the tool and the
+//!   arguments with an expiry, under a key that lives only in this process: an answer is
+//!   accepted only for the exact call it was asked about, by the same key, within ten minutes.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+
+/// How long a confirmation request stays valid.
+pub(crate) const VALIDITY: Duration = Duration::from_secs(600);
+/// The key of the confirmation in `inputRequests` / `inputResponses`.
+pub(crate) const INPUT_KEY: &str = "confirm";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The secret the request states are signed with.
+pub(crate) struct StateKey([u8; 32]);
+
+impl StateKey {
+    /// A fresh random key.
+    pub(crate) fn random() -> Self {
+        let mut key = [0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut key);
+        Self(key)
+    }
+
+    /// The MAC over one call, ready to finalize or verify.
+    fn mac(
+        &self,
+        key_id: &str,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        until: u64,
+    ) -> Option<HmacSha256> {
+        let mut mac = HmacSha256::new_from_slice(&self.0).ok()?;
+        for part in [key_id.as_bytes(), b"\0", tool.as_bytes(), b"\0"] {
+            mac.update(part);
+        }
+        mac.update(canonical(&Value::Object(arguments.clone())).as_bytes());
+        mac.update(b"\0");
+        mac.update(&until.to_be_bytes());
+        Some(mac)
+    }
+
+    /// The state for a confirmation of this call, valid until `now + VALIDITY`.
+    pub(crate) fn issue(
+        &self,
+        key_id: &str,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        now: SystemTime,
+    ) -> String {
+        let until = (now + VALIDITY)
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let tag = self
+            .mac(key_id, tool, arguments, until)
+            .map(|mac| hex(&mac.finalize().into_bytes()))
+            .unwrap_or_default();
+        format!("{until:016x}{tag}")
+    }
+
+    /// Whether `state` was issued for this call and has not expired.
+    pub(crate) fn verify(
+        &self,
+        state: &str,
+        key_id: &str,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        now: SystemTime,
+    ) -> bool {
+        if state.len() != 16 + 64 || !state.is_ascii() {
+            return false;
+        }
+        let Ok(until) = u64::from_str_radix(&state[..16], 16) else {
+            return false;
+        };
+        let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if now_secs > until {
+            return false;
+        }
+        let Some(given) = unhex(&state[16..]) else {
+            return false;
+        };
+        // `verify_slice` compares in constant time.
+        self.mac(key_id, tool, arguments, until)
+            .is_some_and(|mac| mac.verify_slice(&given).is_ok())
+    }
+}
+
+/// JSON with object keys sorted at every level: the same arguments in any key order give the
+/// same text.
+fn canonical(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for key in keys {
+                    out.insert(key.clone(), sorted(&map[key]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string(&sorted(value)).unwrap_or_default()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The message shown to the human: what the agent wants to do, with the arguments (cut).
+pub(crate) fn message(key_name: &str, tool: &str, arguments: &Map<String, Value>) -> String {
+    let mut args = serde_json::to_string(arguments).unwrap_or_default();
+    if args.chars().count() > 600 {
+        args = args.chars().take(600).collect::<String>() + "…";
+    }
+    format!(
+        "The agent using the key \"{key_name}\" wants to change Odoo data with {tool}:\n{args}\n\nAllow this change?"
+    )
+}
+
+/// The `elicitation/create` params asking for a yes/no confirmation (accept or decline).
+pub(crate) fn elicitation_params(message: String) -> Value {
+    json!({
+        "message": message,
+        "requestedSchema": {"type": "object", "properties": {}},
+    })
+}
+
+/// The human's answer in an elicitation result: `Some(true)` accept, `Some(false)` decline or
+/// cancel, `None` not a valid result.
+pub(crate) fn accepted(result: &Value) -> Option<bool> {
+    match result.get("action").and_then(Value::as_str)? {
+        "accept" => Some(true),
+        "decline" | "cancel" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Map<String, Value> {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_state_is_bound_to_key_tool_arguments_and_time() {
+        let key = StateKey::random();
+        let now = SystemTime::now();
+        let a = args(r#"{"model": "res.partner", "ids": "[1]"}"#);
+        let state = key.issue("k_1", "delete_records", &a, now);
+        assert!(key.verify(&state, "k_1", "delete_records", &a, now));
+        // Key order does not matter.
+        let reordered = args(r#"{"ids": "[1]", "model": "res.partner"}"#);
+        assert!(key.verify(&state, "k_1", "delete_records", &reordered, now));
+        assert!(!key.verify(&state, "k_2", "delete_records", &a, now));
+        assert!(!key.verify(&state, "k_1", "update_records", &a, now));
+        let other = args(r#"{"model": "res.partner", "ids": "[2]"}"#);
+        assert!(!key.verify(&state, "k_1", "delete_records", &other, now));
+        let later = now + VALIDITY + Duration::from_secs(2);
+        assert!(!key.verify(&state, "k_1", "delete_records", &a, later));
+        assert!(!StateKey::random().verify(&state, "k_1", "delete_records", &a, now));
+        for bad in ["", "zz", &state[..70], &format!("{}0", &state[..79])] {
+            assert!(!key.verify(bad, "k_1", "delete_records", &a, now), "{bad}");
+        }
+    }
+
+    #[test]
+    fn answers_are_read_strictly() {
+        assert_eq!(accepted(&json!({"action": "accept"})), Some(true));
+        assert_eq!(accepted(&json!({"action": "decline"})), Some(false));
+        assert_eq!(accepted(&json!({"action": "cancel"})), Some(false));
+        assert_eq!(accepted(&json!({"action": "yes"})), None);
+        assert_eq!(accepted(&json!({})), None);
+    }
+}

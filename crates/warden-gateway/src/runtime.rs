@@ -1,0 +1,162 @@
+//! One generation of the gateway's configuration: the compiled policy and, for every profile,
+//! the tool catalog over that profile's own Odoo identity seen through the profile's rules.
+//!
+//! A [`Runtime`] is immutable. A reload builds a new one and swaps it in; a request holds the
+//! runtime it started with until it ends, so in-flight requests finish under their policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use warden_policy::{FieldRef, FieldUse as PolicyUse, Operation as PolicyOp, Policy, Profile};
+
+use crate::catalog::{Access, Catalog, Denied, Operation, ParsedCall, Usage};
+
+/// A runtime that cannot be built: a profile names an identity without a catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// A profile's Odoo identity has no catalog.
+    #[error("profile {profile:?} runs as the Odoo identity {identity:?}, which is not configured")]
+    MissingIdentity {
+        /// The profile.
+        profile: String,
+        /// The identity it names.
+        identity: String,
+    },
+}
+
+/// The compiled policy and one catalog per profile. Cheap to share (`Arc` it).
+pub struct Runtime {
+    policy: Policy,
+    scoped: HashMap<String, Catalog>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("policy", &self.policy)
+            .field("profiles", &self.scoped.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime over `policy`, with `catalogs` by Odoo identity name: every profile of the
+    /// policy gets its identity's catalog seen through the profile's rules.
+    pub fn new(policy: Policy, catalogs: &BTreeMap<String, Catalog>) -> Result<Self, RuntimeError> {
+        let mut scoped = HashMap::new();
+        for key in policy.keys() {
+            let Some(profile) = policy.profile(&key.profile) else {
+                continue;
+            };
+            if scoped.contains_key(profile.name()) {
+                continue;
+            }
+            let catalog =
+                catalogs
+                    .get(profile.identity())
+                    .ok_or_else(|| RuntimeError::MissingIdentity {
+                        profile: profile.name().to_owned(),
+                        identity: profile.identity().to_owned(),
+                    })?;
+            let access = ProfileAccess {
+                profile: Arc::clone(profile),
+            };
+            scoped.insert(
+                profile.name().to_owned(),
+                catalog.with_access(Arc::new(access)),
+            );
+        }
+        Ok(Self { policy, scoped })
+    }
+
+    /// The compiled policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The catalog a profile's calls go through: its identity's Odoo connection seen through
+    /// its rules (`parse_call` + `check` show what the gateway would decide on a call).
+    pub fn catalog(&self, profile: &str) -> Option<&Catalog> {
+        self.scoped.get(profile)
+    }
+}
+
+/// A profile's rules as the catalog asks them.
+pub(crate) struct ProfileAccess {
+    profile: Arc<Profile>,
+}
+
+/// The policy's name of a catalog operation (`None`: metadata only).
+pub(crate) fn policy_operation(operation: Operation) -> Option<PolicyOp> {
+    match operation {
+        Operation::Read => Some(PolicyOp::Read),
+        Operation::Create => Some(PolicyOp::Create),
+        Operation::Write => Some(PolicyOp::Write),
+        Operation::Unlink => Some(PolicyOp::Delete),
+        Operation::Call => Some(PolicyOp::Call),
+        _ => None,
+    }
+}
+
+fn policy_use(usage: Usage) -> PolicyUse {
+    match usage {
+        Usage::Write => PolicyUse::Write,
+        Usage::Filter => PolicyUse::Filter,
+        Usage::Order => PolicyUse::Order,
+        Usage::GroupBy => PolicyUse::GroupBy,
+        Usage::Aggregate => PolicyUse::Aggregate,
+        _ => PolicyUse::Read,
+    }
+}
+
+impl Access for ProfileAccess {
+    fn model_visible(&self, model: &str) -> bool {
+        self.profile.model_visible(model)
+    }
+
+    fn field_readable(&self, model: &str, field: &str) -> bool {
+        self.profile.field_readable(model, field)
+    }
+
+    fn operation_possible(&self, operation: Operation) -> bool {
+        match policy_operation(operation) {
+            Some(op) => self.profile.any_model_allows(op),
+            None => true,
+        }
+    }
+
+    fn records_domain(&self, model: &str) -> Option<Value> {
+        self.profile.records_domain(model)
+    }
+
+    fn max_records(&self) -> Option<u32> {
+        self.profile.max_records()
+    }
+
+    fn check(&self, call: &ParsedCall) -> Result<(), Denied> {
+        let fields: Vec<FieldRef<'_>> = call
+            .field_uses()
+            .iter()
+            .map(|u| FieldRef {
+                model: &u.model,
+                field: &u.field,
+                usage: policy_use(u.usage),
+            })
+            .collect();
+        let request = warden_policy::Request {
+            tool: call.tool(),
+            model: call.model(),
+            operation: policy_operation(call.operation()),
+            fields: &fields,
+            method: call.method(),
+            ids: call.ids().len().max(call.records_created()),
+        };
+        self.profile.check(&request).map_err(|denial| Denied {
+            kind: "forbidden",
+            message: denial.message,
+            rule: denial.rule,
+        })
+    }
+}
