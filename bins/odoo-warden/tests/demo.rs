@@ -1,16 +1,19 @@
-//! `odoo-warden demo` writes a private configuration and key file, prints the client entry, and
-//! stops cleanly on SIGTERM even when it arrives right after the banner.
+//! `odoo-warden demo` writes a private configuration, Odoo key file and key store, prints the
+//! client entry with the agent's key, and stops cleanly on SIGTERM even when it arrives right
+//! after the banner.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-#[test]
-fn demo_writes_private_files_and_stops_on_sigterm() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+/// Runs the demo with `args` until its banner is printed, stops it with SIGTERM, and returns
+/// the banner's lines.
+fn run_demo(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<Vec<String>> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_odoo-warden"))
-        .args(["demo", "--login", "readonly_bot", "--dir"])
-        .arg(dir.path())
+        .arg("demo")
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
@@ -54,13 +57,60 @@ fn demo_writes_private_files_and_stops_on_sigterm() -> anyhow::Result<()> {
         status.is_some_and(|s| s.success()),
         "demo did not exit cleanly on SIGTERM: {status:?}"
     );
+    Ok(seen)
+}
 
+/// The `WARDEN_KEY` of the printed client entry.
+fn warden_key(banner: &str) -> anyhow::Result<String> {
+    let start = banner
+        .find('{')
+        .ok_or_else(|| anyhow::anyhow!("no entry: {banner}"))?;
+    let end = banner
+        .rfind('}')
+        .ok_or_else(|| anyhow::anyhow!("no entry: {banner}"))?;
+    let entry: serde_json::Value = serde_json::from_str(&banner[start..=end])?;
+    entry["mcpServers"]["odoo-warden"]["env"]["WARDEN_KEY"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no WARDEN_KEY in {entry}"))
+}
+
+#[test]
+fn demo_writes_private_files_and_stops_on_sigterm() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let seen = run_demo(dir.path(), &["--login", "readonly_bot"])?;
     let text = seen.join("\n");
     assert!(text.contains("\"mcpServers\""), "{text}");
     assert!(text.contains("readonly_bot"), "{text}");
     let config = std::fs::read_to_string(dir.path().join("warden.toml"))?;
     assert!(config.contains("login = \"readonly_bot\""), "{config}");
     assert!(config.contains("write = false"), "{config}");
+    assert!(config.contains("[profiles.demo-reader]"), "{config}");
+    assert!(config.contains("[profiles.demo-writer]"), "{config}");
+
+    // The key in the entry authenticates, under demo-reader, and only its hash is stored.
+    let secret = warden_key(&text)?;
+    let store_text = std::fs::read_to_string(dir.path().join("keys.toml"))?;
+    assert!(
+        !store_text.contains(&secret),
+        "the key store holds the secret"
+    );
+    let loaded = warden_config::Config::load(&dir.path().join("warden.toml"), &Default::default())?;
+    let principal = loaded
+        .policy
+        .authenticate(&secret, SystemTime::now())
+        .map_err(|e| anyhow::anyhow!("the demo key does not authenticate: {e}"))?;
+    let profile = &principal.profile;
+    assert_eq!(profile.name(), "demo-reader");
+    assert!(profile.field_readable("res.partner", "name"));
+    for hidden in ["email", "phone", "mobile"] {
+        assert!(
+            !profile.field_readable("res.partner", hidden),
+            "{hidden} is readable"
+        );
+    }
+    assert!(!profile.any_model_allows(warden_policy::Operation::Write));
+
     let key = std::fs::read_to_string(dir.path().join("odoo-api-key"))?;
     assert_eq!(key.len(), 40, "the key file holds the 40-character key");
     assert!(
@@ -70,7 +120,7 @@ fn demo_writes_private_files_and_stops_on_sigterm() -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for name in ["warden.toml", "odoo-api-key"] {
+        for name in ["warden.toml", "odoo-api-key", "keys.toml"] {
             let mode = std::fs::metadata(dir.path().join(name))?
                 .permissions()
                 .mode();
@@ -78,4 +128,51 @@ fn demo_writes_private_files_and_stops_on_sigterm() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[test]
+fn demo_writer_profile_turns_write_tools_on_with_confirmation() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let seen = run_demo(dir.path(), &["--profile", "demo-writer"])?;
+    let text = seen.join("\n");
+    let config = std::fs::read_to_string(dir.path().join("warden.toml"))?;
+    assert!(config.contains("login = \"sales_agent\""), "{config}");
+    assert!(config.contains("write = true"), "{config}");
+    let loaded = warden_config::Config::load(&dir.path().join("warden.toml"), &Default::default())?;
+    let principal = loaded
+        .policy
+        .authenticate(&warden_key(&text)?, SystemTime::now())
+        .map_err(|e| anyhow::anyhow!("the demo key does not authenticate: {e}"))?;
+    let profile = &principal.profile;
+    assert_eq!(profile.name(), "demo-writer");
+    assert!(profile.confirm_writes());
+    use warden_policy::Operation::{Create, Delete, Write};
+    assert!(profile.operation_allowed("res.partner", Create));
+    assert!(profile.operation_allowed("sale.order", Write));
+    assert!(!profile.operation_allowed("sale.order", Delete));
+    assert!(!profile.operation_allowed("account.move", Write));
+    assert!(profile.field_writable("res.partner", "name"));
+    assert!(
+        !profile.field_writable("res.partner", "email"),
+        "a hidden field is writable"
+    );
+    assert!(
+        !profile.field_readable("res.partner", "email"),
+        "inherited read deny"
+    );
+    Ok(())
+}
+
+#[test]
+fn demo_refuses_an_unknown_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_odoo-warden"))
+        .args(["demo", "--profile", "admin", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(64));
+    assert!(!dir.path().join("warden.toml").exists());
 }

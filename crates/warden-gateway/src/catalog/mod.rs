@@ -91,6 +91,18 @@ impl Access for Unrestricted {
     }
 }
 
+/// Parse a value written as JSON or as a Python literal (`True`, `None`, tuples, single quotes),
+/// as the tools accept `values`, `args` and `kwargs`. No evaluation: literals only.
+pub fn parse_literal(text: &str) -> Result<Value, String> {
+    literal::parse(text).map_err(|e| e.to_string())
+}
+
+/// Parse and check a domain (JSON or Python-literal form) as the tools do: the field path of
+/// every condition, in order (e.g. `partner_id.email`).
+pub fn domain_field_paths(text: &str) -> Result<Vec<String>, String> {
+    domain::parse(text).map(|checked| checked.paths)
+}
+
 /// Whether the tool named `name` changes data (create, update, delete, call a method).
 pub fn tool_writes(name: &str) -> bool {
     Tool::from_name(name).is_some_and(Tool::writes)

@@ -1,0 +1,257 @@
+//! `odoo-warden config check`: validate a configuration and its key store, and warn about
+//! risky settings; `--online` also logs in to Odoo as every identity.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::{Map, Value, json};
+use warden_config::Config;
+use warden_policy::Operation;
+
+use crate::common::{self, EXIT_FAIL, EXIT_OK, EXIT_WARNINGS};
+
+/// Logins of Odoo's built-in administrators.
+const ADMIN_LOGINS: &[&str] = &["admin", "__system__"];
+/// User ids of Odoo's superuser (`__system__`) and first administrator.
+const ADMIN_UIDS: &[i64] = &[1, 2];
+
+/// Options of `config check`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Prints one line per warning: risky policy settings (keys without expiry or about to expire,
+unused profiles, profiles allowing every model), data-changing tools on for keys that no IP
+rule restricts, profiles bound to an Odoo administrator, TLS verification off, plain http.
+With --online, every identity logs in to Odoo; failures are reported, and identities in the
+Settings/Administration group (base.group_system) are flagged.
+
+Exit status: 0 valid and no warnings, 2 valid with warnings, 64 invalid (one line per error),
+1 an identity cannot log in (--online).
+
+Example:
+  odoo-warden config check --config /etc/odoo-warden/warden.toml --online")]
+pub(crate) struct CheckArgs {
+    /// The configuration file.
+    #[arg(long, env = "WARDEN_CONFIG", value_name = "PATH")]
+    config: PathBuf,
+    /// Also log in to Odoo as every identity and check its groups.
+    #[arg(long)]
+    online: bool,
+}
+
+/// Runs `config check`.
+pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
+    let config = common::load_config(&args.config)?;
+    let now = SystemTime::now();
+    let mut warnings = config.policy.warnings(now);
+    warnings.extend(write_tools_warnings(&config));
+    let admins = admin_identities(&config);
+    for (identity, login) in &admins {
+        warnings.push(admin_warning(&config, identity, login, ADMIN_WHY));
+    }
+    if let Some(odoo) = config.identities.values().next() {
+        if odoo.tls.danger_accept_invalid_certs {
+            warnings.push(
+                "odoo.danger_accept_invalid_certs = true: Odoo's TLS certificate is not checked, \
+                 so anyone on the path can read the credentials and the data"
+                    .to_owned(),
+            );
+        }
+        if odoo.allow_plain_http {
+            warnings.push(
+                "odoo.allow_plain_http = true: the Odoo credentials may cross the network in clear"
+                    .to_owned(),
+            );
+        }
+    }
+    let mut failures = Vec::new();
+    let mut notes = Vec::new();
+    if args.online {
+        let flagged: BTreeSet<&str> = admins.iter().map(|(name, _)| name.as_str()).collect();
+        online(&config, &flagged, &mut warnings, &mut failures, &mut notes)?;
+    }
+
+    let mut text = String::new();
+    for warning in &warnings {
+        text.push_str("warning: ");
+        text.push_str(warning);
+        text.push('\n');
+    }
+    for failure in &failures {
+        text.push_str("error: ");
+        text.push_str(failure);
+        text.push('\n');
+    }
+    common::out(&text)?;
+    let mut summary = String::new();
+    for note in &notes {
+        summary.push_str("note: ");
+        summary.push_str(note);
+        summary.push('\n');
+    }
+    summary.push_str(&format!(
+        "{}: valid; {} warning(s){}\n",
+        args.config.display(),
+        warnings.len(),
+        if args.online {
+            format!(", {} identity login failure(s)", failures.len())
+        } else {
+            String::new()
+        }
+    ));
+    common::note(&summary);
+    Ok(if !failures.is_empty() {
+        EXIT_FAIL
+    } else if warnings.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_WARNINGS
+    })
+}
+
+/// `[tools] write = true` and keys whose profile may change data from any address.
+fn write_tools_warnings(config: &Config) -> Vec<String> {
+    if !config.tools.write_tools {
+        return Vec::new();
+    }
+    let policy_config = &config.policy_config;
+    let global = !policy_config.network.allow.is_empty();
+    let mut out = Vec::new();
+    for key in config.policy.keys() {
+        if key.revoked.is_some() {
+            continue;
+        }
+        let Some(profile) = config.policy.profile(&key.profile) else {
+            continue;
+        };
+        let writes = [
+            Operation::Create,
+            Operation::Write,
+            Operation::Delete,
+            Operation::Call,
+        ]
+        .into_iter()
+        .any(|op| profile.any_model_allows(op));
+        let profile_restricts = std::iter::once(profile.name())
+            .chain(profile.ancestors().iter().map(String::as_str))
+            .filter_map(|name| policy_config.profiles.get(name))
+            .any(|p| !p.network.allow.is_empty());
+        if writes && !global && !profile_restricts && key.network.allow.is_empty() {
+            out.push(format!(
+                "tools.write = true and key {} (\"{}\", profile \"{}\") may change data from any \
+                 address: restrict it with an IP allow rule ([network], the profile's network, or \
+                 `keys create --allow-ip`)",
+                key.id, key.name, key.profile
+            ));
+        }
+    }
+    out
+}
+
+/// Identities whose login or uid is an Odoo administrator's: (name, login).
+fn admin_identities(config: &Config) -> Vec<(String, String)> {
+    config
+        .identities
+        .iter()
+        .filter(|(_, odoo)| {
+            ADMIN_LOGINS.contains(&odoo.login.as_str())
+                || odoo.uid.is_some_and(|uid| ADMIN_UIDS.contains(&uid))
+        })
+        .map(|(name, odoo)| (name.clone(), odoo.login.clone()))
+        .collect()
+}
+
+/// The profiles that run as `identity`.
+fn profiles_of(config: &Config, identity: &str) -> Vec<String> {
+    config
+        .policy_config
+        .profiles
+        .keys()
+        .filter(|name| {
+            config
+                .policy
+                .profile(name)
+                .is_some_and(|p| p.identity() == identity)
+        })
+        .map(|name| format!("\"{name}\""))
+        .collect()
+}
+
+/// Why an identity is an administrator by its login or uid.
+const ADMIN_WHY: &str = "is an Odoo administrator";
+
+fn admin_warning(config: &Config, identity: &str, login: &str, why: &str) -> String {
+    let profiles = profiles_of(config, identity);
+    format!(
+        "identity \"{identity}\" (login \"{login}\") {why}, and profile(s) {} run as it: a \
+         profile bound to an Odoo admin escapes Odoo's own access rights; use a dedicated Odoo \
+         user with only the rights the agents need",
+        if profiles.is_empty() {
+            "none".to_owned()
+        } else {
+            profiles.join(", ")
+        }
+    )
+}
+
+/// Logs in as every identity; flags administrators Odoo reports.
+fn online(
+    config: &Config,
+    flagged: &BTreeSet<&str>,
+    warnings: &mut Vec<String>,
+    failures: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        for (name, odoo) in &config.identities {
+            let client = warden_odoo::OdooClient::new(odoo.clone())
+                .with_context(|| format!("odoo.identities.{name}"))?;
+            let uid = match client.authenticate().await {
+                Ok(uid) => uid,
+                Err(e) => {
+                    failures.push(format!(
+                        "identity \"{name}\" (login \"{}\") cannot log in to Odoo: {e}",
+                        odoo.login
+                    ));
+                    continue;
+                }
+            };
+            if flagged.contains(name.as_str()) {
+                continue;
+            }
+            if ADMIN_UIDS.contains(&uid) {
+                warnings.push(admin_warning(config, name, &odoo.login, ADMIN_WHY));
+                continue;
+            }
+            let in_group = client
+                .call_method(
+                    "res.users",
+                    "has_group",
+                    &[uid],
+                    vec![json!("base.group_system")],
+                    Map::new(),
+                )
+                .await;
+            match in_group {
+                Ok(Value::Bool(true)) => warnings.push(admin_warning(
+                    config,
+                    name,
+                    &odoo.login,
+                    "is in Odoo's Settings/Administration group (base.group_system)",
+                )),
+                Ok(_) => {}
+                Err(e) => notes.push(format!(
+                    "identity \"{name}\": could not tell whether it is in the Settings/Administration \
+                     group (res.users has_group: {e}); check its groups in Odoo"
+                )),
+            }
+        }
+        Ok(())
+    })
+}
