@@ -127,6 +127,41 @@ pub(crate) fn run(command: KeysCommand) -> Result<u8> {
     }
 }
 
+/// An exclusive claim on the key store for one read-modify-write: a `.lock` file next to it,
+/// created only if absent and removed when dropped, so two `keys` commands cannot lose each
+/// other's change.
+struct StoreLock(std::path::PathBuf);
+
+impl StoreLock {
+    fn take(store: &Path) -> Result<Self> {
+        let mut name = store.as_os_str().to_owned();
+        name.push(".lock");
+        let path = std::path::PathBuf::from(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => Ok(Self(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(usage(format!(
+                "another `odoo-warden keys` command is changing the key store (or one was interrupted: if none is running, remove {})",
+                path.display()
+            ))),
+            Err(e) => Err(usage(format!(
+                "cannot lock the key store {}: {}",
+                store.display(),
+                e.kind()
+            ))),
+        }
+    }
+}
+
+impl Drop for StoreLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// The key store as written, or an empty one when the file does not exist yet.
 fn read_store(path: &Path, allow_missing: bool) -> Result<KeyStoreFile> {
     match std::fs::read_to_string(path) {
@@ -186,6 +221,7 @@ fn create(args: &CreateArgs) -> Result<u8> {
         }
         None => None,
     };
+    let _lock = StoreLock::take(&config.key_store)?;
     let mut store = read_store(&config.key_store, true)?;
     let now = SystemTime::now();
     let (record, secret) = keys::create(&mut store, &args.name, &args.profile, expires_in, now)?;
@@ -325,6 +361,7 @@ fn list(args: &ListArgs) -> Result<u8> {
 
 fn revoke(args: &IdArgs) -> Result<u8> {
     let config = common::load_config(&args.config)?;
+    let _lock = StoreLock::take(&config.key_store)?;
     let mut store = read_store(&config.key_store, false)?;
     let already = store
         .keys
@@ -350,6 +387,7 @@ fn revoke(args: &IdArgs) -> Result<u8> {
 fn rotate(args: &RotateArgs) -> Result<u8> {
     let grace = parse_duration("--grace", &args.grace)?;
     let config = common::load_config(&args.config)?;
+    let _lock = StoreLock::take(&config.key_store)?;
     let mut store = read_store(&config.key_store, false)?;
     let now = SystemTime::now();
     let secret = keys::rotate(&mut store, &args.id, grace, now)?;

@@ -205,6 +205,34 @@ fn refusals_leave_the_store_byte_identical() {
 }
 
 #[test]
+fn a_held_lock_refuses_changes_and_is_released_after_each_command() {
+    let setup = Setup::new(CONFIG);
+    setup.create_key("alice", "reader", &[]);
+    let mut lock = setup.store().into_os_string();
+    lock.push(".lock");
+    let lock = std::path::PathBuf::from(lock);
+    assert!(!lock.exists(), "a finished command left its lock behind");
+    let before = std::fs::read(setup.store()).unwrap();
+    std::fs::write(&lock, b"").unwrap();
+    let run = setup.run(&["keys", "create", "--name", "bob", "--profile", "reader"]);
+    assert_eq!(run.code, 64, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("another `odoo-warden keys` command"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(setup.store()).unwrap(), before);
+    assert!(
+        lock.exists(),
+        "a refused command must not remove another's lock"
+    );
+    std::fs::remove_file(&lock).unwrap();
+    let run = setup.run(&["keys", "create", "--name", "bob", "--profile", "reader"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!lock.exists());
+}
+
+#[test]
 fn unknown_profile_creates_no_store() {
     let setup = Setup::new(CONFIG);
     let run = setup.run(&["keys", "create", "--name", "x", "--profile", "nope"]);
