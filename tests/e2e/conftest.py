@@ -1,4 +1,5 @@
-"""Shared fixtures: the built binaries, a simulator on a free loopback port, and config files.
+"""Shared fixtures: the built binaries, a simulator on a free loopback port, and configuration
+files with their key stores (the agent's key goes to `odoo-warden-stdio` in WARDEN_KEY).
 
 `cargo xtask ci` builds the binaries and points WARDEN_BIN_DIR at them; every fixture cleans up
 its processes, and every wait is bounded.
@@ -6,16 +7,21 @@ its processes, and every wait is bounded.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import secrets
+import string
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-BIN_DIR = Path(os.environ.get("WARDEN_BIN_DIR", Path(__file__).resolve().parents[2] / "target" / "debug"))
+# Absolute: some tests run the binaries from another working directory.
+BIN_DIR = Path(os.environ.get("WARDEN_BIN_DIR", Path(__file__).resolve().parents[2] / "target" / "debug")).resolve()
 
 
 def binary(name: str) -> str:
@@ -76,21 +82,84 @@ def sim():
     s.stop()
 
 
-def write_config(tmp_path: Path, url: str, login: str, *, timeout_ms: int = 10000, extra: str = "") -> Path:
-    path = tmp_path / f"warden-{login}.toml"
-    path.write_text(
-        f"""
+def new_key(name: str, profile: str, *, per_minute: int | None = None, revoked: bool = False) -> tuple[str, str]:
+    """A key store record (TOML) and its secret, shaped as `odoo-warden keys create` makes them:
+    the secret is `owk_<12 hex>_<40 base62>`, the store keeps only its SHA-256."""
+    hex_id = secrets.token_hex(6)
+    alphabet = string.ascii_letters + string.digits
+    secret = f"owk_{hex_id}_" + "".join(secrets.choice(alphabet) for _ in range(40))
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = (
+        f'[[key]]\nid = "k_{hex_id}"\nname = "{name}"\nprofile = "{profile}"\n'
+        f'hash = "sha256:{hashlib.sha256(secret.encode()).hexdigest()}"\ncreated = "{now}"\n'
+    )
+    if revoked:
+        record += f'revoked = "{now}"\n'
+    if per_minute is not None:
+        record += f"\n[key.rate_limit]\nper_minute = {per_minute}\n"
+    return record, secret
+
+
+@dataclass
+class Deployment:
+    """A configuration file, its key store, and the secrets of the keys in it by key name."""
+
+    path: Path
+    keys: dict[str, str]
+
+    @property
+    def key(self) -> str:
+        """The secret of the first key."""
+        return next(iter(self.keys.values()))
+
+
+def write_deployment(directory: Path, config: str, keys: list[tuple[str, str, dict]]) -> Deployment:
+    """Writes `config` (whose `[keys] file` must be "keys.toml") and a key store with one key per
+    (name, profile, options) in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    records, secrets_by_name = [], {}
+    for name, profile, options in keys:
+        record, secret = new_key(name, profile, **options)
+        records.append(record)
+        secrets_by_name[name] = secret
+    (directory / "keys.toml").write_text("\n".join(records))
+    path = directory / "warden.toml"
+    path.write_text(config)
+    return Deployment(path=path, keys=secrets_by_name)
+
+
+# The profile of the single-user configurations: every model and operation; Odoo's own access
+# rights are the only limit.
+OPEN_PROFILE = """
+[profiles.agent]
+identity = "main"
+models = { allow = ["*"] }
+operations = { allow = ["read", "create", "write", "delete", "call"] }
+methods = { allow = ["*"] }
+fields = { write = { allow = ["*"] } }
+"""
+
+
+def write_config(tmp_path: Path, url: str, login: str, *, timeout_ms: int = 10000, extra: str = "") -> Deployment:
+    """A configuration acting as the Odoo user `login` (its key in ODOO_API_KEY), with one key of
+    an open profile, then `extra`."""
+    config = f"""
 [odoo]
 url = "{url}"
 database = "odoo"
-login = "{login}"
 protocol = "auto"
-api_key_env = "ODOO_API_KEY"
 timeout_ms = {timeout_ms}
+
+[odoo.identities.main]
+login = "{login}"
+api_key_env = "ODOO_API_KEY"
+
+[keys]
+file = "keys.toml"
+{OPEN_PROFILE}
 {extra}
 """
-    )
-    return path
+    return write_deployment(tmp_path / f"warden-{login}", config, [("agent", "agent", {})])
 
 
 @pytest.fixture

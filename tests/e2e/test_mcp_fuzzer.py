@@ -24,7 +24,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import BIN_DIR, binary, write_config
+from conftest import BIN_DIR, Deployment, binary, write_config
 
 SEED = 4242
 # The whole mcp-fuzzer run must end within this (a hang fails the test, it does not stall CI).
@@ -47,19 +47,25 @@ def fuzzer_executable() -> str:
     return str(path)
 
 
-def server_env(api_key: str, home: Path) -> dict[str, str]:
+def server_env(config: Deployment, api_key: str, home: Path) -> dict[str, str]:
     # HOME in the test's directory: mcp-fuzzer keeps its state under ~/.mcp_fuzzer.
-    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "ODOO_API_KEY": api_key, "RUST_LOG": "warn"}
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "ODOO_API_KEY": api_key,
+        "WARDEN_KEY": config.key,
+        "RUST_LOG": "warn",
+    }
 
 
-def catalog(config: Path, env: dict[str, str]) -> tuple[dict[str, dict], set[str]]:
+def catalog(config: Deployment, env: dict[str, str]) -> tuple[dict[str, dict], set[str]]:
     """The server's tool input schemas and prompt names, asked directly (stateless requests)."""
     requests = [
         {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": MODERN_META}},
         {"jsonrpc": "2.0", "id": 2, "method": "prompts/list", "params": {"_meta": MODERN_META}},
     ]
     done = subprocess.run(
-        [binary("odoo-warden-stdio"), "--config", str(config)],
+        [binary("odoo-warden-stdio"), "--config", str(config.path)],
         input="".join(json.dumps(r) + "\n" for r in requests),
         env=env,
         capture_output=True,
@@ -187,7 +193,7 @@ def leaks(finding: dict, secrets: list[str]) -> list[str]:
 def test_mcp_fuzzer_finds_no_crash_hang_leak_or_accepted_malformed_input(sim, tmp_path, capsys):
     config = write_config(tmp_path, sim.url, "admin", timeout_ms=5000)
     key = sim.api_keys["admin"]
-    env = server_env(key, tmp_path)
+    env = server_env(config, key, tmp_path)
     schemas, prompts = catalog(config, env)
     assert len(schemas) == 7, schemas
 
@@ -196,7 +202,7 @@ def test_mcp_fuzzer_finds_no_crash_hang_leak_or_accepted_malformed_input(sim, tm
         fuzzer_executable(),
         "--mode", "all",
         "--protocol", "stdio",
-        "--endpoint", shlex.join([binary("odoo-warden-stdio"), "--config", str(config)]),
+        "--endpoint", shlex.join([binary("odoo-warden-stdio"), "--config", str(config.path)]),
         "--seed", str(SEED),
         "--phase", "aggressive",
         "--protocol-phase", "aggressive",
@@ -262,7 +268,7 @@ def test_mcp_fuzzer_finds_no_crash_hang_leak_or_accepted_malformed_input(sim, tm
                 verdicts[i] = (verdicts[i][0], "false_positive", f"mis-paired by the fuzzer; replayed alone: {code}")
     defects = [(f["target"], why, f["evidence"]) for f, verdict, why in verdicts if verdict == "defect"]
     known = [(f["target"], why) for f, verdict, why in verdicts if verdict == "known_bug"]
-    leaked = [(f["target"], found) for f in findings if (found := leaks(f, [key, str(tmp_path), str(BIN_DIR)]))]
+    leaked = [(f["target"], found) for f in findings if (found := leaks(f, [key, config.key, str(tmp_path), str(BIN_DIR)]))]
 
     tool_runs = summary["tools"]["total_runs"]
     protocol_runs = summary["protocols"]["total_runs"]
@@ -280,7 +286,7 @@ def test_mcp_fuzzer_finds_no_crash_hang_leak_or_accepted_malformed_input(sim, tm
     assert all(target == "SetLevelRequest" for target, _ in known), known
 
 
-def replay(config: Path, env: dict[str, str], payloads: list[dict]) -> list[dict | None]:
+def replay(config: Deployment, env: dict[str, str], payloads: list[dict]) -> list[dict | None]:
     """The server's own answer to each payload, each sent with a fresh id in a legacy session."""
     requests = []
     for n, payload in enumerate(payloads):
@@ -291,10 +297,10 @@ def replay(config: Path, env: dict[str, str], payloads: list[dict]) -> list[dict
     return [answers.get(f"replay-{n}") for n in range(len(payloads))]
 
 
-def legacy_session(config: Path, env: dict[str, str], requests: list[dict]) -> dict[Any, dict]:
+def legacy_session(config: Deployment, env: dict[str, str], requests: list[dict]) -> dict[Any, dict]:
     """Initialize (2025-11-25), then send `requests` once that is answered; every read is bounded."""
     process = subprocess.Popen(
-        [binary("odoo-warden-stdio"), "--config", str(config)],
+        [binary("odoo-warden-stdio"), "--config", str(config.path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -342,7 +348,7 @@ def legacy_session(config: Path, env: dict[str, str], requests: list[dict]) -> d
 
 def test_set_level_refuses_an_unknown_level(sim, tmp_path):
     config = write_config(tmp_path, sim.url, "admin")
-    env = server_env(sim.api_keys["admin"], tmp_path)
+    env = server_env(config, sim.api_keys["admin"], tmp_path)
     answers = legacy_session(
         config,
         env,
@@ -364,7 +370,7 @@ def test_reflected_values_appear_only_in_refusals(sim, tmp_path):
     """A dangerous token sent in a call comes back, if at all, inside a refusal (a tool error or a
     JSON-RPC error) that names it, or quoted in a success's summary line; never in result data."""
     config = write_config(tmp_path, sim.url, "admin")
-    env = server_env(sim.api_keys["admin"], tmp_path)
+    env = server_env(config, sim.api_keys["admin"], tmp_path)
     payloads = []
     for marker in MARKERS:
         for name, arguments in [

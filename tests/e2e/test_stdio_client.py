@@ -11,7 +11,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp_types import PromptReference, ResourceTemplateReference
 
-from conftest import binary, start_sim, write_config
+from conftest import Deployment, binary, start_sim, write_config
 
 MODES = ["legacy", "2026-07-28"]
 
@@ -27,15 +27,15 @@ READ_TOOLS = {
 WRITE_TOOLS = {"create_records", "update_records", "delete_records", "call_method"}
 
 
-def params(config, api_key: str) -> StdioServerParameters:
+def params(config: Deployment, api_key: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=binary("odoo-warden-stdio"),
-        args=["--config", str(config)],
-        env={"ODOO_API_KEY": api_key, "RUST_LOG": "warn", "PATH": "/usr/bin:/bin"},
+        args=["--config", str(config.path)],
+        env={"ODOO_API_KEY": api_key, "WARDEN_KEY": config.key, "RUST_LOG": "warn", "PATH": "/usr/bin:/bin"},
     )
 
 
-def client(config, api_key: str, mode: str) -> Client:
+def client(config: Deployment, api_key: str, mode: str) -> Client:
     return Client(params(config, api_key), mode=mode, read_timeout_seconds=30)
 
 

@@ -18,7 +18,13 @@ const RULES: &[(&str, &[&str])] = &[
     // The simulator depends on nothing of ours: it stands in for Odoo, not for our code.
     (
         "warden-odoo-sim",
-        &["warden-odoo", "warden-mcp", "warden-policy", "warden-audit", "warden-gateway"],
+        &[
+            "warden-odoo",
+            "warden-mcp",
+            "warden-policy",
+            "warden-audit",
+            "warden-gateway",
+        ],
     ),
     // The Odoo client knows nothing about MCP, policy, audit or the gateway.
     (

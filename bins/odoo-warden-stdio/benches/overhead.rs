@@ -5,7 +5,8 @@
 //! gateway picks for an API key on Odoo 18):
 //! - `direct`: `search_read` sent straight to the simulator with `warden-odoo`;
 //! - `gateway`: `search_records` through `odoo-warden-stdio` (a separate process, its stdin and
-//!   stdout as pipes): JSON-RPC decode, argument and domain validation, the Odoo call, result
+//!   stdout as pipes): JSON-RPC decode, the key's re-validation and the policy's checks (one
+//!   profile that sees every model), argument and domain validation, the Odoo call, result
 //!   shaping, encode.
 //!
 //! Prints median, p90 and p99 of each and the difference of the medians. Bounded: a fixed number
@@ -15,11 +16,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 use warden_odoo::{Credential, OdooClient, OdooConfig, Protocol, SearchRead, SecretString};
 use warden_odoo_sim::SimOptions;
+use warden_policy::config::KeyStoreFile;
 
 const WARMUP: usize = 200;
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -92,10 +94,19 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("warden-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config_path = dir.join("warden.toml");
+    let mut store = KeyStoreFile::default();
+    let (_, secret) =
+        warden_policy::keys::create(&mut store, "bench", "bench", None, SystemTime::now())
+            .expect("a key");
+    std::fs::write(dir.join("keys.toml"), store.to_toml()).expect("key store");
     std::fs::write(
         &config_path,
         format!(
-            "[odoo]\nurl = \"{}\"\ndatabase = \"{}\"\nlogin = \"admin\"\napi_key_env = \"ODOO_API_KEY\"\n",
+            "[odoo]\nurl = \"{}\"\ndatabase = \"{}\"\n\n\
+             [odoo.identities.main]\nlogin = \"admin\"\napi_key_env = \"ODOO_API_KEY\"\n\n\
+             [keys]\nfile = \"keys.toml\"\n\n\
+             [profiles.bench]\nidentity = \"main\"\nmodels = {{ allow = [\"*\"] }}\n\
+             operations = {{ allow = [\"read\"] }}\n",
             sim.url(),
             sim.database()
         ),
@@ -105,6 +116,7 @@ fn main() {
         .arg("--config")
         .arg(&config_path)
         .env("ODOO_API_KEY", &key)
+        .env("WARDEN_KEY", &secret)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -1,6 +1,7 @@
 //! Process-level tests of `odoo-warden-stdio`: the real binary, spawned with a configuration file
-//! in a temporary directory, talking to the Odoo simulator on 127.0.0.1, driven by raw JSON-RPC
-//! lines on its stdin and read back from its stdout with bounded waits.
+//! and a key store in a temporary directory and its key in `WARDEN_KEY`, talking to the Odoo
+//! simulator on 127.0.0.1, driven by raw JSON-RPC lines on its stdin and read back from its
+//! stdout with bounded waits.
 //!
 //! Every line the process writes on stdout is checked to be one JSON-RPC 2.0 object as it is
 //! read, in every test.
@@ -11,10 +12,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 use warden_odoo_sim::{Fault, SimHandle, SimOptions};
+use warden_policy::config::KeyStoreFile;
 
 const BIN: &str = env!("CARGO_BIN_EXE_odoo-warden-stdio");
 /// Longest wait for any one expected message.
@@ -76,15 +78,63 @@ impl TempDir {
         Self(path)
     }
 
-    fn config(&self, url: &str, login: &str, extra: &str) -> PathBuf {
-        let path = self.0.join(format!("warden-{login}.toml"));
+    /// A configuration whose one profile (`agent`) sees every model as the Odoo user `login`,
+    /// then `extra`; its key store holds one key of that profile.
+    fn config(&self, url: &str, login: &str, extra: &str) -> Agent {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let config = self.0.join(format!("warden-{login}-{n}.toml"));
+        let keys = self.0.join(format!("keys-{n}.toml"));
+        let mut store = KeyStoreFile::default();
+        let (record, secret) =
+            warden_policy::keys::create(&mut store, "agent", "agent", None, SystemTime::now())
+                .expect("a key is created");
+        std::fs::write(&keys, store.to_toml()).expect("the key store is written");
         let text = format!(
-            "[odoo]\nurl = \"{url}\"\ndatabase = \"odoo\"\nlogin = \"{login}\"\n\
-             api_key_env = \"ODOO_API_KEY\"\ntimeout_ms = 2000\n{extra}\n"
+            "[odoo]\nurl = \"{url}\"\ndatabase = \"odoo\"\ntimeout_ms = 2000\n\n\
+             [odoo.identities.main]\nlogin = \"{login}\"\napi_key_env = \"ODOO_API_KEY\"\n\n\
+             [keys]\nfile = \"keys-{n}.toml\"\n\n{PROFILE}\n{extra}\n"
         );
-        std::fs::write(&path, text).expect("the configuration file is written");
-        path
+        std::fs::write(&config, text).expect("the configuration file is written");
+        Agent {
+            config,
+            keys,
+            store,
+            key_id: record.id,
+            secret,
+        }
     }
+}
+
+/// The profile of the test configurations: every model, every operation, Odoo's own rules.
+const PROFILE: &str = "[profiles.agent]\nidentity = \"main\"\nmodels = { allow = [\"*\"] }\n\
+    operations = { allow = [\"read\", \"create\", \"write\", \"delete\", \"call\"] }\n\
+    methods = { allow = [\"*\"] }\n";
+
+/// A configuration file, its key store and the one key in it.
+struct Agent {
+    config: PathBuf,
+    keys: PathBuf,
+    store: KeyStoreFile,
+    key_id: String,
+    secret: String,
+}
+
+impl Agent {
+    /// Revokes the key in the key store file.
+    fn revoke(&mut self) {
+        warden_policy::keys::revoke(&mut self.store, &self.key_id, SystemTime::now())
+            .expect("the key is revoked");
+        write_atomically(&self.keys, &self.store.to_toml());
+    }
+}
+
+/// Replaces `path`'s contents at once (write a sibling, rename over), as deployment tools do,
+/// so that a reader never sees half a file.
+fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("the new file is written");
+    std::fs::rename(&tmp, path).expect("the new file replaces the old one");
 }
 
 impl Drop for TempDir {
@@ -178,11 +228,48 @@ impl Server {
         }
     }
 
-    /// Spawn with the simulator's admin key in `ODOO_API_KEY`.
+    /// Spawn as the Odoo user `login` (its simulator key in `ODOO_API_KEY`), with the key of
+    /// a fresh configuration in `WARDEN_KEY`.
     fn spawn_for(sim: &Sim, dir: &TempDir, login: &str, extra: &str) -> Self {
-        let config = dir.config(&sim.handle.url(), login, extra);
+        Self::spawn_agent(sim, dir, login, extra).0
+    }
+
+    /// [`Server::spawn_for`], also returning the configuration.
+    fn spawn_agent(sim: &Sim, dir: &TempDir, login: &str, extra: &str) -> (Self, Agent) {
+        let agent = dir.config(&sim.handle.url(), login, extra);
         let key = sim.key(login);
-        Self::spawn(&config, &[("ODOO_API_KEY", key.as_str())])
+        let server = Self::spawn(
+            &agent.config,
+            &[
+                ("ODOO_API_KEY", key.as_str()),
+                ("WARDEN_KEY", &agent.secret),
+            ],
+        );
+        (server, agent)
+    }
+
+    /// Waits at most `limit` for stderr to contain `text`.
+    fn wait_stderr(&self, text: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.stderr().contains(text) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends the process SIGHUP.
+    fn hangup(&self) {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -HUP failed");
     }
 
     fn pid(&self) -> u32 {
@@ -755,8 +842,14 @@ fn a_search_costs_one_odoo_round_trip_once_metadata_is_cached() {
 #[test]
 fn a_configuration_with_an_unknown_key_exits_64_naming_it() {
     let dir = TempDir::new();
-    let config = dir.config("http://127.0.0.1:9", "admin", "[tools]\nwrtie = true\n");
-    let mut server = Server::spawn(&config, &[("ODOO_API_KEY", "0123456789abcdef")]);
+    let agent = dir.config("http://127.0.0.1:9", "admin", "[tools]\nwrtie = true\n");
+    let mut server = Server::spawn(
+        &agent.config,
+        &[
+            ("ODOO_API_KEY", "0123456789abcdef"),
+            ("WARDEN_KEY", &agent.secret),
+        ],
+    );
     let status = server.wait_exit(Duration::from_secs(5));
     assert_eq!(status.and_then(|s| s.code()), Some(64));
     let stderr = server.final_stderr();
@@ -768,8 +861,8 @@ fn a_configuration_with_an_unknown_key_exits_64_naming_it() {
 #[test]
 fn a_configuration_whose_secret_is_missing_exits_64_naming_the_variable() {
     let dir = TempDir::new();
-    let config = dir.config("http://127.0.0.1:9", "admin", "");
-    let mut server = Server::spawn(&config, &[]);
+    let agent = dir.config("http://127.0.0.1:9", "admin", "");
+    let mut server = Server::spawn(&agent.config, &[("WARDEN_KEY", &agent.secret)]);
     let status = server.wait_exit(Duration::from_secs(5));
     assert_eq!(status.and_then(|s| s.code()), Some(64));
     let stderr = server.final_stderr();
@@ -909,11 +1002,15 @@ fn a_cancelled_call_is_never_answered_and_serving_continues() {
 fn stdout_carries_only_json_rpc_even_with_trace_logging() {
     let sim = Sim::start();
     let dir = TempDir::new();
-    let config = dir.config(&sim.handle.url(), "admin", "");
+    let agent = dir.config(&sim.handle.url(), "admin", "");
     let key = sim.key("admin");
     let mut server = Server::spawn(
-        &config,
-        &[("ODOO_API_KEY", key.as_str()), ("RUST_LOG", "trace")],
+        &agent.config,
+        &[
+            ("ODOO_API_KEY", key.as_str()),
+            ("WARDEN_KEY", &agent.secret),
+            ("RUST_LOG", "trace"),
+        ],
     );
     server.initialize();
     server.ping(1);
@@ -943,5 +1040,235 @@ fn stdout_carries_only_json_rpc_even_with_trace_logging() {
         "the trace logs went nowhere: stderr is {} bytes",
         stderr.len()
     );
-    assert!(!stderr.contains(&key), "stderr logs the api key");
+    assert!(!stderr.contains(&key), "stderr logs the Odoo api key");
+    assert!(!stderr.contains(&agent.secret), "stderr logs WARDEN_KEY");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The key (WARDEN_KEY) and reloading.
+
+/// The process exits by itself within a few seconds: its status and its whole stderr.
+fn exit_and_stderr(server: &mut Server) -> (Option<i32>, String) {
+    let status = server.wait_exit(Duration::from_secs(5));
+    let stderr = server.final_stderr();
+    assert!(
+        server.remaining_stdout().is_empty(),
+        "wrote on stdout before serving"
+    );
+    (status.and_then(|s| s.code()), stderr)
+}
+
+#[test]
+fn without_warden_key_it_exits_77_and_says_how_to_get_one() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let agent = dir.config(&sim.handle.url(), "admin", "");
+    let odoo_key = sim.key("admin");
+    for env in [
+        vec![("ODOO_API_KEY", odoo_key.as_str())],
+        vec![("ODOO_API_KEY", odoo_key.as_str()), ("WARDEN_KEY", "")],
+    ] {
+        let mut server = Server::spawn(&agent.config, &env);
+        let (code, stderr) = exit_and_stderr(&mut server);
+        assert_eq!(code, Some(77), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+        assert!(
+            stderr.contains("WARDEN_KEY is not set") && stderr.contains("odoo-warden keys create"),
+            "{stderr:?}"
+        );
+    }
+    assert_eq!(sim.handle.request_count(), 0, "Odoo was called");
+}
+
+#[test]
+fn an_unknown_or_malformed_key_exits_77_without_echoing_it() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let agent = dir.config(&sim.handle.url(), "admin", "");
+    // Shaped like a key, and even carrying the real key's id, but not its secret.
+    let mut other = KeyStoreFile::default();
+    let (_, unknown) =
+        warden_policy::keys::create(&mut other, "other", "agent", None, SystemTime::now())
+            .expect("a key is created");
+    let same_id = format!(
+        "{}{}",
+        &agent.secret[..agent.secret.len() - 4],
+        if agent.secret.ends_with("AAAA") {
+            "BBBB"
+        } else {
+            "AAAA"
+        }
+    );
+    let odoo_key = sim.key("admin");
+    for wrong in [
+        unknown.as_str(),
+        same_id.as_str(),
+        "not-a-key-at-all-5f3a9c",
+    ] {
+        let mut server = Server::spawn(
+            &agent.config,
+            &[("ODOO_API_KEY", odoo_key.as_str()), ("WARDEN_KEY", wrong)],
+        );
+        let (code, stderr) = exit_and_stderr(&mut server);
+        assert_eq!(code, Some(77), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+        assert!(
+            stderr.contains(
+                "WARDEN_KEY is not a valid key (unknown, expired, not yet valid or revoked)"
+            ),
+            "{stderr:?}"
+        );
+        assert!(!stderr.contains(wrong), "stderr echoes the key: {stderr:?}");
+    }
+}
+
+#[test]
+fn a_revoked_key_exits_77() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let mut agent = dir.config(&sim.handle.url(), "admin", "");
+    agent.revoke();
+    let odoo_key = sim.key("admin");
+    let mut server = Server::spawn(
+        &agent.config,
+        &[
+            ("ODOO_API_KEY", odoo_key.as_str()),
+            ("WARDEN_KEY", &agent.secret),
+        ],
+    );
+    let (code, stderr) = exit_and_stderr(&mut server);
+    assert_eq!(code, Some(77), "{stderr}");
+    assert!(stderr.contains("not a valid key"), "{stderr:?}");
+    assert!(!stderr.contains(&agent.secret), "{stderr:?}");
+}
+
+#[test]
+fn a_key_whose_ip_rules_exclude_stdio_exits_77_saying_so() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let mut server =
+        Server::spawn_for(&sim, &dir, "admin", "[network]\nallow = [\"10.0.0.0/8\"]\n");
+    let (code, stderr) = exit_and_stderr(&mut server);
+    assert_eq!(code, Some(77), "{stderr}");
+    assert!(stderr.contains("may not be used over stdio"), "{stderr:?}");
+}
+
+#[test]
+fn sighup_reloads_and_a_revoked_key_is_refused_from_the_next_request_on() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let (mut server, mut agent) = Server::spawn_agent(&sim, &dir, "admin", "");
+    server.initialize();
+    let before = server.call_tool(1, "count_records", json!({"model": "res.partner"}));
+    assert_eq!(before["isError"], false, "{before}");
+
+    // Without a change: the reload is logged (by default), and serving goes on.
+    server.hangup();
+    assert!(
+        server.wait_stderr("configuration reloaded (SIGHUP)", Duration::from_secs(10)),
+        "no reload logged: {}",
+        server.stderr()
+    );
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains(&agent.config.display().to_string())
+            && stderr.contains(&agent.keys.display().to_string()),
+        "the reload line does not name the files: {stderr}"
+    );
+    server.ping(2);
+
+    agent.revoke();
+    server.hangup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut id = 10;
+    let refused = loop {
+        id += 1;
+        let response = server.request(
+            json!(id),
+            "tools/call",
+            json!({"name": "count_records", "arguments": {"model": "res.partner"}}),
+        );
+        if response.get("error").is_some() || Instant::now() >= deadline {
+            break response;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(error_code(&refused), Some(-32003), "{refused}");
+    // Still up, and answering (with the refusal) whatever is asked.
+    assert!(
+        matches!(server.child.try_wait(), Ok(None)),
+        "the process exited"
+    );
+    let ping = server.request(json!(100), "ping", json!({}));
+    assert_eq!(error_code(&ping), Some(-32003), "{ping}");
+    assert!(!server.stderr().contains(&agent.secret));
+}
+
+#[test]
+fn a_broken_configuration_on_reload_is_refused_and_the_old_one_keeps_serving() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let (mut server, agent) = Server::spawn_agent(&sim, &dir, "admin", "");
+    server.initialize();
+    let before = server.call_tool(1, "count_records", json!({"model": "res.partner"}));
+    assert_eq!(before["isError"], false, "{before}");
+
+    let text = std::fs::read_to_string(&agent.config).expect("the configuration is read");
+    write_atomically(&agent.config, &format!("{text}\n[tools]\nwirte = true\n"));
+    server.hangup();
+    assert!(
+        server.wait_stderr("refused", Duration::from_secs(10)),
+        "no error logged: {}",
+        server.stderr()
+    );
+    let stderr = server.stderr();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("refused"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("ERROR") && line.contains("wirte"),
+        "the error line does not name the key: {line}"
+    );
+
+    let after = server.call_tool(2, "count_records", json!({"model": "res.partner"}));
+    assert_eq!(after["isError"], false, "{after}");
+    assert_eq!(
+        after["structuredContent"]["count"],
+        before["structuredContent"]["count"]
+    );
+}
+
+#[test]
+fn a_changed_key_store_is_reloaded_without_a_signal() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let (mut server, mut agent) = Server::spawn_agent(&sim, &dir, "admin", "");
+    server.initialize();
+    server.ping(1);
+
+    agent.revoke();
+    // Polled, bounded: the watcher sees the change and reloads after its debounce.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut id = 1;
+    let refused = loop {
+        id += 1;
+        let response = server.request(json!(id), "ping", json!({}));
+        if response.get("error").is_some() || Instant::now() >= deadline {
+            break response;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(error_code(&refused), Some(-32003), "{refused}");
+    assert!(
+        server
+            .stderr()
+            .contains("configuration reloaded (file change)"),
+        "{}",
+        server.stderr()
+    );
+    assert!(
+        matches!(server.child.try_wait(), Ok(None)),
+        "the process exited"
+    );
 }

@@ -7,11 +7,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::Harness;
 use tokio::sync::mpsc;
-use warden_gateway::catalog::{Catalog, CatalogSettings};
-use warden_gateway::engine::{Caller, Gateway, ServerInfo, Session};
-use warden_odoo::{Credential, OdooClient, OdooConfig, Protocol, SecretString};
+use warden_gateway::catalog::CatalogSettings;
+use warden_gateway::engine::Session;
 use warden_odoo_sim::{SimHandle, SimOptions};
+
+mod support;
 
 const LEGACY: [&str; 3] = ["2025-03-26", "2025-06-18", "2025-11-25"];
 const MODERN: &str = "2026-07-28";
@@ -103,20 +105,8 @@ async fn sim() -> SimHandle {
         .expect("sim")
 }
 
-fn gateway(sim: &SimHandle) -> Gateway {
-    let mut config = OdooConfig::new(
-        sim.url().parse().expect("url"),
-        sim.database(),
-        "admin",
-        Credential::ApiKey(SecretString::from(sim.api_key("admin").expect("key"))),
-    );
-    config.protocol = Protocol::JsonRpc;
-    config.timeout = Duration::from_secs(10);
-    let catalog = Catalog::new(
-        OdooClient::new(config).expect("client"),
-        CatalogSettings::default(),
-    );
-    Gateway::new(catalog, ServerInfo::default())
+fn gateway(sim: &SimHandle) -> Harness {
+    support::harness(sim, support::ALLOW_ALL, CatalogSettings::default())
 }
 
 /// A session and what it sent: the response plus any notifications.
@@ -128,7 +118,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(gateway: &Gateway, version: &str) -> Self {
+    fn new(gateway: &Harness, version: &str) -> Self {
         let meta = (version == MODERN).then(|| {
             json!({
                 "io.modelcontextprotocol/protocolVersion": MODERN,
@@ -137,7 +127,7 @@ impl Client {
             })
         });
         Self {
-            session: gateway.session(Caller::stdio()),
+            session: gateway.session(),
             next_id: 1,
             meta,
         }
@@ -179,7 +169,7 @@ impl Client {
     }
 }
 
-async fn initialized(gateway: &Gateway, version: &str, schema: &Schema) -> Client {
+async fn initialized(gateway: &Harness, version: &str, schema: &Schema) -> Client {
     let mut client = Client::new(gateway, version);
     if version != MODERN {
         let (response, _) = client
@@ -416,7 +406,7 @@ async fn a_cancelled_request_gets_no_answer_and_the_session_goes_on() {
 async fn malformed_messages_get_json_rpc_errors() {
     let sim = sim().await;
     let gateway = gateway(&sim);
-    let session = gateway.session(Caller::stdio());
+    let session = gateway.session();
     let (tx, _rx) = mpsc::channel(4);
     for (input, code) in [
         (&b"not json"[..], -32700),

@@ -516,6 +516,13 @@ impl OdooClient {
                 "private method {method} cannot be called"
             )));
         }
+        // JSON-2 sends ids, positional args and keyword arguments in one object: a keyword
+        // argument must never replace the ids or the arguments the caller checked.
+        if let Some(key) = kwargs.keys().find(|k| matches!(k.as_str(), "ids" | "args")) {
+            return Err(OdooError::invalid_argument(format!(
+                "the keyword argument {key:?} is reserved"
+            )));
+        }
         let mut named = Map::new();
         named.insert("ids".into(), json!(ids));
         if !args.is_empty() {

@@ -297,3 +297,34 @@ async fn faults_map_to_transport_errors_over_every_protocol() {
         );
     }
 }
+
+#[tokio::test]
+async fn keyword_arguments_never_replace_the_ids_of_a_method_call() {
+    let sim = sim(OdooVersion::V19).await;
+    for protocol in [Protocol::Json2, Protocol::JsonRpc, Protocol::XmlRpc] {
+        let client = client_with(&sim, "admin", api_key(&sim, "admin"), protocol);
+        let before = sim.request_count();
+        for reserved in ["ids", "args"] {
+            let error = client
+                .call_method(
+                    "sale.order",
+                    "action_confirm",
+                    &[17],
+                    Vec::new(),
+                    vals(serde_json::json!({ reserved: [3] })),
+                )
+                .await
+                .expect_err("a reserved keyword argument is refused");
+            assert_eq!(
+                error.kind(),
+                warden_odoo::ErrorKind::InvalidArgument,
+                "{protocol:?}"
+            );
+        }
+        assert_eq!(
+            sim.request_count(),
+            before,
+            "{protocol:?}: nothing reached Odoo"
+        );
+    }
+}

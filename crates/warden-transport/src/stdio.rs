@@ -9,16 +9,25 @@
 //!   nothing else is ever written to it (logs go to stderr).
 //! - When the input ends, reading stops, messages in flight get [`StdioOptions::drain_timeout`] to
 //!   finish, their answers are flushed, and [`serve`] returns.
+//!
+//! [`run`] serves odoo-warden itself: one process, one API key (`WARDEN_KEY`), the configuration
+//! reloaded while serving.
 
 use std::future::Future;
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
+use warden_config::Environment;
+use warden_gateway::engine::{Caller, Gateway, ServerInfo};
+
+use crate::reload;
+use crate::setup::{self, SetupError};
 
 /// Where a handler sends messages for the client (responses and notifications).
 pub type Outbound = mpsc::Sender<Value>;
@@ -231,21 +240,86 @@ impl MessageHandler for warden_gateway::engine::Session {
     }
 }
 
-/// Serve odoo-warden on this process's stdin and stdout with `config`, until stdin closes.
-pub async fn run(config: warden_config::Config) -> io::Result<()> {
-    let odoo = warden_odoo::OdooClient::new(config.odoo)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let catalog = warden_gateway::catalog::Catalog::new(odoo, config.tools);
-    let gateway = warden_gateway::engine::Gateway::new(
-        catalog,
-        warden_gateway::engine::ServerInfo::default(),
-    );
-    let session = gateway.session(warden_gateway::engine::Caller::stdio());
+/// The environment variable that holds the key secret of a stdio process.
+pub const KEY_VARIABLE: &str = "WARDEN_KEY";
+
+/// Why [`run`] could not serve. One line each; none contains the key secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The configuration does not load.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// No key secret in the environment.
+    #[error(
+        "WARDEN_KEY is not set: odoo-warden-stdio serves one API key per process; create one \
+         with `odoo-warden keys create`"
+    )]
+    MissingKey,
+    /// The key secret does not authenticate.
+    #[error("WARDEN_KEY is not a valid key (unknown, expired, not yet valid or revoked)")]
+    InvalidKey,
+    /// The key is valid but may not be used here (the IP rules do not allow stdio).
+    #[error("WARDEN_KEY may not be used over stdio: {0}")]
+    KeyRefused(String),
+    /// Reading stdin or writing stdout failed.
+    #[error("stdio: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl RunError {
+    /// Whether the failure is about the key (missing, invalid or refused).
+    pub fn is_key_error(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingKey | Self::InvalidKey | Self::KeyRefused(_)
+        )
+    }
+}
+
+/// Serve odoo-warden on this process's stdin and stdout until stdin closes: the configuration
+/// at `config_path` (overrides and secrets from `env`), as the key whose secret is
+/// `env["WARDEN_KEY"]`. The configuration is reloaded on SIGHUP and when its files change.
+pub async fn run(config_path: &Path, env: Environment) -> Result<(), RunError> {
+    let secret = match env.get(KEY_VARIABLE) {
+        Some(secret) if !secret.trim().is_empty() => secret.trim().to_owned(),
+        _ => return Err(RunError::MissingKey),
+    };
+    let loaded = setup::load(config_path, &env)?;
+    let gateway = Gateway::new(loaded.runtime, ServerInfo::default());
+    let key = match gateway.authenticate(&secret, None) {
+        Ok(key) => key,
+        Err(failure) => {
+            tracing::info!(reason = %failure.reason, "WARDEN_KEY refused");
+            let runtime = gateway.runtime();
+            return Err(
+                if runtime
+                    .policy()
+                    .authenticate(&secret, SystemTime::now())
+                    .is_err()
+                {
+                    RunError::InvalidKey
+                } else {
+                    RunError::KeyRefused(failure.message)
+                },
+            );
+        }
+    };
+    drop(secret);
+    let mut env = env;
+    env.remove(KEY_VARIABLE);
+    let _reload =
+        reload::spawn_watching(gateway.clone(), config_path.to_owned(), env, &loaded.files);
+    let session = gateway.session(Caller::stdio(), key);
     let options = StdioOptions {
-        max_message_bytes: config.limits.max_message_bytes,
-        max_concurrent_requests: config.limits.max_concurrent_requests,
+        max_message_bytes: loaded.limits.max_message_bytes,
+        max_concurrent_requests: loaded.limits.max_concurrent_requests,
         ..StdioOptions::default()
     };
-    tracing::info!("odoo-warden serving MCP on stdio");
-    serve(session, tokio::io::stdin(), tokio::io::stdout(), options).await
+    tracing::info!(
+        key = session.key().as_str(),
+        "odoo-warden serving MCP on stdio"
+    );
+    serve(session, tokio::io::stdin(), tokio::io::stdout(), options).await?;
+    Ok(())
 }

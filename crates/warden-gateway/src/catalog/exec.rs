@@ -643,7 +643,8 @@ pub(crate) fn describe(model: &str, description: Option<&str>, fields: &ModelVie
             d.insert("name".into(), json!(name));
             d.insert("type".into(), json!(f.ty));
             d.insert("label".into(), json!(f.label));
-            if let Some(relation) = &f.relation {
+            // The comodel is named only when the caller may see it.
+            if let Some(relation) = f.relation.as_ref().filter(|r| fields.model_visible(r)) {
                 d.insert("relation".into(), json!(relation));
             }
             d.insert("required".into(), json!(f.required));

@@ -264,6 +264,11 @@ impl ModelView {
         self.iter().count()
     }
 
+    /// Whether the caller may see `model` (the comodel of a relation).
+    pub(crate) fn model_visible(&self, model: &str) -> bool {
+        self.access.model_visible(model)
+    }
+
     /// Whether `name` is a field of the model that the caller may not read.
     pub(crate) fn is_hidden(&self, name: &str) -> bool {
         self.all.contains_key(name) && !self.access.field_readable(&self.model, name)

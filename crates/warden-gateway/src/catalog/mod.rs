@@ -385,9 +385,9 @@ impl Catalog {
         &self,
         model: &str,
     ) -> Result<metadata::ModelView, warden_odoo::OdooError> {
-        let all = self.inner.metadata.fields(&self.inner.odoo, model).await?;
+        // A model the caller may not see has no fields for it, and Odoo is not asked.
         let all = if self.access.model_visible(model) {
-            all
+            self.inner.metadata.fields(&self.inner.odoo, model).await?
         } else {
             Arc::new(metadata::ModelFields::new())
         };

@@ -552,7 +552,13 @@ impl CallParser<'_> {
         let model = self.model(args).await?;
         let fields = self.fields(&model).await?;
         let ids = required_ids(args)?;
-        let max = self.catalog.inner.settings.max_limit as usize;
+        let max = self
+            .catalog
+            .access
+            .max_records()
+            .map_or(self.catalog.inner.settings.max_limit, |m| {
+                m.min(self.catalog.inner.settings.max_limit)
+            }) as usize;
         if ids.len() > max {
             return Err(refuse(format!(
                 "at most {max} ids can be read at once; {} were given",
@@ -908,6 +914,13 @@ impl CallParser<'_> {
                 return Err(refuse(format!(
                     "{:?} is not a valid keyword argument name",
                     key.chars().take(60).collect::<String>()
+                )));
+            }
+            // The records are named by `ids` only (they are checked against the key's records
+            // domain); the context would let a call switch companies or users.
+            if matches!(key.as_str(), "ids" | "args" | "context" | "self") {
+                return Err(refuse(format!(
+                    "the keyword argument {key:?} cannot be given: name the records with \"ids\" and the positional arguments with \"args\"; the context is set by the gateway"
                 )));
             }
         }
