@@ -157,9 +157,18 @@ fn e2e() -> Result<()> {
         Command::new(&python)
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .arg(root.join("tests/e2e"))
-            .env("WARDEN_BIN_DIR", root.join("target/debug")),
+            .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
         "pytest tests/e2e",
     )
+}
+
+/// Where cargo puts its builds: `CARGO_TARGET_DIR` when set (relative to the workspace), else
+/// `target/` in the workspace.
+fn target_dir(root: &std::path::Path) -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
 }
 
 fn workspace_root() -> std::path::PathBuf {
