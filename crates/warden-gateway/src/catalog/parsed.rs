@@ -410,6 +410,7 @@ impl CallParser<'_> {
         &self,
         args: &mut Args,
         model: &str,
+        records: Option<&Value>,
         uses: &mut Vec<FieldUse>,
     ) -> Result<CheckedDomain, Refusal> {
         let text = args
@@ -425,8 +426,8 @@ impl CallParser<'_> {
                 )));
             }
         }
-        if let Some(records) = self.records(model) {
-            checked.value = restrict(records, checked.value);
+        if let Some(records) = records {
+            checked.value = restrict(records.clone(), checked.value);
         }
         Ok(checked)
     }
@@ -506,7 +507,10 @@ impl CallParser<'_> {
         let model = self.model(args).await?;
         let fields = self.fields(&model).await?;
         let mut uses = Vec::new();
-        let checked = self.domain(args, &model, &mut uses).await?;
+        let records = self.records(&model);
+        let checked = self
+            .domain(args, &model, records.as_ref(), &mut uses)
+            .await?;
         let requested = args.opt_strings("fields").map_err(refuse)?;
         let read = Self::read_fields(&fields, &model, requested)?;
         let order = match args.opt_string("order").map_err(refuse)? {
@@ -543,7 +547,7 @@ impl CallParser<'_> {
         call.order_fields = order.map(|o| o.1).unwrap_or_default();
         let order_fields = call.order_fields.clone();
         call.use_fields(&model_name(&call), &order_fields, Usage::Order);
-        call.records = self.records(&model_name(&call));
+        call.records = records;
         call.notes = notes;
         Ok(call)
     }
@@ -583,7 +587,10 @@ impl CallParser<'_> {
     async fn count(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
         let model = self.model(args).await?;
         let mut uses = Vec::new();
-        let checked = self.domain(args, &model, &mut uses).await?;
+        let records = self.records(&model);
+        let checked = self
+            .domain(args, &model, records.as_ref(), &mut uses)
+            .await?;
         let mut call = ParsedCall::new(
             Tool::CountRecords,
             Some(model),
@@ -594,7 +601,7 @@ impl CallParser<'_> {
         );
         call.domain_fields = checked.paths;
         call.uses = uses;
-        call.records = self.records(&model_name(&call));
+        call.records = records;
         Ok(call)
     }
 
@@ -602,7 +609,10 @@ impl CallParser<'_> {
         let model = self.model(args).await?;
         let fields = self.fields(&model).await?;
         let mut uses = Vec::new();
-        let checked = self.domain(args, &model, &mut uses).await?;
+        let records = self.records(&model);
+        let checked = self
+            .domain(args, &model, records.as_ref(), &mut uses)
+            .await?;
         let group_by = args
             .opt_strings("group_by")
             .map_err(refuse)?
@@ -727,7 +737,7 @@ impl CallParser<'_> {
             .unwrap_or_default();
         let order_fields = call.order_fields.clone();
         call.use_fields(&name, &order_fields, Usage::Order);
-        call.records = self.records(&name);
+        call.records = records;
         call.notes = notes;
         Ok(call)
     }
