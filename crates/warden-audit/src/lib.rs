@@ -1,0 +1,30 @@
+//! `warden-audit`: odoo-warden's audit log.
+//!
+//! - [`AuditEvent`]: one event per request, allowed or denied, and per alert and gap; the
+//!   schema is versioned ([`event::SCHEMA_VERSION`]) and documented in `docs/audit.md`.
+//! - [`Sink`]: where events go; an embedding service can add its own. Shipped: JSONL files with
+//!   rotation, retention and a SHA-256 hash chain ([`jsonl::JsonlSink`]), JSON lines on stdout or
+//!   stderr ([`StreamSink`]), and a signed webhook ([`webhook::WebhookSink`]).
+//! - [`Auditor`]: the asynchronous, bounded pipeline in front of the sinks, with a
+//!   [`FailurePolicy`] per sink: fail closed (`block`) or count and report the loss (`drop`).
+//! - [`alerts`]: bursts of denials, failed authentications, rate-limit hits, a key used from a new
+//!   address, use outside working hours — recorded as events.
+//! - [`verify`] and [`search`]: check a folder's chains (the first broken event and why), and
+//!   stream its events through a filter.
+//!
+//! Knows nothing of MCP, Odoo or the gateway: events are plain data filled in by the caller.
+
+pub mod alerts;
+pub mod chain;
+pub mod event;
+pub mod jsonl;
+pub mod pipeline;
+pub mod search;
+pub mod sink;
+pub mod verify;
+
+pub use alerts::AlertConfig;
+pub use event::{AuditEvent, Decision, EventKind, Latency, Outcome, Verdict};
+pub use pipeline::{AuditError, Auditor, FailurePolicy, SinkOptions, SinkStats};
+pub use jsonl::{Durability, JsonlConfig, JsonlSink};
+pub use sink::{Batching, Sink, SinkError, Stream, StreamSink};

@@ -1,0 +1,707 @@
+//! The asynchronous, bounded pipeline between requests and sinks.
+//!
+//! Each sink has its own bounded queue and its own thread, so a slow webhook never holds up the
+//! file. What happens when a sink cannot keep up or cannot write is the sink's
+//! [`FailurePolicy`]:
+//! - [`FailurePolicy::Block`] (fail closed): [`Auditor::record`] waits until the event is
+//!   recorded, at most the policy's timeout, and fails otherwise, so the request fails with a
+//!   clear error; [`Auditor::ready`] refuses new requests while the sink is failing, before they
+//!   reach Odoo. A batch that failed is kept and retried with backoff: nothing is dropped
+//!   unless the queue overflows, and that is counted as below.
+//! - [`FailurePolicy::Drop`]: the request goes on; events that do not fit in the queue or that
+//!   the sink failed to write are counted ([`SinkStats::dropped`]) and, as soon as the sink
+//!   writes again, a [`Gap`] event records how many were lost, since when, and why.
+//!
+//! [`Auditor::shutdown`] flushes every queue and closes every sink.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::oneshot;
+
+use crate::alerts::{AlertConfig, AlertDetector};
+use crate::event::{AuditEvent, Gap, format_time};
+use crate::sink::{Sink, SinkError};
+
+/// What a sink does when it cannot keep up or cannot write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Fail closed: a request fails if its event is not recorded within `timeout`.
+    Block {
+        /// How long a request waits for its event to be recorded.
+        timeout: Duration,
+    },
+    /// Go on, count what is lost, and record a gap event when the sink recovers.
+    Drop,
+}
+
+/// The options of one sink in the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkOptions {
+    /// What happens when the sink cannot keep up or cannot write.
+    pub policy: FailurePolicy,
+    /// Events queued for the sink at most (default 4,096).
+    pub queue_capacity: usize,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        Self {
+            policy: FailurePolicy::Block {
+                timeout: Duration::from_secs(2),
+            },
+            queue_capacity: 4096,
+        }
+    }
+}
+
+/// Why an event could not be recorded (fail-closed sinks only). The message is what a client
+/// may be told: it names the sink, never a path or a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// A fail-closed sink is failing: new requests are refused until it recovers.
+    #[error("the audit log ({sink}) cannot be written; requests are refused until it recovers")]
+    Unavailable {
+        /// The sink.
+        sink: String,
+    },
+    /// The event was not recorded within the sink's timeout.
+    #[error("the audit log ({sink}) did not record the request in time")]
+    Timeout {
+        /// The sink.
+        sink: String,
+    },
+    /// The pipeline has been shut down.
+    #[error("the audit log is shut down")]
+    Closed,
+}
+
+/// Counters of one sink, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SinkStats {
+    /// The sink's name.
+    pub name: String,
+    /// Events waiting in its queue.
+    pub queued: u64,
+    /// Events it recorded (gap events included).
+    pub written: u64,
+    /// Events it lost (queue full, or a failed write under [`FailurePolicy::Drop`]).
+    pub dropped: u64,
+    /// Writes that failed.
+    pub failures: u64,
+    /// Whether its last write failed.
+    pub failing: bool,
+}
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+enum Message {
+    Event(Arc<AuditEvent>, Option<Ack>),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Default)]
+struct Counters {
+    queued: AtomicU64,
+    written: AtomicU64,
+    dropped: AtomicU64,
+    failures: AtomicU64,
+    failing: AtomicBool,
+    /// Dropped events not yet reported by a gap event, with the time and reason of the first.
+    pending_gap: Mutex<Option<PendingGap>>,
+}
+
+struct PendingGap {
+    dropped: u64,
+    since: SystemTime,
+    reason: String,
+}
+
+impl Counters {
+    fn drop_events(&self, count: u64, reason: &str) {
+        self.dropped.fetch_add(count, Ordering::Relaxed);
+        let mut pending = self
+            .pending_gap
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match pending.as_mut() {
+            Some(gap) => gap.dropped += count,
+            None => {
+                *pending = Some(PendingGap {
+                    dropped: count,
+                    since: SystemTime::now(),
+                    reason: reason.to_owned(),
+                });
+            }
+        }
+    }
+}
+
+struct SinkHandle {
+    name: String,
+    options: SinkOptions,
+    tx: SyncSender<Message>,
+    counters: Arc<Counters>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Inner {
+    sinks: Vec<SinkHandle>,
+    alerts: Option<Mutex<AlertDetector>>,
+    closed: AtomicBool,
+}
+
+/// The audit pipeline: a cheap, cloneable handle. With no sink it records nothing and never
+/// fails ([`Auditor::disabled`]).
+#[derive(Clone)]
+pub struct Auditor {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field(
+                "sinks",
+                &self.inner.sinks.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Auditor`].
+#[derive(Default)]
+pub struct AuditorBuilder {
+    sinks: Vec<(Box<dyn Sink>, SinkOptions)>,
+    alerts: Option<AlertConfig>,
+}
+
+impl AuditorBuilder {
+    /// Add a sink with its options.
+    #[must_use]
+    pub fn sink(mut self, sink: impl Sink, options: SinkOptions) -> Self {
+        self.sinks.push((Box::new(sink), options));
+        self
+    }
+
+    /// Add a boxed sink with its options.
+    #[must_use]
+    pub fn boxed_sink(mut self, sink: Box<dyn Sink>, options: SinkOptions) -> Self {
+        self.sinks.push((sink, options));
+        self
+    }
+
+    /// Detect alerts on the recorded requests with `config`.
+    #[must_use]
+    pub fn alerts(mut self, config: AlertConfig) -> Self {
+        self.alerts = Some(config);
+        self
+    }
+
+    /// Start one thread per sink.
+    pub fn build(self) -> Result<Auditor, SinkError> {
+        let mut sinks = Vec::with_capacity(self.sinks.len());
+        for (sink, options) in self.sinks {
+            let name = sink.name().to_owned();
+            let (tx, rx) = sync_channel(options.queue_capacity.max(1));
+            let counters = Arc::new(Counters::default());
+            let worker = Worker {
+                sink,
+                rx,
+                counters: Arc::clone(&counters),
+                policy: options.policy,
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("audit-{name}"))
+                .spawn(move || worker.run())
+                .map_err(|e| SinkError::new(format!("cannot start the {name} sink: {e}")))?;
+            sinks.push(SinkHandle {
+                name,
+                options,
+                tx,
+                counters,
+                thread: Mutex::new(Some(thread)),
+            });
+        }
+        Ok(Auditor {
+            inner: Arc::new(Inner {
+                sinks,
+                alerts: self.alerts.map(|c| Mutex::new(AlertDetector::new(c))),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+impl Auditor {
+    /// A pipeline.
+    pub fn builder() -> AuditorBuilder {
+        AuditorBuilder::default()
+    }
+
+    /// A pipeline with no sink: records nothing.
+    pub fn disabled() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                sinks: Vec::new(),
+                alerts: None,
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Whether any sink is configured.
+    pub fn is_enabled(&self) -> bool {
+        !self.inner.sinks.is_empty()
+    }
+
+    /// Whether a new request may start: `Err` when a fail-closed sink is failing or its queue
+    /// is full, so the request is refused before it reaches Odoo.
+    pub fn ready(&self) -> Result<(), AuditError> {
+        if self.inner.closed.load(Ordering::Acquire) && self.is_enabled() {
+            return Err(AuditError::Closed);
+        }
+        for sink in &self.inner.sinks {
+            if let FailurePolicy::Block { .. } = sink.options.policy {
+                let full = sink.counters.queued.load(Ordering::Relaxed)
+                    >= sink.options.queue_capacity as u64;
+                if sink.counters.failing.load(Ordering::Relaxed) || full {
+                    return Err(AuditError::Unavailable {
+                        sink: sink.name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Record `event` in every sink, and any alert it raises. Waits for the fail-closed sinks
+    /// (each at most its timeout) and fails if one did not record it; never waits for the
+    /// others.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        let alerts = self.detect(&event);
+        let result = self.send(Arc::new(event), true).await;
+        for alert in alerts {
+            let _ = self.send(Arc::new(alert), false).await;
+        }
+        result
+    }
+
+    /// Record `event` without waiting for any sink (an event whose request is refused anyway,
+    /// such as a failed authentication). A full queue counts it as dropped.
+    pub fn record_nowait(&self, event: AuditEvent) {
+        let alerts = self.detect(&event);
+        for event in std::iter::once(event).chain(alerts) {
+            let event = Arc::new(event);
+            for sink in &self.inner.sinks {
+                enqueue_now(sink, Message::Event(Arc::clone(&event), None));
+            }
+        }
+    }
+
+    fn detect(&self, event: &AuditEvent) -> Vec<AuditEvent> {
+        match &self.inner.alerts {
+            Some(detector) => detector
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .observe(event),
+            None => Vec::new(),
+        }
+    }
+
+    async fn send(&self, event: Arc<AuditEvent>, wait: bool) -> Result<(), AuditError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return if self.is_enabled() {
+                Err(AuditError::Closed)
+            } else {
+                Ok(())
+            };
+        }
+        let mut waits = Vec::new();
+        for sink in &self.inner.sinks {
+            match sink.options.policy {
+                FailurePolicy::Block { timeout } if wait => {
+                    let deadline = Instant::now() + timeout;
+                    let (ack_tx, ack_rx) = oneshot::channel();
+                    let queued =
+                        enqueue_until(sink, Message::Event(Arc::clone(&event), Some(ack_tx)), deadline)
+                            .await;
+                    if !queued {
+                        sink.counters.drop_events(1, "queue full");
+                        return Err(AuditError::Timeout {
+                            sink: sink.name.clone(),
+                        });
+                    }
+                    waits.push((sink, deadline, ack_rx));
+                }
+                _ => enqueue_now(sink, Message::Event(Arc::clone(&event), None)),
+            }
+        }
+        let mut first_error = None;
+        for (sink, deadline, ack) in waits {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let error = match tokio::time::timeout(left, ack).await {
+                Ok(Ok(Ok(()))) => continue,
+                Ok(Ok(Err(_))) => AuditError::Unavailable {
+                    sink: sink.name.clone(),
+                },
+                Ok(Err(_)) => AuditError::Closed,
+                Err(_) => AuditError::Timeout {
+                    sink: sink.name.clone(),
+                },
+            };
+            first_error.get_or_insert(error);
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Wait until every sink has written and flushed what was queued before the call, at most
+    /// `timeout`. Returns whether all did.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut waits = Vec::new();
+        for sink in &self.inner.sinks {
+            let (tx, rx) = oneshot::channel();
+            if enqueue_until(sink, Message::Flush(tx), deadline).await {
+                waits.push(rx);
+            }
+        }
+        let all = waits.len() == self.inner.sinks.len();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let done = tokio::time::timeout(left, async {
+            for rx in waits {
+                let _ = rx.await;
+            }
+        })
+        .await
+        .is_ok();
+        all && done
+    }
+
+    /// Flush and stop: no event is accepted afterwards; every sink writes what is queued and is
+    /// closed, within `timeout`. Returns whether all finished in time.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        let flushed = self.flush(timeout).await;
+        self.inner.closed.store(true, Ordering::Release);
+        flushed
+    }
+
+    /// Stop from a synchronous context (a binary's last lines): flush, close every sink and
+    /// wait for its thread, at most `timeout` in all.
+    pub fn shutdown_blocking(&self, timeout: Duration) -> bool {
+        self.inner.closed.store(true, Ordering::Release);
+        let deadline = Instant::now() + timeout;
+        let mut all = true;
+        for sink in &self.inner.sinks {
+            let (tx, mut rx) = oneshot::channel();
+            if !enqueue_blocking(sink, Message::Flush(tx), deadline) {
+                all = false;
+                continue;
+            }
+            loop {
+                match rx.try_recv() {
+                    // Done, or the worker is gone (nothing more will be written).
+                    Ok(()) | Err(oneshot::error::TryRecvError::Closed) => break,
+                    Err(oneshot::error::TryRecvError::Empty) if Instant::now() >= deadline => {
+                        all = false;
+                        break;
+                    }
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            }
+        }
+        all
+    }
+
+    /// The counters of every sink.
+    pub fn stats(&self) -> Vec<SinkStats> {
+        self.inner
+            .sinks
+            .iter()
+            .map(|sink| SinkStats {
+                name: sink.name.clone(),
+                queued: sink.counters.queued.load(Ordering::Relaxed),
+                written: sink.counters.written.load(Ordering::Relaxed),
+                dropped: sink.counters.dropped.load(Ordering::Relaxed),
+                failures: sink.counters.failures.load(Ordering::Relaxed),
+                failing: sink.counters.failing.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: the queues close, each worker writes what is left, closes
+        // its sink and ends. Joining here makes sure the record is complete when the process
+        // goes on to exit.
+        let sinks = std::mem::take(&mut self.sinks);
+        let threads: Vec<JoinHandle<()>> = sinks
+            .into_iter()
+            .filter_map(|sink| {
+                drop(sink.tx);
+                sink.thread
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+            })
+            .collect();
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn enqueue_now(sink: &SinkHandle, message: Message) {
+    sink.counters.queued.fetch_add(1, Ordering::Relaxed);
+    match sink.tx.try_send(message) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
+            sink.counters.drop_events(1, "queue full");
+        }
+        Err(TrySendError::Disconnected(_)) => {
+            sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Queue `message`, waiting for room until `deadline` without blocking the runtime.
+async fn enqueue_until(sink: &SinkHandle, mut message: Message, deadline: Instant) -> bool {
+    let mut pause = Duration::from_micros(200);
+    loop {
+        sink.counters.queued.fetch_add(1, Ordering::Relaxed);
+        match sink.tx.try_send(message) {
+            Ok(()) => return true,
+            Err(TrySendError::Full(back)) => {
+                sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                message = back;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                return false;
+            }
+        }
+    }
+}
+
+fn enqueue_blocking(sink: &SinkHandle, mut message: Message, deadline: Instant) -> bool {
+    loop {
+        sink.counters.queued.fetch_add(1, Ordering::Relaxed);
+        match sink.tx.try_send(message) {
+            Ok(()) => return true,
+            Err(TrySendError::Full(back)) => {
+                sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                message = back;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                return false;
+            }
+        }
+    }
+}
+
+struct Worker {
+    sink: Box<dyn Sink>,
+    rx: Receiver<Message>,
+    counters: Arc<Counters>,
+    policy: FailurePolicy,
+}
+
+/// Longest pause between two attempts of a failing sink.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl Worker {
+    fn run(mut self) {
+        let batching = self.sink.batching();
+        let max_events = batching.max_events.max(1);
+        let mut backoff = Duration::from_millis(50);
+        let mut carried: Vec<(Arc<AuditEvent>, Option<Ack>)> = Vec::new();
+        let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+        let mut open = true;
+        while open || !carried.is_empty() {
+            let mut batch = std::mem::take(&mut carried);
+            if batch.is_empty() {
+                match self.rx.recv() {
+                    Ok(Message::Event(event, ack)) => {
+                        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        batch.push((event, ack));
+                    }
+                    Ok(Message::Flush(done)) => {
+                        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        self.flush(done);
+                        continue;
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Gather more, up to the batch size and the sink's wait.
+            let deadline = Instant::now() + batching.max_wait;
+            while open && batch.len() < max_events && flushes.is_empty() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let next = if left.is_zero() {
+                    self.rx.try_recv().map_err(|e| match e {
+                        std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                        std::sync::mpsc::TryRecvError::Disconnected => {
+                            RecvTimeoutError::Disconnected
+                        }
+                    })
+                } else {
+                    self.rx.recv_timeout(left)
+                };
+                match next {
+                    Ok(Message::Event(event, ack)) => {
+                        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        batch.push((event, ack));
+                    }
+                    Ok(Message::Flush(done)) => {
+                        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        flushes.push(done);
+                    }
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => open = false,
+                }
+            }
+            let gap = self.take_gap();
+            let mut events: Vec<Arc<AuditEvent>> = Vec::with_capacity(batch.len() + 1);
+            if let Some(gap) = &gap {
+                events.push(Arc::clone(gap));
+            }
+            events.extend(batch.iter().map(|(event, _)| Arc::clone(event)));
+            match self.sink.write(&events) {
+                Ok(()) => {
+                    backoff = Duration::from_millis(50);
+                    if self.counters.failing.swap(false, Ordering::Relaxed) {
+                        tracing::info!(sink = self.sink.name(), "audit sink recovered");
+                    }
+                    self.counters
+                        .written
+                        .fetch_add(events.len() as u64, Ordering::Relaxed);
+                    for (_, ack) in batch {
+                        if let Some(ack) = ack {
+                            let _ = ack.send(Ok(()));
+                        }
+                    }
+                }
+                Err(error) => {
+                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    if !self.counters.failing.swap(true, Ordering::Relaxed) {
+                        tracing::error!(sink = self.sink.name(), %error, "audit sink cannot write");
+                    }
+                    if let Some(gap) = gap {
+                        self.restore_gap(&gap);
+                    }
+                    match self.policy {
+                        FailurePolicy::Block { .. } if open => {
+                            // Keep the batch; tell the waiting requests it failed; retry later.
+                            let mut kept = Vec::with_capacity(batch.len());
+                            for (event, ack) in batch {
+                                if let Some(ack) = ack {
+                                    let _ = ack.send(Err(error.to_string()));
+                                }
+                                kept.push((event, None));
+                            }
+                            carried = kept;
+                        }
+                        _ => {
+                            let count = batch.len() as u64;
+                            for (_, ack) in batch {
+                                if let Some(ack) = ack {
+                                    let _ = ack.send(Err(error.to_string()));
+                                }
+                            }
+                            self.counters
+                                .drop_events(count, &format!("write failed: {error}"));
+                            if !open {
+                                tracing::error!(
+                                    sink = self.sink.name(),
+                                    lost = count,
+                                    "audit events lost at shutdown: the sink cannot write"
+                                );
+                            }
+                        }
+                    }
+                    if open {
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+            for done in flushes.drain(..) {
+                self.flush(done);
+            }
+        }
+        if let Err(error) = self.sink.close() {
+            tracing::error!(sink = self.sink.name(), %error, "audit sink did not close cleanly");
+        }
+    }
+
+    fn flush(&mut self, done: oneshot::Sender<()>) {
+        if let Err(error) = self.sink.flush() {
+            tracing::error!(sink = self.sink.name(), %error, "audit sink cannot flush");
+        }
+        let _ = done.send(());
+    }
+
+    fn take_gap(&self) -> Option<Arc<AuditEvent>> {
+        let pending = self
+            .counters
+            .pending_gap
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        Some(Arc::new(AuditEvent::gap(
+            SystemTime::now(),
+            Gap {
+                sink: self.sink.name().to_owned(),
+                dropped: pending.dropped,
+                since: format_time(pending.since),
+                reason: pending.reason,
+            },
+        )))
+    }
+
+    fn restore_gap(&self, gap: &AuditEvent) {
+        let Some(info) = &gap.gap else { return };
+        let since = humantime::parse_rfc3339(&info.since).unwrap_or_else(|_| SystemTime::now());
+        let mut pending = self
+            .counters
+            .pending_gap
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match pending.as_mut() {
+            Some(newer) => {
+                newer.dropped += info.dropped;
+                newer.since = since;
+                newer.reason.clone_from(&info.reason);
+            }
+            None => {
+                *pending = Some(PendingGap {
+                    dropped: info.dropped,
+                    since,
+                    reason: info.reason.clone(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Searching a folder of JSONL audit files: by key, model, tool, method, outcome, address and
+//! time range, streaming over the files (memory does not grow with the folder).
+//!
+//! Files whose day lies outside the time range are skipped unopened; within a file, a line is
+//! fully parsed only when it contains every literal the filter names, so a search through a
+//! million events takes seconds (see docs/PERFORMANCE.md).
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::Deserialize;
+
+use crate::event::format_time;
+use crate::jsonl::{StreamFile, day_of, stream_files};
+
+/// Which outcomes match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeFilter {
+    /// Allowed and successful.
+    Ok,
+    /// Failed (denied requests included).
+    Error,
+    /// Denied by a rule.
+    Denied,
+    /// Allowed (whatever the outcome).
+    Allowed,
+}
+
+impl std::str::FromStr for OutcomeFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ok" => Ok(Self::Ok),
+            "error" => Ok(Self::Error),
+            "denied" | "deny" => Ok(Self::Denied),
+            "allowed" | "allow" => Ok(Self::Allowed),
+            other => Err(format!(
+                "unknown outcome {other:?}: ok, error, denied or allowed"
+            )),
+        }
+    }
+}
+
+/// What to look for. Every member that is set must match.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Filter {
+    /// The key's id or name.
+    pub key: Option<String>,
+    /// The model.
+    pub model: Option<String>,
+    /// The tool.
+    pub tool: Option<String>,
+    /// The MCP method.
+    pub method: Option<String>,
+    /// The outcome.
+    pub outcome: Option<OutcomeFilter>,
+    /// The client's address.
+    pub ip: Option<String>,
+    /// The event kind (`request`, `alert`, `gap`); chain records only when asked for (`chain`).
+    pub kind: Option<String>,
+    /// From this time on.
+    pub since: Option<SystemTime>,
+    /// Before this time.
+    pub until: Option<SystemTime>,
+}
+
+/// The members of a line a filter reads.
+#[derive(Debug, Deserialize)]
+pub struct EventView<'a> {
+    /// The event's kind.
+    #[serde(borrow, default)]
+    pub kind: Option<Cow<'a, str>>,
+    /// When.
+    #[serde(borrow, default)]
+    pub time: Option<Cow<'a, str>>,
+    /// The key's id.
+    #[serde(borrow, default)]
+    pub key_id: Option<Cow<'a, str>>,
+    /// The key's name.
+    #[serde(borrow, default)]
+    pub key_name: Option<Cow<'a, str>>,
+    /// The model.
+    #[serde(borrow, default)]
+    pub model: Option<Cow<'a, str>>,
+    /// The tool.
+    #[serde(borrow, default)]
+    pub tool: Option<Cow<'a, str>>,
+    /// The MCP method.
+    #[serde(borrow, default)]
+    pub method: Option<Cow<'a, str>>,
+    /// The client's address.
+    #[serde(borrow, default)]
+    pub client_ip: Option<Cow<'a, str>>,
+    /// The decision.
+    #[serde(borrow, default)]
+    pub decision: Option<DecisionView<'a>>,
+    /// The outcome.
+    #[serde(borrow, default)]
+    pub outcome: Option<OutcomeView<'a>>,
+}
+
+/// The decision of a line.
+#[derive(Debug, Deserialize)]
+pub struct DecisionView<'a> {
+    /// `allow` or `deny`.
+    #[serde(borrow)]
+    pub verdict: Cow<'a, str>,
+    /// The rule.
+    #[serde(borrow, default)]
+    pub rule: Option<Cow<'a, str>>,
+    /// The reason.
+    #[serde(borrow, default)]
+    pub reason: Option<Cow<'a, str>>,
+}
+
+/// The outcome of a line.
+#[derive(Debug, Deserialize)]
+pub struct OutcomeView<'a> {
+    /// `ok` or `error`.
+    #[serde(borrow)]
+    pub status: Cow<'a, str>,
+    /// The error kind.
+    #[serde(borrow, default)]
+    pub error: Option<Cow<'a, str>>,
+}
+
+impl Filter {
+    /// Literals a matching line must contain (checked before parsing).
+    fn needles(&self) -> Vec<Vec<u8>> {
+        [&self.key, &self.model, &self.tool, &self.ip, &self.method]
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                // The literal as it appears inside a JSON string.
+                let quoted = serde_json::to_string(s).unwrap_or_default();
+                quoted.trim_matches('"').as_bytes().to_vec()
+            })
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
+    /// Whether `view` matches.
+    pub fn matches(&self, view: &EventView<'_>) -> bool {
+        let eq = |want: &Option<String>, have: &Option<Cow<'_, str>>| {
+            want.as_ref()
+                .is_none_or(|w| have.as_deref() == Some(w.as_str()))
+        };
+        let kind = view.kind.as_deref().unwrap_or("");
+        match &self.kind {
+            Some(want) if want != kind => return false,
+            None if kind == "chain" => return false,
+            _ => {}
+        }
+        if let Some(key) = &self.key
+            && view.key_id.as_deref() != Some(key.as_str())
+            && view.key_name.as_deref() != Some(key.as_str())
+        {
+            return false;
+        }
+        if !eq(&self.model, &view.model)
+            || !eq(&self.tool, &view.tool)
+            || !eq(&self.method, &view.method)
+            || !eq(&self.ip, &view.client_ip)
+        {
+            return false;
+        }
+        let time = view.time.as_deref().unwrap_or("");
+        if let Some(since) = self.since
+            && time < format_time(since).as_str()
+        {
+            return false;
+        }
+        if let Some(until) = self.until
+            && time >= format_time(until).as_str()
+        {
+            return false;
+        }
+        if let Some(outcome) = self.outcome {
+            let denied = view.decision.as_ref().is_some_and(|d| d.verdict == "deny");
+            let failed = view.outcome.as_ref().is_some_and(|o| o.status == "error");
+            let ok = match outcome {
+                OutcomeFilter::Ok => !denied && !failed && view.outcome.is_some(),
+                OutcomeFilter::Error => failed || denied,
+                OutcomeFilter::Denied => denied,
+                OutcomeFilter::Allowed => !denied && view.decision.is_some(),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn file_in_range(&self, file: &StreamFile) -> bool {
+        // A file holds events of its day and (until rotation at the next write) later ones.
+        // An event made just before midnight may be written just after it, in the next day's
+        // file: a day of margin.
+        self.until.is_none_or(|until| {
+            file.day <= day_of(until + std::time::Duration::from_secs(86_400))
+        })
+    }
+}
+
+/// Totals of a search.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Files read.
+    pub files: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that matched.
+    pub matched: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// The files a search reads, oldest first, and their total size (for a progress bar).
+pub fn files_to_search(dir: &Path, filter: &Filter) -> std::io::Result<(Vec<StreamFile>, u64)> {
+    let mut files: Vec<StreamFile> = stream_files(dir)?
+        .into_iter()
+        .flat_map(|(_, files)| files)
+        .filter(|f| filter.file_in_range(f))
+        .collect();
+    files.sort_by(|a, b| (&a.day, &a.stream, a.number).cmp(&(&b.day, &b.stream, b.number)));
+    let total = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    Ok((files, total))
+}
+
+/// Stream every line of `files` that matches `filter` to `visit` (the raw line without its
+/// newline, and its parsed view) until it breaks; `progress` is told the bytes read so far after
+/// each file. Unreadable lines are skipped (`audit verify` reports them).
+pub fn search_files(
+    files: &[StreamFile],
+    filter: &Filter,
+    mut visit: impl FnMut(&[u8], &EventView<'_>) -> ControlFlow<()>,
+    mut progress: impl FnMut(u64),
+) -> std::io::Result<SearchStats> {
+    let needles = filter.needles();
+    let mut stats = SearchStats::default();
+    let mut line = Vec::with_capacity(2048);
+    'files: for file in files {
+        let Ok(handle) = File::open(&file.path) else {
+            continue;
+        };
+        stats.files += 1;
+        let mut reader = BufReader::with_capacity(1024 * 1024, handle);
+        loop {
+            line.clear();
+            let read = reader.read_until(b'\n', &mut line)?;
+            if read == 0 {
+                break;
+            }
+            stats.bytes += read as u64;
+            stats.lines += 1;
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if !needles.iter().all(|n| memmem(&line, n)) {
+                continue;
+            }
+            let Ok(view) = serde_json::from_slice::<EventView<'_>>(&line) else {
+                continue;
+            };
+            if filter.matches(&view) {
+                stats.matched += 1;
+                if visit(&line, &view).is_break() {
+                    break 'files;
+                }
+            }
+        }
+        progress(stats.bytes);
+    }
+    Ok(stats)
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn memmem(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(at) = haystack[from..].iter().position(|b| *b == first) {
+        let start = from + at;
+        if haystack[start + 1..].starts_with(rest) {
+            return true;
+        }
+        from = start + 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memmem;
+
+    #[test]
+    fn memmem_finds_needles() {
+        assert!(memmem(b"abcabd", b"abd"));
+        assert!(!memmem(b"abcab", b"abd"));
+        assert!(memmem(b"x", b""));
+    }
+}
