@@ -107,9 +107,8 @@ impl Window {
         while times.len() > threshold.count as usize {
             times.pop_front();
         }
-        let quiet = last_alert.is_none_or(|last| {
-            at.duration_since(last).unwrap_or_default() > threshold.window
-        });
+        let quiet = last_alert
+            .is_none_or(|last| at.duration_since(last).unwrap_or_default() > threshold.window);
         if times.len() >= threshold.count as usize && quiet {
             *last_alert = Some(at);
             return Some(times.len() as u64);
@@ -235,8 +234,9 @@ impl AlertDetector {
                 .off_hours_alerted
                 .get(key)
                 .is_none_or(|last| at.duration_since(*last).unwrap_or_default() > HOUR);
-            if quiet && (self.off_hours_alerted.len() < MAX_TRACKED
-                || self.off_hours_alerted.contains_key(key))
+            if quiet
+                && (self.off_hours_alerted.len() < MAX_TRACKED
+                    || self.off_hours_alerted.contains_key(key))
             {
                 self.off_hours_alerted.insert(key.to_owned(), at);
                 alerts.push(alert(
@@ -355,7 +355,11 @@ mod tests {
     fn denials_spread_over_time_raise_nothing() {
         let mut detector = AlertDetector::new(AlertConfig::default());
         for i in 0..30 {
-            assert!(detector.observe(&request(i * 61, "k1", "10.0.0.1", true)).is_empty());
+            assert!(
+                detector
+                    .observe(&request(i * 61, "k1", "10.0.0.1", true))
+                    .is_empty()
+            );
         }
     }
 
@@ -402,13 +406,29 @@ mod tests {
     #[test]
     fn a_new_address_after_the_first_raises_new_ip() {
         let mut detector = AlertDetector::new(AlertConfig::default());
-        assert!(detector.observe(&request(0, "k1", "10.0.0.1", false)).is_empty());
-        assert!(detector.observe(&request(1, "k1", "10.0.0.1", false)).is_empty());
+        assert!(
+            detector
+                .observe(&request(0, "k1", "10.0.0.1", false))
+                .is_empty()
+        );
+        assert!(
+            detector
+                .observe(&request(1, "k1", "10.0.0.1", false))
+                .is_empty()
+        );
         let raised = detector.observe(&request(2, "k1", "192.0.2.7", false));
         assert_eq!(names(&raised), vec!["new_ip"]);
-        assert!(detector.observe(&request(3, "k1", "192.0.2.7", false)).is_empty());
+        assert!(
+            detector
+                .observe(&request(3, "k1", "192.0.2.7", false))
+                .is_empty()
+        );
         // Another key has its own baseline.
-        assert!(detector.observe(&request(4, "k2", "192.0.2.7", false)).is_empty());
+        assert!(
+            detector
+                .observe(&request(4, "k2", "192.0.2.7", false))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -433,6 +453,10 @@ mod tests {
         });
         let raised = detector.observe(&request(2 * 3600, "k1", "10.0.0.1", false));
         assert_eq!(names(&raised), vec!["off_hours"]);
-        assert!(detector.observe(&request(2 * 3600 + 60, "k1", "10.0.0.1", false)).is_empty());
+        assert!(
+            detector
+                .observe(&request(2 * 3600 + 60, "k1", "10.0.0.1", false))
+                .is_empty()
+        );
     }
 }

@@ -388,11 +388,7 @@ fn new_id(at: SystemTime) -> String {
     let since = at
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let ts = uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        since.as_secs(),
-        since.subsec_nanos(),
-    );
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
     uuid::Uuid::new_v7(ts).to_string()
 }
 

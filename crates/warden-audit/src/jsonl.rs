@@ -124,7 +124,10 @@ pub struct Head {
 
 impl Head {
     pub(crate) fn seal_body(&self) -> String {
-        format!("{}\n{}\n{}\n{}\n{}", self.stream, self.file, self.seq, self.hash, self.time)
+        format!(
+            "{}\n{}\n{}\n{}\n{}",
+            self.stream, self.file, self.seq, self.hash, self.time
+        )
     }
 }
 

@@ -22,9 +22,11 @@ pub mod pipeline;
 pub mod search;
 pub mod sink;
 pub mod verify;
+pub mod webhook;
 
 pub use alerts::AlertConfig;
 pub use event::{AuditEvent, Decision, EventKind, Latency, Outcome, Verdict};
-pub use pipeline::{AuditError, Auditor, FailurePolicy, SinkOptions, SinkStats};
 pub use jsonl::{Durability, JsonlConfig, JsonlSink};
+pub use pipeline::{AuditError, Auditor, FailurePolicy, SinkOptions, SinkStats};
 pub use sink::{Batching, Sink, SinkError, Stream, StreamSink};
+pub use webhook::{WebhookConfig, WebhookSink};

@@ -328,9 +328,12 @@ impl Auditor {
                 FailurePolicy::Block { timeout } if wait => {
                     let deadline = Instant::now() + timeout;
                     let (ack_tx, ack_rx) = oneshot::channel();
-                    let queued =
-                        enqueue_until(sink, Message::Event(Arc::clone(&event), Some(ack_tx)), deadline)
-                            .await;
+                    let queued = enqueue_until(
+                        sink,
+                        Message::Event(Arc::clone(&event), Some(ack_tx)),
+                        deadline,
+                    )
+                    .await;
                     if !queued {
                         sink.counters.drop_events(1, "queue full");
                         return Err(AuditError::Timeout {

@@ -200,9 +200,8 @@ impl Filter {
         // A file holds events of its day and (until rotation at the next write) later ones.
         // An event made just before midnight may be written just after it, in the next day's
         // file: a day of margin.
-        self.until.is_none_or(|until| {
-            file.day <= day_of(until + std::time::Duration::from_secs(86_400))
-        })
+        self.until
+            .is_none_or(|until| file.day <= day_of(until + std::time::Duration::from_secs(86_400)))
     }
 }
 

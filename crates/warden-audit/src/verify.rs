@@ -101,7 +101,12 @@ struct State {
     last_line_close: bool,
 }
 
-fn problem(file: &StreamFile, line: Option<u64>, head: Option<&LineHead>, reason: String) -> Problem {
+fn problem(
+    file: &StreamFile,
+    line: Option<u64>,
+    head: Option<&LineHead>,
+    reason: String,
+) -> Problem {
     Problem {
         file: file.name.clone(),
         line,
@@ -162,9 +167,9 @@ fn verify_stream(
                     return report;
                 }
             }
-            Err(_) => report
-                .warnings
-                .push(format!("{stream}.head is not readable; the end of the stream is not checked against it")),
+            Err(_) => report.warnings.push(format!(
+                "{stream}.head is not readable; the end of the stream is not checked against it"
+            )),
         }
     }
     if !state.last_line_close && files.last().is_some() {
@@ -196,7 +201,9 @@ fn check_head(
             .as_deref()
             .is_some_and(|mac| key.verify_hex(head.seal_body().as_bytes(), mac));
         if !valid {
-            return Some(at_head("the head file's seal is missing or wrong".to_owned()));
+            return Some(at_head(
+                "the head file's seal is missing or wrong".to_owned(),
+            ));
         }
     }
     let last_seq = state.expected_seq.map(|s| s.saturating_sub(1));
@@ -219,8 +226,7 @@ fn check_head(
         }),
         Some(last) if head.seq == last && state.prev.as_deref() != Some(head.hash.as_str()) => {
             Some(at_head(
-                "the last line does not match the hash its head records: it was changed"
-                    .to_owned(),
+                "the last line does not match the hash its head records: it was changed".to_owned(),
             ))
         }
         _ => None,
@@ -304,15 +310,13 @@ fn verify_file(
         // The seal covers the line itself.
         let text = std::str::from_utf8(&raw).unwrap_or("");
         match (&options.seal, chain::split_seal(text)) {
-            (Some(key), Some((body, mac))) => {
-                if !key.verify_hex(body.as_bytes(), mac) {
-                    return Err(problem(
-                        file,
-                        Some(number),
-                        Some(&head),
-                        "the line's seal does not match: the line was changed".to_owned(),
-                    ));
-                }
+            (Some(key), Some((body, mac))) if !key.verify_hex(body.as_bytes(), mac) => {
+                return Err(problem(
+                    file,
+                    Some(number),
+                    Some(&head),
+                    "the line's seal does not match: the line was changed".to_owned(),
+                ));
             }
             (Some(_), None) => {
                 return Err(problem(
@@ -382,7 +386,12 @@ fn verify_file(
         }
     }
     if number == 0 {
-        return Err(problem(file, None, None, "the file is empty: its start record is missing".to_owned()));
+        return Err(problem(
+            file,
+            None,
+            None,
+            "the file is empty: its start record is missing".to_owned(),
+        ));
     }
     state.last_file = Some(file.name.clone());
     Ok(())

@@ -27,7 +27,10 @@ fn files_rotate_at_midnight_utc_and_stay_linked() {
     sink.close().expect("close");
     assert_eq!(
         names(dir.path()),
-        vec!["warden-20261201-000001.jsonl", "warden-20261202-000002.jsonl"]
+        vec![
+            "warden-20261201-000001.jsonl",
+            "warden-20261202-000002.jsonl"
+        ]
     );
     let first = lines(&files(dir.path())[0]);
     assert!(first.last().expect("line").contains("\"reason\":\"day\""));
@@ -75,7 +78,10 @@ fn retention_removes_old_files_and_the_chain_still_verifies() {
     let left = names(dir.path());
     assert_eq!(
         left,
-        vec!["warden-20270110-000003.jsonl", "warden-20270130-000004.jsonl"],
+        vec![
+            "warden-20270110-000003.jsonl",
+            "warden-20270130-000004.jsonl"
+        ],
         "{left:?}"
     );
     // Each removal is recorded, before it happens, in the file being written then.
@@ -100,7 +106,8 @@ fn files_are_private() {
     let dir = parent.path().join("audit");
     let clock = FakeClock::new();
     support::write_stream(config(&dir, &clock), 1);
-    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
     for entry in std::fs::read_dir(&dir).expect("dir") {
         let path = entry.expect("entry").path();
@@ -152,9 +159,18 @@ fn a_writer_after_a_torn_line_starts_a_new_file_linked_to_the_last_whole_line() 
     let report = verify_dir(dir.path(), &VerifyOptions::default()).expect("verify");
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.events(), 5);
-    assert!(report.streams[0].warnings.iter().any(|w| w.contains("torn")));
+    assert!(
+        report.streams[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("torn"))
+    );
     let second = lines(&files(dir.path())[1]);
-    assert!(second[0].contains("\"torn_tail_bytes\":12"), "{}", second[0]);
+    assert!(
+        second[0].contains("\"torn_tail_bytes\":12"),
+        "{}",
+        second[0]
+    );
 }
 
 #[test]

@@ -53,7 +53,10 @@ fn an_edited_event_is_found() {
     let (file, line, reason) = problem(&verify(dir.path()));
     assert!(files[1].ends_with(&file));
     assert_eq!(line, Some(6), "the line after the edited one breaks");
-    assert!(reason.contains("line 5") && reason.contains("changed"), "{reason}");
+    assert!(
+        reason.contains("line 5") && reason.contains("changed"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -228,9 +231,15 @@ fn a_rewritten_chain_passes_the_hashes_but_not_the_seal() {
     std::fs::write(&head, head_value.to_string()).expect("head");
 
     let report = verify_dir(dir.path(), &VerifyOptions::default()).expect("verify");
-    assert!(report.ok(), "without the key, a consistent rewrite verifies: {report:?}");
+    assert!(
+        report.ok(),
+        "without the key, a consistent rewrite verifies: {report:?}"
+    );
     let report = verify_dir(dir.path(), &with_key).expect("verify");
-    let p = report.streams[0].problem.as_ref().expect("found with the key");
+    let p = report.streams[0]
+        .problem
+        .as_ref()
+        .expect("found with the key");
     assert_eq!(p.line, Some(4));
     assert!(p.reason.contains("seal"), "{}", p.reason);
 }

@@ -18,7 +18,10 @@
 //!
 //! Every error is one line, names the key or file it is about and never contains a secret.
 
+mod audit;
 mod odoo;
+
+pub use audit::{AuditSettings, FileSettings, WebhookSettings, audit_dir};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -99,6 +102,8 @@ struct FileConfig {
     rate_limits: RateLimitConfig,
     #[serde(default)]
     profiles: BTreeMap<String, ProfileConfig>,
+    #[serde(default)]
+    audit: audit::AuditSection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +170,8 @@ pub struct Config {
     /// The files this configuration was read from (the configuration file, when there is one,
     /// then the key store): what a reload watches.
     pub files: Vec<PathBuf>,
+    /// The audit log's settings (`[audit]`).
+    pub audit: AuditSettings,
 }
 
 /// Where the key store's text comes from.
@@ -221,6 +228,7 @@ impl Config {
         let tools = tools_settings(&file.tools)?;
         let limits = limits(&file.limits)?;
         let key_store = key_store_path(file.keys, base_dir)?;
+        let audit = audit::settings(file.audit, env, base_dir)?;
         let store = match keys {
             KeyStoreSource::Read => read_key_store(&key_store)?,
             KeyStoreSource::Given(text) => parse_key_store(&key_store, text)?,
@@ -241,6 +249,7 @@ impl Config {
             policy_config,
             files: vec![key_store.clone()],
             key_store,
+            audit,
         })
     }
 }

@@ -227,13 +227,13 @@ fn credential(
     })
 }
 
-fn from_env(key: &str, var: &str, env: &Environment) -> Result<String, ConfigError> {
+pub(crate) fn from_env(key: &str, var: &str, env: &Environment) -> Result<String, ConfigError> {
     env.get(var).map(|v| v.trim().to_owned()).ok_or_else(|| {
         ConfigError::invalid(key, format!("the environment variable {var} is not set"))
     })
 }
 
-fn from_file(key: &str, path: &Path) -> Result<String, ConfigError> {
+pub(crate) fn from_file(key: &str, path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_owned())
         .map_err(|e| {

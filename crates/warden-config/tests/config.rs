@@ -763,7 +763,19 @@ fn a_relative_key_store_is_relative_to_the_configuration_folder() {
     assert!(message.contains("keys.file"), "{message}");
     assert!(message.contains("absolute"), "{message}");
     let text = MINIMAL.replace("\"keys.toml\"", &format!("\"{}\"", store.display()));
+    // The audit folder too (it defaults to `audit` beside the configuration file).
+    let message = match Config::from_toml(&text, &key_env()) {
+        Ok(_) => panic!("a relative audit folder needs a folder"),
+        Err(e) => e.to_string(),
+    };
+    assert!(message.contains("audit.dir"), "{message}");
+    let audit = dir.path().join("audit");
+    let text = format!("{text}\n[audit]\ndir = \"{}\"\n", audit.display());
     let config = Config::from_toml(&text, &key_env()).expect("valid");
+    assert_eq!(
+        config.audit.file.as_ref().map(|f| f.dir.clone()),
+        Some(audit)
+    );
     assert_eq!(config.key_store, store);
     assert_eq!(config.files, [store]);
 }

@@ -26,18 +26,23 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
+use warden_audit::{AuditEvent, Auditor, Decision, Outcome};
 use warden_mcp::{Era, Incoming, ProtocolVersion, RequestMeta, error_code, method as m};
 use warden_policy::{DenialKind, Principal, RateLimitConfig, RateLimiter};
 
 use crate::catalog::{CallError, Catalog, PromptContent, Role, ToolDef, ToolOutcome};
 use crate::confirm::{self, StateKey};
 use crate::runtime::Runtime;
+use crate::trace::{Trace, rpc_error_kind};
 
 /// JSON-RPC error code of a request refused by the policy (key, network).
 pub const FORBIDDEN: i32 = -32003;
 /// JSON-RPC error code of a request refused by a rate limit; `data.retryAfterMs` says when to
 /// retry.
 pub const RATE_LIMITED: i32 = -32029;
+/// JSON-RPC error code of a request refused or withheld because its audit event could not be
+/// recorded (a fail-closed audit sink is failing).
+pub const AUDIT_UNAVAILABLE: i32 = -32005;
 /// Longest wait for a human's answer to a confirmation.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -125,6 +130,7 @@ pub struct Gateway {
 
 struct GatewayInner {
     info: ServerInfo,
+    auditor: Auditor,
     runtime: RwLock<Arc<Runtime>>,
     limiter: RwLock<Arc<Limiter>>,
     state_key: StateKey,
@@ -147,12 +153,19 @@ impl Limiter {
 }
 
 impl Gateway {
-    /// An engine over `runtime`.
+    /// An engine over `runtime` that records nothing (embedding behind another audit trail,
+    /// tests). odoo-warden's transports use [`Gateway::with_audit`].
     pub fn new(runtime: Runtime, info: ServerInfo) -> Self {
+        Self::with_audit(runtime, info, Auditor::disabled())
+    }
+
+    /// An engine over `runtime` that records every request, allowed or denied, with `auditor`.
+    pub fn with_audit(runtime: Runtime, info: ServerInfo, auditor: Auditor) -> Self {
         let limiter = Limiter::new(runtime.policy().rate_limits());
         Self {
             inner: Arc::new(GatewayInner {
                 info,
+                auditor,
                 runtime: RwLock::new(Arc::new(runtime)),
                 limiter: RwLock::new(Arc::new(limiter)),
                 state_key: StateKey::random(),
@@ -182,6 +195,11 @@ impl Gateway {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(runtime);
     }
 
+    /// The audit pipeline requests are recorded in.
+    pub fn auditor(&self) -> &Auditor {
+        &self.inner.auditor
+    }
+
     /// The runtime new requests are served under.
     pub fn runtime(&self) -> Arc<Runtime> {
         Arc::clone(
@@ -207,11 +225,49 @@ impl Gateway {
     /// attempts, the global IP rules, then the secret (constant-time), its validity window
     /// and revocation, and the profile's and key's IP rules. A failure counts against the
     /// address's failed-authentication budget.
+    ///
+    /// Every failure is recorded in the audit log (method `authenticate`, the address, why).
     pub fn authenticate(
         &self,
         secret: &str,
         client_ip: Option<IpAddr>,
     ) -> Result<KeyId, AuthFailure> {
+        let caller = Caller {
+            transport: if client_ip.is_some() { "http" } else { "stdio" },
+            client_ip,
+        };
+        self.authenticate_caller(secret, &caller)
+    }
+
+    /// [`Gateway::authenticate`] for `caller` (its address and transport are recorded).
+    pub fn authenticate_caller(&self, secret: &str, caller: &Caller) -> Result<KeyId, AuthFailure> {
+        let started = std::time::Instant::now();
+        let result = self.check_secret(secret, caller.client_ip);
+        if let Err(failure) = &result {
+            let mut event = AuditEvent::request(SystemTime::now(), "authenticate");
+            event.transport = Some(caller.transport.to_owned());
+            event.client_ip = caller.client_ip.map(|ip| ip.to_string());
+            let rule = if failure.retry_after.is_some() {
+                "rate_limits.failed_auth_per_ip_per_minute"
+            } else {
+                ""
+            };
+            event.decision = Some(Decision::deny(rule, failure.reason.clone()));
+            event.outcome = Some(Outcome::error(if failure.retry_after.is_some() {
+                "rate_limited"
+            } else {
+                "unauthenticated"
+            }));
+            event.latency = Some(warden_audit::Latency::new(
+                started.elapsed(),
+                Duration::ZERO,
+            ));
+            self.inner.auditor.record_nowait(event);
+        }
+        result
+    }
+
+    fn check_secret(&self, secret: &str, client_ip: Option<IpAddr>) -> Result<KeyId, AuthFailure> {
         let runtime = self.runtime();
         let limiter = self.limiter();
         if let Err(denial) = limiter.limiter.check_auth_allowed(client_ip) {
@@ -365,7 +421,22 @@ impl Session {
     /// any; notifications for the client (progress) are sent to `outbound` meanwhile.
     pub async fn handle(&self, message: &[u8], outbound: &mpsc::Sender<Value>) -> Option<Value> {
         match warden_mcp::decode(message) {
-            Err(error) => error.response(),
+            Err(error) => {
+                let response = error.response();
+                let code = response
+                    .as_ref()
+                    .and_then(|r| r.pointer("/error/code"))
+                    .and_then(Value::as_i64)
+                    .and_then(|c| i32::try_from(c).ok())
+                    .unwrap_or(error_code::INVALID_REQUEST);
+                let mut trace = self.trace("invalid", None);
+                trace.error(rpc_error_kind(code));
+                self.gateway
+                    .inner
+                    .auditor
+                    .record_nowait(trace.finish(Duration::ZERO));
+                response
+            }
             Ok(Incoming::Notification(notification)) => {
                 self.notification(&notification.method, notification.params.as_ref());
                 None
@@ -392,22 +463,63 @@ impl Session {
             }
             Ok(Incoming::Request(request)) => {
                 let key = id_key(&request.id);
+                let mut trace = self.trace(&request.method, Some(key.clone()));
                 let (cancel_tx, cancel_rx) = oneshot::channel();
                 self.lock_in_flight().insert(key.clone(), cancel_tx);
-                let work = self.request(&request.method, request.params.as_ref(), outbound);
+                // Boxed: the request's future is deep, and the stdio transport nests it again.
+                let work = Box::pin(warden_odoo::timing::measure(self.request(
+                    &request.method,
+                    request.params.as_ref(),
+                    outbound,
+                    &mut trace,
+                )));
                 let outcome = tokio::select! {
                     outcome = work => Some(outcome),
                     // Cancelled: the client no longer wants an answer.
                     _ = cancel_rx => None,
                 };
                 self.lock_in_flight().remove(&key);
-                let (version, result) = outcome?;
+                let auditor = &self.gateway.inner.auditor;
+                let Some(((version, result), odoo)) = outcome else {
+                    trace.error("cancelled");
+                    auditor.record_nowait(trace.finish(Duration::ZERO));
+                    return None;
+                };
+                match &result {
+                    Ok(value) => trace.result_bytes(value),
+                    Err(e) if e.code != AUDIT_UNAVAILABLE => trace.error(rpc_error_kind(e.code)),
+                    Err(_) => {}
+                }
+                let event = trace.finish(odoo.total);
+                let result = match auditor.record(event).await {
+                    Ok(()) => result,
+                    // Fail closed: nothing is handed out that the audit log does not hold.
+                    Err(error) => {
+                        tracing::error!(%error, "request withheld: its audit event was not recorded");
+                        Err(RpcError::new(
+                            AUDIT_UNAVAILABLE,
+                            format!(
+                                "{error}; the answer is withheld (a change the request made, if any, was carried out)"
+                            ),
+                        ))
+                    }
+                };
                 Some(match result {
                     Ok(result) => warden_mcp::result_response(&request.id, version, result),
                     Err(e) => warden_mcp::error_response(&request.id, e.code, &e.message, e.data),
                 })
             }
         }
+    }
+
+    fn trace(&self, method: &str, request_id: Option<String>) -> Trace {
+        Trace::new(
+            method,
+            request_id,
+            self.state.key.as_str(),
+            self.state.caller.transport,
+            self.state.caller.client_ip,
+        )
     }
 
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<()>>> {
@@ -439,14 +551,17 @@ impl Session {
         method: &str,
         params: Option<&Map<String, Value>>,
         outbound: &mpsc::Sender<Value>,
+        trace: &mut Trace,
     ) -> (ProtocolVersion, RpcResult) {
         let empty = Map::new();
         let params = params.unwrap_or(&empty);
         if method == m::INITIALIZE {
-            if let Err(error) = self.admit(method, params) {
+            if let Err(error) = self.admit(method, params, trace) {
                 return (warden_mcp::LATEST_LEGACY, Err(error));
             }
-            return self.initialize(params);
+            let (version, result) = self.initialize(params);
+            trace.protocol(version.as_str());
+            return (version, result);
         }
         let meta = params.get("_meta").and_then(Value::as_object);
         let version = match meta
@@ -497,19 +612,25 @@ impl Session {
                 );
             }
         };
-        let admitted = match self.admit(method, params) {
+        trace.protocol(version.as_str());
+        let admitted = match self.admit(method, params, trace) {
             Ok(admitted) => admitted,
             Err(error) => return (version, Err(error)),
         };
         let result = self
-            .dispatch(&admitted, version, method, params, outbound)
+            .dispatch(&admitted, version, method, params, outbound, trace)
             .await;
         (version, result)
     }
 
     /// The key still valid, the address allowed, the rate budgets not spent: the runtime and
     /// principal the request is served under.
-    fn admit(&self, method: &str, params: &Map<String, Value>) -> Result<Admitted, RpcError> {
+    fn admit(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        trace: &mut Trace,
+    ) -> Result<Admitted, RpcError> {
         let runtime = self.gateway.runtime();
         let ip = self.state.caller.client_ip;
         let principal = runtime
@@ -517,13 +638,29 @@ impl Session {
             .principal(self.state.key.as_str(), SystemTime::now())
             .map_err(|error| {
                 tracing::warn!(key = self.state.key.as_str(), %error, "request refused: the key is no longer valid");
+                trace.deny("keys", &format!("key no longer valid: {error}"));
+                trace.error("forbidden");
                 RpcError::new(
                     FORBIDDEN,
                     "the API key of this session is no longer valid (expired, revoked or removed)",
                 )
             })?;
+        let odoo_user = runtime
+            .catalog(principal.profile.name())
+            .map(Catalog::odoo_user);
+        trace.principal(&principal, odoo_user);
+        if method == m::TOOLS_CALL {
+            let arguments = match params.get("arguments") {
+                Some(Value::Object(arguments)) => arguments.clone(),
+                _ => Map::new(),
+            };
+            if let Some(name) = params.get("name").and_then(Value::as_str) {
+                trace.tool(name, &arguments);
+            }
+        }
         if let Err(denial) = runtime.policy().check_ip(&principal, ip) {
             tracing::warn!(key = %principal.key_id, rule = %denial.rule, "request refused by the IP rules");
+            trace.deny(&denial.rule, "forbidden");
             return Err(RpcError::new(FORBIDDEN, denial.message));
         }
         let write = method == m::TOOLS_CALL
@@ -539,8 +676,15 @@ impl Session {
                 _ => 0,
             };
             tracing::info!(key = %principal.key_id, rule = %denial.rule, "request refused by a rate limit");
+            trace.deny(&denial.rule, "rate_limited");
             return Err(RpcError::new(RATE_LIMITED, denial.message)
                 .with_data(json!({"retryAfterMs": retry_ms})));
+        }
+        // Fail closed before anything reaches Odoo when the audit log cannot be written.
+        if let Err(error) = self.gateway.inner.auditor.ready() {
+            tracing::error!(%error, "request refused: the audit log cannot be written");
+            trace.deny("audit.on_failure = block", "audit_unavailable");
+            return Err(RpcError::new(AUDIT_UNAVAILABLE, error.to_string()));
         }
         Ok(Admitted { runtime, principal })
     }
@@ -586,6 +730,7 @@ impl Session {
         method: &str,
         params: &Map<String, Value>,
         outbound: &mpsc::Sender<Value>,
+        trace: &mut Trace,
     ) -> RpcResult {
         let profile = admitted.principal.profile.name();
         let Some(catalog) = admitted.runtime.catalog(profile) else {
@@ -620,8 +765,15 @@ impl Session {
                 list_result("tools", tools, params, modern)
             }
             m::TOOLS_CALL => {
-                self.call_tool(catalog, &admitted.principal, version, params, outbound)
-                    .await
+                self.call_tool(
+                    catalog,
+                    &admitted.principal,
+                    version,
+                    params,
+                    outbound,
+                    trace,
+                )
+                .await
             }
             m::RESOURCES_LIST => {
                 let resources = catalog.list_resources().await.map_err(call_error)?;
@@ -647,6 +799,7 @@ impl Session {
             }
             m::RESOURCES_READ => {
                 let uri = string_param(params, "uri")?;
+                trace.uri(uri);
                 let content = catalog.read_resource(uri).await.map_err(call_error)?;
                 let mut result = json!({"contents": [
                     {"uri": content.uri, "mimeType": content.mime_type, "text": content.text}
@@ -713,6 +866,7 @@ impl Session {
         version: ProtocolVersion,
         params: &Map<String, Value>,
         outbound: &mpsc::Sender<Value>,
+        trace: &mut Trace,
     ) -> RpcResult {
         let name = string_param(params, "name")?;
         let arguments = match params.get("arguments") {
@@ -736,10 +890,15 @@ impl Session {
             .map_err(call_error)?
         {
             Ok(call) => call,
-            Err(outcome) => return Ok(tool_result(outcome)),
+            Err(outcome) => {
+                trace.outcome(&outcome);
+                return Ok(tool_result(outcome));
+            }
         };
+        trace.call(&call);
         if let Err(denied) = catalog.check(&call) {
             tracing::info!(key = %principal.key_id, tool = name, rule = %denied.rule, "tool call refused by the policy");
+            trace.deny(&denied.rule, denied.kind);
             return Ok(tool_result(crate::catalog::denied_outcome(&denied)));
         }
         if call.changes_data() && principal.profile.confirm_writes() {
@@ -748,11 +907,24 @@ impl Session {
                 .await
             {
                 Confirmation::Proceed => {}
-                Confirmation::Refused(outcome) => return Ok(tool_result(outcome)),
-                Confirmation::InputRequired(result) => return Ok(result),
+                Confirmation::Refused(outcome) => {
+                    let kind = outcome
+                        .structured
+                        .pointer("/error/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("confirmation_declined")
+                        .to_owned();
+                    trace.deny("confirm_writes", &kind);
+                    return Ok(tool_result(outcome));
+                }
+                Confirmation::InputRequired(result) => {
+                    trace.error("input_required");
+                    return Ok(result);
+                }
             }
         }
         let outcome = catalog.execute(call).await;
+        trace.outcome(&outcome);
         if let Some(token) = &progress {
             let _ = outbound.send(progress_notification(token, 1, "done")).await;
         }

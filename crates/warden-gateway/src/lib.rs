@@ -6,3 +6,4 @@ pub mod engine;
 pub mod runtime;
 
 mod confirm;
+mod trace;

@@ -555,7 +555,7 @@ impl OdooClient {
     ) -> Result<T, OdooError> {
         let timeout = self.inner.config.timeout;
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(timeout, fut).await {
+        let outcome = match crate::timing::track(tokio::time::timeout(timeout, fut)).await {
             Ok(result) => result,
             Err(_) => Err(OdooError::Timeout { after: timeout }),
         };

@@ -28,6 +28,7 @@
 mod client;
 mod config;
 mod error;
+pub mod timing;
 mod tls;
 mod types;
 pub mod wire;

@@ -192,6 +192,9 @@ pub struct ProfileConfig {
     pub max_write_ids: Option<u32>,
     /// Whether data-changing tools ask the human for confirmation first (elicitation).
     pub confirm_writes: Option<bool>,
+    /// Whether the audit log records the values of this profile's calls (tool arguments:
+    /// domains' values, values written). Off by default: the log holds field names only.
+    pub audit_values: Option<bool>,
     /// The profile's IP rules, checked after the global ones.
     #[serde(default)]
     pub network: IpRulesConfig,

@@ -233,6 +233,7 @@ fn own_rules(name: &Arc<str>, config: &ProfileConfig) -> Result<OwnRules, Policy
         max_records: nonzero(config.max_records, &format!("{at}.max_records"), true)?,
         max_write_ids: nonzero(config.max_write_ids, &format!("{at}.max_write_ids"), true)?,
         confirm_writes: config.confirm_writes.unwrap_or(false),
+        audit_values: config.audit_values.unwrap_or(false),
         network: IpRules::compile(
             &config.network,
             &format!("{at}.network"),

@@ -261,6 +261,7 @@ pub(crate) struct OwnRules {
     pub(crate) max_records: Option<u32>,
     pub(crate) max_write_ids: Option<u32>,
     pub(crate) confirm_writes: bool,
+    pub(crate) audit_values: bool,
     pub(crate) network: IpRules,
 }
 
@@ -285,6 +286,7 @@ pub struct Profile {
     max_records: Option<(u32, Arc<str>)>,
     max_write_ids: Option<(u32, Arc<str>)>,
     confirm_writes: bool,
+    audit_values: bool,
     network: IpRules,
 }
 
@@ -321,6 +323,7 @@ impl Profile {
             max_records: None,
             max_write_ids: None,
             confirm_writes: false,
+            audit_values: false,
             network: IpRules::default(),
         };
         for &(level, own) in levels {
@@ -340,6 +343,7 @@ impl Profile {
                 own.max_write_ids.map(|n| (n, level.clone())),
             );
             profile.confirm_writes |= own.confirm_writes;
+            profile.audit_values |= own.audit_values;
             profile.network.extend(&own.network);
         }
         for (i, rule) in profile.rules.iter().enumerate() {
@@ -449,6 +453,12 @@ impl Profile {
     /// extends says so).
     pub fn confirm_writes(&self) -> bool {
         self.confirm_writes
+    }
+
+    /// Whether the audit log records the values of this profile's calls (when this profile or
+    /// any profile it extends says so).
+    pub fn audit_values(&self) -> bool {
+        self.audit_values
     }
 
     /// The profile's IP rules, gathered over inheritance.

@@ -7,7 +7,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use warden_config::{Config, ConfigError, Environment, Limits};
+use warden_audit::jsonl::JsonlConfig;
+use warden_audit::webhook::{WebhookConfig, WebhookSink};
+use warden_audit::{Auditor, JsonlSink, Stream, StreamSink};
+use warden_config::{AuditSettings, Config, ConfigError, Environment, Limits};
 use warden_gateway::catalog::Catalog;
 use warden_gateway::runtime::{Runtime, RuntimeError};
 
@@ -30,6 +33,14 @@ pub enum SetupError {
     /// The policy and the catalogs do not fit together.
     #[error("config: {0}")]
     Runtime(#[from] RuntimeError),
+    /// An audit sink cannot be opened (the folder is not writable, the webhook is invalid...).
+    #[error("config: `{key}`: {message}")]
+    Audit {
+        /// The section, e.g. `audit.dir` or `audit.webhook`.
+        key: String,
+        /// Why.
+        message: String,
+    },
 }
 
 /// The runtime `config` describes: one [`warden_odoo::OdooClient`] and one [`Catalog`] per
@@ -57,6 +68,8 @@ pub struct Loaded {
     pub limits: Limits,
     /// The files the configuration was read from (the configuration file, then the key store).
     pub files: Vec<PathBuf>,
+    /// The audit log's settings (a reload does not change them: the sinks stay open).
+    pub audit: AuditSettings,
 }
 
 /// Reads the configuration at `path` with `env`, validates it and builds its runtime: what
@@ -65,10 +78,89 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
     let config = Config::load(path, env)?;
     let limits = config.limits;
     let files = config.files.clone();
+    let audit = config.audit.clone();
     let runtime = build_runtime(config)?;
     Ok(Loaded {
         runtime,
         limits,
         files,
+        audit,
+    })
+}
+
+/// Which transport an [`Auditor`] serves: the stdio transport owns stdout, so no audit event may
+/// be written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// `odoo-warden-stdio`.
+    Stdio,
+    /// `odoo-warden-http`.
+    Http,
+}
+
+/// Open the sinks `settings` describe and start the audit pipeline: the JSONL files (stream
+/// taken, new file begun, old files pruned), stdout or stderr JSON lines, the signed webhook;
+/// alerts as configured. With `enabled = false`, a pipeline that records nothing, and a loud
+/// warning.
+pub fn build_auditor(
+    settings: &AuditSettings,
+    transport: TransportKind,
+) -> Result<Auditor, SetupError> {
+    if !settings.enabled {
+        tracing::warn!(
+            "THE AUDIT LOG IS OFF (audit.enabled = false): no request is recorded; nobody can \
+             later show who accessed what"
+        );
+        return Ok(Auditor::disabled());
+    }
+    let mut builder = Auditor::builder().alerts(settings.alerts.clone());
+    if let Some(file) = &settings.file {
+        let mut config = JsonlConfig::new(&file.dir);
+        config.stream.clone_from(&file.stream);
+        config.max_file_bytes = file.max_file_bytes;
+        config.retention_days = file.retention_days;
+        config.durability = file.durability;
+        config.seal.clone_from(&file.seal);
+        let sink = JsonlSink::open(config).map_err(|e| SetupError::Audit {
+            key: "audit.dir".to_owned(),
+            message: e.to_string(),
+        })?;
+        tracing::info!(
+            file = %sink.current_file().display(),
+            "audit log: writing {}",
+            sink.stream()
+        );
+        builder = builder.sink(sink, file.options);
+    }
+    if settings.stdout {
+        if transport == TransportKind::Stdio {
+            return Err(SetupError::Audit {
+                key: "audit.stdout".to_owned(),
+                message: "stdout carries the MCP protocol with the stdio transport; use \
+                          audit.stderr"
+                    .to_owned(),
+            });
+        }
+        builder = builder.sink(StreamSink::new(Stream::Stdout), settings.stream_options);
+    }
+    if settings.stderr {
+        builder = builder.sink(StreamSink::new(Stream::Stderr), settings.stream_options);
+    }
+    if let Some(hook) = &settings.webhook {
+        let mut config = WebhookConfig::new(hook.url.clone(), hook.secret.clone());
+        config.batch_max_events = hook.batch_max_events;
+        config.batch_max_wait = hook.batch_max_wait;
+        config.timeout = hook.timeout;
+        config.max_attempts = hook.max_attempts;
+        config.allow_insecure_http = hook.allow_insecure_http;
+        let sink = WebhookSink::new(config).map_err(|e| SetupError::Audit {
+            key: "audit.webhook".to_owned(),
+            message: e.to_string(),
+        })?;
+        builder = builder.sink(sink, hook.options);
+    }
+    builder.build().map_err(|e| SetupError::Audit {
+        key: "audit".to_owned(),
+        message: e.to_string(),
     })
 }

@@ -286,11 +286,13 @@ pub async fn run(config_path: &Path, env: Environment) -> Result<(), RunError> {
         _ => return Err(RunError::MissingKey),
     };
     let loaded = setup::load(config_path, &env)?;
-    let gateway = Gateway::new(loaded.runtime, ServerInfo::default());
+    let auditor = setup::build_auditor(&loaded.audit, setup::TransportKind::Stdio)?;
+    let gateway = Gateway::with_audit(loaded.runtime, ServerInfo::default(), auditor.clone());
     let key = match gateway.authenticate(&secret, None) {
         Ok(key) => key,
         Err(failure) => {
             tracing::info!(reason = %failure.reason, "WARDEN_KEY refused");
+            auditor.shutdown_blocking(AUDIT_FLUSH_TIMEOUT);
             let runtime = gateway.runtime();
             return Err(
                 if runtime
@@ -320,6 +322,14 @@ pub async fn run(config_path: &Path, env: Environment) -> Result<(), RunError> {
         key = session.key().as_str(),
         "odoo-warden serving MCP on stdio"
     );
-    serve(session, tokio::io::stdin(), tokio::io::stdout(), options).await?;
+    let served = serve(session, tokio::io::stdin(), tokio::io::stdout(), options).await;
+    // Every answered request is recorded; close the files (their close records) before exit.
+    if !auditor.shutdown(AUDIT_FLUSH_TIMEOUT).await {
+        tracing::error!("the audit log did not flush in time at shutdown");
+    }
+    served?;
     Ok(())
 }
+
+/// How long shutdown waits for the audit sinks to write what is queued.
+const AUDIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);

@@ -398,6 +398,11 @@ impl Catalog {
         ))
     }
 
+    /// The Odoo user this catalog's calls run as (its login).
+    pub fn odoo_user(&self) -> &str {
+        &self.inner.odoo.config().login
+    }
+
     /// The settings this catalog was built with.
     pub fn settings(&self) -> &CatalogSettings {
         &self.inner.settings

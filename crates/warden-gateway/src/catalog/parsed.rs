@@ -140,6 +140,21 @@ impl ParsedCall {
             _ => 0,
         }
     }
+    /// The Odoo method the call runs (`search_read`, `read`, `write`, a public method...).
+    pub fn odoo_method(&self) -> &str {
+        match &self.action {
+            Action::Search { .. } | Action::ListModels { .. } => "search_read",
+            Action::Read => "read",
+            Action::Count { .. } => "search_count",
+            Action::Aggregate { .. } => "read_group",
+            Action::FindByName { .. } => "name_search",
+            Action::Describe => "fields_get",
+            Action::Create { .. } => "create",
+            Action::Update { .. } => "write",
+            Action::Delete => "unlink",
+            Action::Call { .. } => self.method.as_deref().unwrap_or(""),
+        }
+    }
     /// The records domain the access restricts this call to (already part of the call's
     /// search domain; records named by id are checked against it before execution).
     pub(crate) fn records_domain(&self) -> Option<&Value> {
