@@ -1272,3 +1272,167 @@ fn a_changed_key_store_is_reloaded_without_a_signal() {
         "the process exited"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The audit log.
+
+/// The events of the audit folder `dir` (chain records left out), after checking its chains.
+fn audit_events(dir: &Path) -> (Vec<Value>, warden_audit::verify::Report) {
+    let report =
+        warden_audit::verify::verify_dir(dir, &warden_audit::verify::VerifyOptions::default())
+            .expect("the audit folder can be read");
+    let mut events = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("the audit folder exists") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let text = std::fs::read_to_string(&path).expect("an audit file");
+            for line in text.lines() {
+                if let Ok(value) = serde_json::from_str::<Value>(line)
+                    && value["kind"] != "chain"
+                {
+                    events.push(value);
+                }
+            }
+        }
+    }
+    (events, report)
+}
+
+#[test]
+fn tool_calls_and_denials_through_the_binary_are_in_the_audit_log() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let extra = "[profiles.agent.model.\"hr.employee\"]\noperations = { deny = [\"read\"] }\n\n\
+                 [audit]\ndir = \"audit-calls\"\n";
+    let mut server = Server::spawn_for(&sim, &dir, "admin", extra);
+    server.initialize();
+    let found = server.call_tool(
+        1,
+        "search_records",
+        json!({"model": "res.partner", "fields": ["name"], "limit": 2}),
+    );
+    assert_eq!(found["isError"], json!(false), "{found}");
+    let denied = server.call_tool(2, "search_records", json!({"model": "hr.employee"}));
+    assert_eq!(denied["isError"], json!(true), "{denied}");
+    let modern_count = server.result(
+        json!(3),
+        "tools/call",
+        modern(json!({"name": "count_records", "arguments": {"model": "res.country"}})),
+    );
+    assert_eq!(modern_count["isError"], json!(false), "{modern_count}");
+    server.close_stdin();
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(10)).map(|s| s.code()),
+        Some(Some(0))
+    );
+
+    let (events, report) = audit_events(&dir.0.join("audit-calls"));
+    assert!(report.ok(), "{report:?}");
+    assert!(
+        report.streams[0].warnings.is_empty(),
+        "the files were closed at exit: {report:?}"
+    );
+    let by_id = |id: &str| {
+        events
+            .iter()
+            .find(|e| e["request_id"] == id)
+            .unwrap_or_else(|| panic!("no event for request {id}: {events:#?}"))
+    };
+    let init = by_id("\"init\"");
+    assert_eq!(init["method"], "initialize");
+    assert_eq!(init["protocol"], LEGACY);
+    let search = by_id("1");
+    assert_eq!(search["tool"], "search_records");
+    assert_eq!(search["model"], "res.partner");
+    assert_eq!(search["decision"]["verdict"], "allow");
+    assert_eq!(search["odoo_user"], "admin");
+    assert_eq!(search["transport"], "stdio");
+    assert_eq!(search["result_count"], 2);
+    assert!(
+        search["latency"]["odoo_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0),
+        "{search}"
+    );
+    let denial = by_id("2");
+    assert_eq!(denial["decision"]["verdict"], "deny", "{denial}");
+    assert!(
+        denial["decision"]["rule"]
+            .as_str()
+            .is_some_and(|r| r.contains("hr.employee")),
+        "{denial}"
+    );
+    assert_eq!(denial["outcome"]["error"], "forbidden");
+    let count = by_id("3");
+    assert_eq!(count["protocol"], MODERN);
+    assert_eq!(count["model"], "res.country");
+}
+
+#[test]
+fn an_unwritable_audit_folder_stops_the_process_with_status_64() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("not-a-folder"), "x").expect("a file");
+    let extra = "[audit]\ndir = \"not-a-folder\"\n";
+    let mut server = Server::spawn_for(&sim, &dir, "admin", extra);
+    let (code, stderr) = exit_and_stderr(&mut server);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("audit.dir"), "{stderr}");
+}
+
+/// SIGKILL mid-stream: with fsync on every event (the default), every request that was answered
+/// has its event on disk, and the chain verifies (a torn last line is only a warning).
+#[test]
+fn a_process_killed_mid_stream_loses_no_event_of_an_answered_request() {
+    let sim = Sim::start();
+    let dir = TempDir::new();
+    let extra = "[audit]\ndir = \"audit-crash\"\ndurability = \"every_event\"\n";
+    let mut server = Server::spawn_for(&sim, &dir, "admin", extra);
+    server.initialize();
+    const SENT: u64 = 400;
+    for id in 0..SENT {
+        server.send(&json!({"jsonrpc": "2.0", "id": id, "method": "ping"}));
+    }
+    // Kill once part of the stream is answered, while the rest is still being served.
+    let mut answered = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + WAIT;
+    while answered.len() < 50 {
+        let message = server
+            .next_message(deadline)
+            .expect("answers keep coming before the kill");
+        if let Some(id) = message.get("id").and_then(Value::as_u64) {
+            answered.insert(id);
+        }
+    }
+    let killed = Command::new("kill")
+        .arg("-KILL")
+        .arg(server.pid().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    server.wait_exit(Duration::from_secs(10)).expect("killed");
+    // What the process wrote before dying was answered too.
+    for message in server.remaining_stdout() {
+        if let Some(id) = message.get("id").and_then(Value::as_u64) {
+            answered.insert(id);
+        }
+    }
+    assert!(
+        (answered.len() as u64) < SENT,
+        "the kill came mid-stream ({} of {SENT} answered)",
+        answered.len()
+    );
+    let (events, report) = audit_events(&dir.0.join("audit-crash"));
+    assert!(report.ok(), "the chain verifies after a crash: {report:?}");
+    let recorded: std::collections::BTreeSet<u64> = events
+        .iter()
+        .filter_map(|e| e["request_id"].as_str().and_then(|id| id.parse().ok()))
+        .collect();
+    let lost: Vec<u64> = answered.difference(&recorded).copied().collect();
+    assert!(
+        lost.is_empty(),
+        "answered but not recorded: {lost:?} ({} answered, {} recorded)",
+        answered.len(),
+        recorded.len()
+    );
+}

@@ -14,9 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use support::{Client, ERAS, Keys};
-use warden_audit::{
-    AuditEvent, Auditor, FailurePolicy, Sink, SinkError, SinkOptions, Verdict,
-};
+use warden_audit::{AuditEvent, Auditor, FailurePolicy, Sink, SinkError, SinkOptions, Verdict};
 use warden_gateway::catalog::CatalogSettings;
 use warden_gateway::engine::{AUDIT_UNAVAILABLE, Caller, Gateway, ServerInfo};
 use warden_odoo_sim::{SimHandle, SimOptions};
@@ -71,7 +69,10 @@ impl Sink for Memory {
         if self.failing.load(Ordering::SeqCst) {
             return Err(SinkError::new("disk full"));
         }
-        self.events.lock().expect("lock").extend(events.iter().cloned());
+        self.events
+            .lock()
+            .expect("lock")
+            .extend(events.iter().cloned());
         Ok(())
     }
 }
@@ -121,7 +122,8 @@ impl Setup {
             .gateway
             .authenticate(&self.keys.secrets[profile], None)
             .expect("key");
-        let client = Client::connect(self.gateway.session(Caller::stdio(), key), version, false).await;
+        let client =
+            Client::connect(self.gateway.session(Caller::stdio(), key), version, false).await;
         // Forget the handshake's events.
         self.memory.take();
         client
@@ -139,7 +141,12 @@ impl Setup {
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -150,16 +157,70 @@ async fn every_tool_call_is_recorded_with_who_what_and_how_it_ended() {
         let mut client = s.client("writer", version).await;
         // (tool, arguments, model, odoo method, operation)
         let cases = [
-            ("search_records", json!({"model": "res.partner", "domain": "[('is_company', '=', True)]", "fields": ["name", "phone"], "limit": 3, "order": "name"}), Some("res.partner"), "search_read", "read"),
-            ("read_records", json!({"model": "res.partner", "ids": [1, 2], "fields": ["name"]}), Some("res.partner"), "read", "read"),
-            ("count_records", json!({"model": "res.partner", "domain": "[]"}), Some("res.partner"), "search_count", "read"),
-            ("aggregate_records", json!({"model": "res.partner", "group_by": ["country_id"], "aggregates": ["__count"]}), Some("res.partner"), "read_group", "read"),
-            ("find_by_name", json!({"model": "res.country", "name": "Bel"}), Some("res.country"), "name_search", "read"),
+            (
+                "search_records",
+                json!({"model": "res.partner", "domain": "[('is_company', '=', True)]", "fields": ["name", "phone"], "limit": 3, "order": "name"}),
+                Some("res.partner"),
+                "search_read",
+                "read",
+            ),
+            (
+                "read_records",
+                json!({"model": "res.partner", "ids": [1, 2], "fields": ["name"]}),
+                Some("res.partner"),
+                "read",
+                "read",
+            ),
+            (
+                "count_records",
+                json!({"model": "res.partner", "domain": "[]"}),
+                Some("res.partner"),
+                "search_count",
+                "read",
+            ),
+            (
+                "aggregate_records",
+                json!({"model": "res.partner", "group_by": ["country_id"], "aggregates": ["__count"]}),
+                Some("res.partner"),
+                "read_group",
+                "read",
+            ),
+            (
+                "find_by_name",
+                json!({"model": "res.country", "name": "Bel"}),
+                Some("res.country"),
+                "name_search",
+                "read",
+            ),
             ("list_models", json!({}), None, "search_read", "metadata"),
-            ("describe_model", json!({"model": "res.partner"}), Some("res.partner"), "fields_get", "metadata"),
-            ("update_records", json!({"model": "res.partner", "ids": [3], "values": "{'phone': '+32 2 000 00 00'}"}), Some("res.partner"), "write", "write"),
-            ("call_method", json!({"model": "res.partner", "method": "action_archive", "ids": [3]}), Some("res.partner"), "action_archive", "call"),
-            ("call_method", json!({"model": "res.partner", "method": "action_unarchive", "ids": [3]}), Some("res.partner"), "action_unarchive", "call"),
+            (
+                "describe_model",
+                json!({"model": "res.partner"}),
+                Some("res.partner"),
+                "fields_get",
+                "metadata",
+            ),
+            (
+                "update_records",
+                json!({"model": "res.partner", "ids": [3], "values": "{'phone': '+32 2 000 00 00'}"}),
+                Some("res.partner"),
+                "write",
+                "write",
+            ),
+            (
+                "call_method",
+                json!({"model": "res.partner", "method": "action_archive", "ids": [3]}),
+                Some("res.partner"),
+                "action_archive",
+                "call",
+            ),
+            (
+                "call_method",
+                json!({"model": "res.partner", "method": "action_unarchive", "ids": [3]}),
+                Some("res.partner"),
+                "action_unarchive",
+                "call",
+            ),
         ];
         for (tool, arguments, model, odoo_method, operation) in cases {
             let result = client.call(tool, arguments.clone()).await;
@@ -181,17 +242,33 @@ async fn every_tool_call_is_recorded_with_who_what_and_how_it_ended() {
             assert_eq!(event["transport"], "stdio", "{what}");
             assert_eq!(event["protocol"], version, "{what}");
             assert!(event["request_id"].is_string(), "{what}");
-            assert!(event["result_bytes"].as_u64().is_some_and(|b| b > 0), "{what}");
-            let latency = &event["latency"];
-            assert!(latency["total_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{what}");
             assert!(
-                latency["odoo_ms"].as_f64().is_some_and(|ms| ms >= 0.0 && ms <= latency["total_ms"].as_f64().unwrap_or(0.0)),
+                event["result_bytes"].as_u64().is_some_and(|b| b > 0),
                 "{what}"
             );
-            assert!(event.get("arguments").is_none(), "no values by default: {what}");
+            let latency = &event["latency"];
+            assert!(
+                latency["total_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+                "{what}"
+            );
+            assert!(
+                latency["odoo_ms"].as_f64().is_some_and(
+                    |ms| ms >= 0.0 && ms <= latency["total_ms"].as_f64().unwrap_or(0.0)
+                ),
+                "{what}"
+            );
+            assert!(
+                event.get("arguments").is_none(),
+                "no values by default: {what}"
+            );
             let id = event["id"].as_str().expect("id");
             assert_eq!(id.len(), 36, "a uuid: {what}");
-            assert!(event["time"].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 27), "{what}");
+            assert!(
+                event["time"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with('Z') && t.len() == 27),
+                "{what}"
+            );
         }
     }
 }
@@ -216,7 +293,10 @@ async fn events_name_the_fields_and_records_but_never_the_values() {
         assert!(!ids.is_empty());
         let event = s.only();
         assert_eq!(strings(&event["fields_requested"]), ["name", "phone"]);
-        assert_eq!(strings(&event["fields_filtered"]), ["name", "name"][..1].to_vec());
+        assert_eq!(
+            strings(&event["fields_filtered"]),
+            ["name", "name"][..1].to_vec()
+        );
         assert_eq!(strings(&event["fields_returned"]), ["id", "name", "phone"]);
         let recorded: Vec<i64> = event["record_ids"]
             .as_array()
@@ -251,7 +331,9 @@ async fn denials_are_recorded_with_the_rule_that_decided() {
     for version in ERAS {
         let mut client = s.client("reader", version).await;
         // Model metadata is fetched once and cached; warm it so the count below is exact.
-        client.ok("describe_model", json!({"model": "res.partner"})).await;
+        client
+            .ok("describe_model", json!({"model": "res.partner"}))
+            .await;
         s.memory.take();
         let before = s.sim.request_count();
         // An operation the profile does not allow.
@@ -264,14 +346,20 @@ async fn denials_are_recorded_with_the_rule_that_decided() {
         let event = s.only();
         assert_eq!(event["decision"]["verdict"], "deny", "{event:#}");
         assert!(
-            event["decision"]["rule"].as_str().is_some_and(|r| r.contains("reader")),
+            event["decision"]["rule"]
+                .as_str()
+                .is_some_and(|r| r.contains("reader")),
             "{event:#}"
         );
         assert_eq!(event["outcome"]["status"], "error");
         assert_eq!(event["outcome"]["error"], "forbidden");
         assert_eq!(event["operation"], "write");
         assert_eq!(event["record_ids"], json!([3]));
-        assert_eq!(s.sim.request_count(), before, "a denied call reaches nothing");
+        assert_eq!(
+            s.sim.request_count(),
+            before,
+            "a denied call reaches nothing"
+        );
 
         // A hidden field is refused as unknown: an error, recorded, not a denial by rule.
         client
@@ -354,10 +442,15 @@ async fn failed_authentications_are_recorded_without_the_secret() {
     assert_eq!(event["outcome"]["error"], "unauthenticated");
     assert_eq!(event["client_ip"], "192.0.2.7");
     assert_eq!(event["transport"], "http");
-    assert!(!event.to_string().contains(wrong), "the presented secret is never recorded");
+    assert!(
+        !event.to_string().contains(wrong),
+        "the presented secret is never recorded"
+    );
     // Nor any real secret, on any event.
     let mut client = s.client("reader", support::LEGACY).await;
-    client.ok("count_records", json!({"model": "res.partner"})).await;
+    client
+        .ok("count_records", json!({"model": "res.partner"}))
+        .await;
     for event in s.memory.take() {
         for secret in s.keys.secrets.values() {
             assert!(!event.to_string().contains(secret.as_str()));
@@ -384,7 +477,9 @@ async fn a_revoked_key_is_recorded_as_denied() {
         assert_eq!(event["decision"]["verdict"], "deny", "{event:#}");
         assert_eq!(event["outcome"]["error"], "forbidden");
         assert!(
-            event["decision"]["reason"].as_str().is_some_and(|r| r.contains("revoked")),
+            event["decision"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("revoked")),
             "{event:#}"
         );
         s.gateway.reload(support::compile(
@@ -403,11 +498,17 @@ async fn a_failing_fail_closed_sink_stops_requests_before_odoo() {
         s.memory.failing.store(true, Ordering::SeqCst);
         // The first request cannot be recorded: its answer is withheld.
         let error = client
-            .error("tools/call", json!({"name": "count_records", "arguments": {"model": "res.partner"}}))
+            .error(
+                "tools/call",
+                json!({"name": "count_records", "arguments": {"model": "res.partner"}}),
+            )
             .await;
         assert_eq!(error["code"], json!(AUDIT_UNAVAILABLE), "{error}");
         assert!(error.to_string().contains("audit"), "{error}");
-        assert!(!error.to_string().contains("count"), "no result is handed out: {error}");
+        assert!(
+            !error.to_string().contains("count"),
+            "no result is handed out: {error}"
+        );
         // From then on, requests are refused before anything reaches Odoo.
         let before = s.sim.request_count();
         let error = client
@@ -429,15 +530,25 @@ async fn a_failing_fail_closed_sink_stops_requests_before_odoo() {
         .expect("the sink recovers");
         let events = s.memory.take();
         assert!(
-            events.iter().any(|e| e["outcome"]["error"] == "audit_unavailable"
-                && e["decision"]["verdict"] == "deny"),
+            events
+                .iter()
+                .any(|e| e["outcome"]["error"] == "audit_unavailable"
+                    && e["decision"]["verdict"] == "deny"),
             "{events:#?}"
         );
-        assert!(events.iter().any(|e| e["tool"] == "count_records"), "{events:#?}");
-        client.ok("count_records", json!({"model": "res.partner"})).await;
+        assert!(
+            events.iter().any(|e| e["tool"] == "count_records"),
+            "{events:#?}"
+        );
+        client
+            .ok("count_records", json!({"model": "res.partner"}))
+            .await;
         let event = s.only();
         assert_eq!(
-            serde_json::from_value::<AuditEvent>(event).expect("parses").decision.map(|d| d.verdict),
+            serde_json::from_value::<AuditEvent>(event)
+                .expect("parses")
+                .decision
+                .map(|d| d.verdict),
             Some(Verdict::Allow)
         );
     }
