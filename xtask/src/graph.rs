@@ -73,6 +73,19 @@ const RULES: &[(&str, &[&str])] = &[
             "warden-transport",
         ],
     ),
+    // The audit log knows nothing of MCP, Odoo, the policy or the gateway: events are plain data.
+    (
+        "warden-audit",
+        &[
+            "warden-odoo",
+            "warden-mcp",
+            "warden-policy",
+            "warden-gateway",
+            "warden-config",
+            "warden-transport",
+            "warden-odoo-sim",
+        ],
+    ),
     // The configuration feeds the crates' settings; it runs nothing.
     ("warden-config", &["warden-transport"]),
 ];

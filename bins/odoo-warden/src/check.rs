@@ -25,7 +25,9 @@ Prints one line per warning: risky policy settings (keys without expiry or about
 unused profiles, profiles allowing every model), data-changing tools on for keys that no IP
 rule restricts, profiles bound to an Odoo administrator, TLS verification off, plain http.
 With --online, every identity logs in to Odoo; failures are reported, and identities in the
-Settings/Administration group (base.group_system) are flagged.
+Settings/Administration group (base.group_system) are flagged. Audit settings that weaken the
+record are flagged too: the audit log off, a sink that drops events, no seal key, a webhook over
+plain http, and profiles that record field values.
 
 Exit status: 0 valid and no warnings, 2 valid with warnings, 64 invalid (one line per error),
 1 an identity cannot log in (--online).
@@ -47,6 +49,8 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
     let now = SystemTime::now();
     let mut warnings = config.policy.warnings(now);
     warnings.extend(write_tools_warnings(&config));
+    let (audit_warnings, audit_notes) = audit_warnings(&config);
+    warnings.extend(audit_warnings);
     let admins = admin_identities(&config);
     for (identity, login) in &admins {
         warnings.push(admin_warning(&config, identity, login, ADMIN_WHY));
@@ -67,7 +71,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
         }
     }
     let mut failures = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = audit_notes;
     if args.online {
         let flagged: BTreeSet<&str> = admins.iter().map(|(name, _)| name.as_str()).collect();
         online(&config, &flagged, &mut warnings, &mut failures, &mut notes)?;
@@ -254,4 +258,57 @@ fn online(
         }
         Ok(())
     })
+}
+
+/// Audit settings that weaken the record: warnings, and notes (advice that does not change the
+/// exit status).
+fn audit_warnings(config: &Config) -> (Vec<String>, Vec<String>) {
+    let audit = &config.audit;
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    if !audit.enabled {
+        warnings.push(
+            "audit.enabled = false: no request is recorded; nobody can later show who accessed \
+             what"
+                .to_owned(),
+        );
+        return (warnings, notes);
+    }
+    if let Some(file) = &audit.file {
+        if file.options.policy == warden_audit::FailurePolicy::Drop {
+            warnings.push(
+                "audit.on_failure = \"drop\": requests go on when the audit files cannot be \
+                 written (the loss is counted and a gap event records it); use \"block\" to \
+                 fail closed"
+                    .to_owned(),
+            );
+        }
+        if file.seal.is_none() {
+            notes.push(
+                "audit: no seal key (audit.seal_key_env or audit.seal_key_file): the hash chain \
+                 shows edits, but whoever can write the folder can also rewrite the whole chain; \
+                 a seal key (or the webhook copy) makes that detectable"
+                    .to_owned(),
+            );
+        }
+    }
+    if let Some(hook) = &audit.webhook
+        && hook.allow_insecure_http
+        && hook.url.scheme() == "http"
+    {
+        warnings.push(
+            "audit.webhook.allow_insecure_http = true: audit events cross the network unencrypted \
+             (signed, but readable)"
+                .to_owned(),
+        );
+    }
+    for (name, profile) in &config.policy_config.profiles {
+        if profile.audit_values == Some(true) {
+            warnings.push(format!(
+                "profiles.{name}.audit_values = true: the audit log records this profile's \
+                 field values (domains, values written); the log then holds personal data"
+            ));
+        }
+    }
+    (warnings, notes)
 }
