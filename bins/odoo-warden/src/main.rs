@@ -1,8 +1,9 @@
 //! `odoo-warden`: the admin command line. `keys` manages the API keys agents present, `policy
 //! explain` shows what the gateway would decide on a call and why, `config check` validates a
-//! configuration and warns about risky settings, and `demo` runs the Odoo simulator with a
-//! ready-to-use configuration.
+//! configuration and warns about risky settings, `audit` verifies, searches and follows the
+//! audit log, and `demo` runs the Odoo simulator with a ready-to-use configuration.
 
+mod audit;
 mod check;
 mod common;
 mod demo;
@@ -19,8 +20,9 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "odoo-warden",
     version,
-    after_help = "Exit status: 0 success, 64 usage or configuration error, 1 other failure \
-                  (`policy explain` and `config check` say more in their --help)."
+    after_help = "Exit status: 0 success, 64 usage or configuration error, 74 a folder or file \
+                  cannot be read, 1 other failure (`policy explain`, `config check` and `audit \
+                  verify` say more in their --help)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,6 +45,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Verify, search and follow the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Start the Odoo simulator on loopback and print an MCP client entry for odoo-warden-stdio.
     Demo(demo::DemoArgs),
@@ -87,6 +94,7 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check(args),
         } => check::run(&args),
+        Command::Audit { command } => audit::run(command),
         Command::Demo(args) => demo::run(args),
     };
     match outcome {
