@@ -35,7 +35,7 @@ fn summary(name: &str, mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     let median = percentile(&samples, 0.5);
     println!(
-        "{name:<8} calls {:>5}  median {:>8.1} µs  p90 {:>8.1} µs  p99 {:>8.1} µs",
+        "{name:<26} calls {:>5}  median {:>8.1} µs  p90 {:>8.1} µs  p99 {:>8.1} µs",
         samples.len(),
         median.as_secs_f64() * 1e6,
         percentile(&samples, 0.9).as_secs_f64() * 1e6,
@@ -90,8 +90,53 @@ fn main() {
         assert!(started.elapsed() < DEADLINE, "benchmark deadline");
     }
 
-    // Gateway: the stdio binary as an agent runs it.
-    let dir = std::env::temp_dir().join(format!("warden-bench-{}", std::process::id()));
+    // Gateway: the stdio binary as an agent runs it, with the audit log off, with group
+    // commit, and with an fsync per event (the default).
+    let series = [
+        ("no audit", "[audit]\nenabled = false\n"),
+        ("audit, group commit 2 ms", "[audit]\ndurability = \"group\"\ngroup_commit_ms = 2\n"),
+        ("audit, fsync per event", "[audit]\ndurability = \"every_event\"\n"),
+    ];
+    let mut gateways = Vec::new();
+    for (label, audit) in series {
+        let samples = gateway_series(&sim, &key, audit, calls, started);
+        gateways.push((label, samples));
+    }
+
+    println!("search_read of 20 partners against the zero-latency simulator, sequential calls:");
+    let d = summary("direct", direct);
+    let mut medians = Vec::new();
+    for (label, samples) in gateways {
+        medians.push((label, summary(label, samples)));
+    }
+    for (label, median) in &medians {
+        println!(
+            "gateway overhead at the median ({label}): {:.1} µs",
+            (median.as_secs_f64() - d.as_secs_f64()) * 1e6
+        );
+    }
+    if let (Some((_, off)), true) = (medians.first(), medians.len() > 1) {
+        for (label, median) in &medians[1..] {
+            println!(
+                "added by the audit log at the median ({label}): {:.1} µs",
+                (median.as_secs_f64() - off.as_secs_f64()) * 1e6
+            );
+        }
+    }
+}
+
+/// `calls` timed `search_records` calls through a fresh `odoo-warden-stdio` whose configuration
+/// ends with `audit` (its `[audit]` section).
+fn gateway_series(
+    sim: &warden_odoo_sim::SimHandle,
+    key: &str,
+    audit: &str,
+    calls: usize,
+    started: Instant,
+) -> Vec<Duration> {
+    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("warden-bench-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config_path = dir.join("warden.toml");
     let mut store = KeyStoreFile::default();
@@ -106,7 +151,7 @@ fn main() {
              [odoo.identities.main]\nlogin = \"admin\"\napi_key_env = \"ODOO_API_KEY\"\n\n\
              [keys]\nfile = \"keys.toml\"\n\n\
              [profiles.bench]\nidentity = \"main\"\nmodels = {{ allow = [\"*\"] }}\n\
-             operations = {{ allow = [\"read\"] }}\n",
+             operations = {{ allow = [\"read\"] }}\n\n{audit}",
             sim.url(),
             sim.database()
         ),
@@ -115,7 +160,7 @@ fn main() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_odoo-warden-stdio"))
         .arg("--config")
         .arg(&config_path)
-        .env("ODOO_API_KEY", &key)
+        .env("ODOO_API_KEY", key)
         .env("WARDEN_KEY", &secret)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -156,11 +201,6 @@ fn main() {
     let _ = child.wait();
     std::fs::remove_dir_all(&dir).ok();
 
-    println!("search_read of 20 partners against the zero-latency simulator, sequential calls:");
-    let d = summary("direct", direct);
-    let g = summary("gateway", gateway);
-    println!(
-        "gateway overhead at the median: {:.1} µs",
-        (g.as_secs_f64() - d.as_secs_f64()) * 1e6
-    );
+    gateway
 }
+
