@@ -258,3 +258,51 @@ async def test_a_key_over_its_rate_limit_gets_rate_limited(sim, deployment, mode
     async with client(sim, deployment, "support-bot", mode) as other:
         result = await other.call_tool("count_records", {"model": "res.partner", "domain": "[]"})
         assert result.is_error is not True, text_of(result)
+
+
+def audit_events(directory) -> list[dict]:
+    """The events of an audit folder (the chain's own records left out)."""
+    import json
+
+    events = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            if event["kind"] != "chain":
+                events.append(event)
+    return events
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+async def test_calls_and_denials_are_in_the_audit_log_and_it_verifies(sim, deployment, mode):
+    import subprocess
+
+    async with client(sim, deployment, "sales-agent", mode) as sales:
+        ok = await sales.call_tool("search_records", {"model": "res.partner", "domain": "[('id', '=', 10)]", "fields": ["name"]})
+        assert ok.is_error is not True, text_of(ok)
+        refused = await sales.call_tool("search_records", {"model": "res.partner", "fields": ["email"]})
+        assert refused.is_error is True
+        denied = await sales.call_tool("update_records", {"model": "res.partner", "ids": [10], "values": '{"name": "X"}'})
+        assert denied.is_error is True
+    audit = deployment.path.parent / "audit"
+    events = [e for e in audit_events(audit) if e.get("tool")]
+    protocol = "2026-07-28" if mode == "2026-07-28" else None
+    found, unknown, forbidden = events[-3:]
+    for event in (found, unknown, forbidden):
+        assert event["key_name"] == "sales-agent" and event["profile"] == "sales", event
+        assert event["odoo_user"] == "sales_agent" and event["transport"] == "stdio", event
+        if protocol:
+            assert event["protocol"] == protocol, event
+    assert found["tool"] == "search_records" and found["outcome"]["status"] == "ok", found
+    assert found["record_ids"] == [10] and found["fields_requested"] == ["name"], found
+    assert found["latency"]["odoo_ms"] > 0, found
+    assert unknown["outcome"]["error"] == "invalid_arguments", unknown
+    assert forbidden["decision"]["verdict"] == "deny", forbidden
+    assert "sales" in forbidden["decision"]["rule"], forbidden
+    assert all("Deco Addict" not in str(e) and DECO_EMAIL not in str(e) for e in events)
+    # The chain of the folder verifies with the admin tool.
+    verify = subprocess.run(
+        [binary("odoo-warden"), "audit", "verify", str(audit)], capture_output=True, text=True, timeout=60
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -35,17 +35,29 @@ fn event(n: u64) -> AuditEvent {
     event.client_ip = Some(format!("10.0.{}.{}", n % 7, n % 200));
     event.transport = Some("http".to_owned());
     event.protocol = Some("2026-07-28".to_owned());
-    event.tool = Some(["search_records", "read_records", "count_records"][(n % 3) as usize].to_owned());
+    event.tool =
+        Some(["search_records", "read_records", "count_records"][(n % 3) as usize].to_owned());
     event.model = Some(["res.partner", "sale.order", "account.move"][(n % 3) as usize].to_owned());
     event.odoo_method = Some("search_read".to_owned());
     event.operation = Some("read".to_owned());
     event.fields_requested = vec!["name".into(), "phone".into(), "country_id".into()];
-    event.fields_returned = vec!["id".into(), "name".into(), "phone".into(), "country_id".into()];
+    event.fields_returned = vec![
+        "id".into(),
+        "name".into(),
+        "phone".into(),
+        "country_id".into(),
+    ];
     event.set_record_ids((n..n + 20).map(|i| i as i64));
     if n % 17 == 0 {
-        event.decision = Some(Decision::deny("profile \"sales\": models.deny hr.*", "forbidden"));
+        event.decision = Some(Decision::deny(
+            "profile \"sales\": models.deny hr.*",
+            "forbidden",
+        ));
     }
-    event.latency = Some(Latency::new(Duration::from_micros(900), Duration::from_micros(700)));
+    event.latency = Some(Latency::new(
+        Duration::from_micros(900),
+        Duration::from_micros(700),
+    ));
     event.result_count = Some(20);
     event.result_bytes = Some(2300);
     event
@@ -75,7 +87,11 @@ fn block() -> SinkOptions {
     }
 }
 
-async fn sequential(dir: &std::path::Path, durability: Durability, count: usize) -> (Duration, Vec<Duration>) {
+async fn sequential(
+    dir: &std::path::Path,
+    durability: Durability,
+    count: usize,
+) -> (Duration, Vec<Duration>) {
     let mut config = JsonlConfig::new(dir);
     config.durability = durability;
     let auditor = Auditor::builder()
@@ -96,7 +112,12 @@ async fn sequential(dir: &std::path::Path, durability: Durability, count: usize)
     (elapsed, waits)
 }
 
-async fn concurrent(dir: &std::path::Path, durability: Durability, count: usize, producers: usize) -> (Duration, Vec<Duration>) {
+async fn concurrent(
+    dir: &std::path::Path,
+    durability: Durability,
+    count: usize,
+    producers: usize,
+) -> (Duration, Vec<Duration>) {
     let mut config = JsonlConfig::new(dir);
     config.durability = durability;
     let auditor = Auditor::builder()
@@ -145,17 +166,36 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
         dir
     };
-    println!("JSONL sink on {} (a real file system, fsync):", std::env::temp_dir().display());
-    let (elapsed, waits) = runtime.block_on(sequential(&fresh("every"), Durability::EveryEvent, scale));
+    println!(
+        "JSONL sink on {} (a real file system, fsync):",
+        std::env::temp_dir().display()
+    );
+    let (elapsed, waits) =
+        runtime.block_on(sequential(&fresh("every"), Durability::EveryEvent, scale));
     report("fsync per event, 1", scale, elapsed, waits);
-    let (elapsed, waits) = runtime.block_on(concurrent(&fresh("every64"), Durability::EveryEvent, scale, 64));
+    let (elapsed, waits) = runtime.block_on(concurrent(
+        &fresh("every64"),
+        Durability::EveryEvent,
+        scale,
+        64,
+    ));
     report("fsync per event, 64", scale, elapsed, waits);
     for ms in [2u64, 5] {
         let durability = Durability::GroupCommit {
             interval: Duration::from_millis(ms),
         };
-        let (elapsed, waits) = runtime.block_on(concurrent(&fresh(&format!("group{ms}")), durability, scale * 10, 64));
-        report(&format!("group commit {ms} ms, 64"), scale * 10, elapsed, waits);
+        let (elapsed, waits) = runtime.block_on(concurrent(
+            &fresh(&format!("group{ms}")),
+            durability,
+            scale * 10,
+            64,
+        ));
+        report(
+            &format!("group commit {ms} ms, 64"),
+            scale * 10,
+            elapsed,
+            waits,
+        );
     }
 
     // A million events, written straight through the sink in large group-committed batches.
@@ -195,8 +235,13 @@ fn main() {
     filter.outcome = Some(OutcomeFilter::Denied);
     let t = Instant::now();
     let (files, _) = files_to_search(&dir, &filter).expect("files");
-    let stats = search_files(&files, &filter, |_, _| std::ops::ControlFlow::Continue(()), |_| {})
-        .expect("search");
+    let stats = search_files(
+        &files,
+        &filter,
+        |_, _| std::ops::ControlFlow::Continue(()),
+        |_| {},
+    )
+    .expect("search");
     let searched = t.elapsed();
     println!(
         "search --key agent-7 --outcome denied: {} of {} lines matched in {:.2} s ({:.0} MiB/s)",
@@ -208,8 +253,13 @@ fn main() {
     let mut all = Filter::default();
     all.model = Some("sale.order".to_owned());
     let t = Instant::now();
-    let stats = search_files(&files, &all, |_, _| std::ops::ControlFlow::Continue(()), |_| {})
-        .expect("search");
+    let stats = search_files(
+        &files,
+        &all,
+        |_, _| std::ops::ControlFlow::Continue(()),
+        |_| {},
+    )
+    .expect("search");
     println!(
         "search --model sale.order: {} matched in {:.2} s",
         stats.matched,

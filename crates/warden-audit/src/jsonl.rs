@@ -44,10 +44,11 @@ impl Clock for SystemClock {
 pub enum Durability {
     /// Write and fsync every event before it counts as recorded.
     EveryEvent,
-    /// Gather the events of up to `interval`, write them, fsync once: far more events per
-    /// second, each waiting up to `interval` longer.
+    /// At most one write and fsync per `interval`: events arriving meanwhile are gathered and
+    /// synced together (far more events per second under load); an event arriving after a quiet
+    /// `interval` is written at once.
     GroupCommit {
-        /// How long events are gathered.
+        /// The shortest time between two syncs.
         interval: Duration,
     },
 }

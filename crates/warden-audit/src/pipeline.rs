@@ -542,6 +542,7 @@ impl Worker {
         let mut carried: Vec<(Arc<AuditEvent>, Option<Ack>)> = Vec::new();
         let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
         let mut open = true;
+        let mut last_write: Option<Instant> = None;
         while open || !carried.is_empty() {
             let mut batch = std::mem::take(&mut carried);
             if batch.is_empty() {
@@ -558,8 +559,10 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            // Gather more, up to the batch size and the sink's wait.
-            let deadline = Instant::now() + batching.max_wait;
+            // Gather more, up to the batch size, until `max_wait` after the previous write: a
+            // quiet sink writes at once, a busy one gathers what arrives meanwhile.
+            let now = Instant::now();
+            let deadline = last_write.map_or(now, |at: Instant| (at + batching.max_wait).max(now));
             while open && batch.len() < max_events && flushes.is_empty() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let next = if left.is_zero() {
@@ -591,7 +594,9 @@ impl Worker {
                 events.push(Arc::clone(gap));
             }
             events.extend(batch.iter().map(|(event, _)| Arc::clone(event)));
-            match self.sink.write(&events) {
+            let result = self.sink.write(&events);
+            last_write = Some(Instant::now());
+            match result {
                 Ok(()) => {
                     backoff = Duration::from_millis(50);
                     if self.counters.failing.swap(false, Ordering::Relaxed) {

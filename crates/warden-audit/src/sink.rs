@@ -33,7 +33,8 @@ impl From<std::io::Error> for SinkError {
 pub struct Batching {
     /// Most events in one [`Sink::write`].
     pub max_events: usize,
-    /// How long the pipeline gathers events after the first before it writes them.
+    /// The shortest time between two writes: events that arrive sooner after a write are
+    /// gathered until then (a sink that has been quiet for this long writes at once).
     pub max_wait: Duration,
 }
 

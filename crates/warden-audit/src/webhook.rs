@@ -64,7 +64,8 @@ pub struct WebhookConfig {
     pub secret: Vec<u8>,
     /// Most events in one request (default 100).
     pub batch_max_events: usize,
-    /// How long events are gathered after the first before a request is sent (default 1 s).
+    /// The shortest time between two requests: events arriving meanwhile are gathered into the
+    /// next batch (default 1 s).
     pub batch_max_wait: Duration,
     /// Limit for one request, connection and answer included (default 10 s).
     pub timeout: Duration,

@@ -80,9 +80,7 @@ fn the_documented_receivers_accept_real_signatures_and_refuse_the_rest() {
         .expect("clock")
         .as_secs();
     let header = sign(secret.as_bytes(), now, body.as_bytes());
-    let case = |secret: &str, body: &str, now: u64| {
-        serde_json::json!({"secret": secret, "header": header, "body": body, "now": now})
-    };
+    let case = |secret: &str, body: &str, now: u64| serde_json::json!({"secret": secret, "header": header, "body": body, "now": now});
     for (program, extension, script) in [("python3", "py", &python), ("node", "mjs", &node)] {
         assert!(
             run(program, extension, script, &case(secret, body, now)),
@@ -93,7 +91,12 @@ fn the_documented_receivers_accept_real_signatures_and_refuse_the_rest() {
             "{program}: within the tolerance"
         );
         assert!(
-            !run(program, extension, script, &case(secret, &body.replace("partner", "partnes"), now)),
+            !run(
+                program,
+                extension,
+                script,
+                &case(secret, &body.replace("partner", "partnes"), now)
+            ),
             "{program}: an altered body"
         );
         assert!(
@@ -101,7 +104,12 @@ fn the_documented_receivers_accept_real_signatures_and_refuse_the_rest() {
             "{program}: a replay outside the tolerance"
         );
         assert!(
-            !run(program, extension, script, &case("another-secret-of-at-least-32-bytes!!", body, now)),
+            !run(
+                program,
+                extension,
+                script,
+                &case("another-secret-of-at-least-32-bytes!!", body, now)
+            ),
             "{program}: another secret"
         );
     }

@@ -116,7 +116,7 @@ pub struct WebhookSettings {
     pub secret: Vec<u8>,
     /// Most events per POST.
     pub batch_max_events: usize,
-    /// How long events are gathered before a POST.
+    /// The shortest time between two POSTs.
     pub batch_max_wait: Duration,
     /// Timeout of one POST.
     pub timeout: Duration,
