@@ -44,9 +44,9 @@ impl Clock for SystemClock {
 pub enum Durability {
     /// Write and fsync every event before it counts as recorded.
     EveryEvent,
-    /// At most one write and fsync per `interval`: events arriving meanwhile are gathered and
-    /// synced together (far more events per second under load); an event arriving after a quiet
-    /// `interval` is written at once.
+    /// Under load, at most one write and fsync per `interval`: events arriving meanwhile are
+    /// gathered and synced together (far more events per second); a lone event is written and
+    /// synced at once.
     GroupCommit {
         /// The shortest time between two syncs.
         interval: Duration,

@@ -103,6 +103,8 @@ type Ack = oneshot::Sender<Result<(), String>>;
 enum Message {
     Event(Arc<AuditEvent>, Option<Ack>),
     Flush(oneshot::Sender<()>),
+    /// Write what is queued before it, close the sink, end.
+    Close(oneshot::Sender<()>),
 }
 
 #[derive(Default)]
@@ -392,9 +394,25 @@ impl Auditor {
     /// Flush and stop: no event is accepted afterwards; every sink writes what is queued and is
     /// closed, within `timeout`. Returns whether all finished in time.
     pub async fn shutdown(&self, timeout: Duration) -> bool {
-        let flushed = self.flush(timeout).await;
         self.inner.closed.store(true, Ordering::Release);
-        flushed
+        let deadline = Instant::now() + timeout;
+        let mut waits = Vec::new();
+        for sink in &self.inner.sinks {
+            let (tx, rx) = oneshot::channel();
+            if enqueue_until(sink, Message::Close(tx), deadline).await {
+                waits.push(rx);
+            }
+        }
+        let all = waits.len() == self.inner.sinks.len();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let done = tokio::time::timeout(left, async {
+            for rx in waits {
+                let _ = rx.await;
+            }
+        })
+        .await
+        .is_ok();
+        all && done
     }
 
     /// Stop from a synchronous context (a binary's last lines): flush, close every sink and
@@ -405,7 +423,7 @@ impl Auditor {
         let mut all = true;
         for sink in &self.inner.sinks {
             let (tx, mut rx) = oneshot::channel();
-            if !enqueue_blocking(sink, Message::Flush(tx), deadline) {
+            if !enqueue_blocking(sink, Message::Close(tx), deadline) {
                 all = false;
                 continue;
             }
@@ -542,7 +560,8 @@ impl Worker {
         let mut carried: Vec<(Arc<AuditEvent>, Option<Ack>)> = Vec::new();
         let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
         let mut open = true;
-        let mut last_write: Option<Instant> = None;
+        let mut last_write: Option<(Instant, usize)> = None;
+        let mut closer: Option<oneshot::Sender<()>> = None;
         while open || !carried.is_empty() {
             let mut batch = std::mem::take(&mut carried);
             if batch.is_empty() {
@@ -556,13 +575,22 @@ impl Worker {
                         self.flush(done);
                         continue;
                     }
+                    Ok(Message::Close(done)) => {
+                        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        closer = Some(done);
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
-            // Gather more, up to the batch size, until `max_wait` after the previous write: a
-            // quiet sink writes at once, a busy one gathers what arrives meanwhile.
+            // Gather more, up to the batch size. A busy sink (its previous write had company)
+            // waits until `max_wait` after that write, gathering what arrives meanwhile; a quiet
+            // one writes at once, so a lone request never waits for the interval.
             let now = Instant::now();
-            let deadline = last_write.map_or(now, |at: Instant| (at + batching.max_wait).max(now));
+            let deadline = match last_write {
+                Some((at, events)) if events > 1 => (at + batching.max_wait).max(now),
+                _ => now,
+            };
             while open && batch.len() < max_events && flushes.is_empty() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let next = if left.is_zero() {
@@ -584,6 +612,11 @@ impl Worker {
                         self.counters.queued.fetch_sub(1, Ordering::Relaxed);
                         flushes.push(done);
                     }
+                    Ok(Message::Close(done)) => {
+                        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        closer = Some(done);
+                        open = false;
+                    }
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => open = false,
                 }
@@ -595,7 +628,7 @@ impl Worker {
             }
             events.extend(batch.iter().map(|(event, _)| Arc::clone(event)));
             let result = self.sink.write(&events);
-            last_write = Some(Instant::now());
+            last_write = Some((Instant::now(), batch.len()));
             match result {
                 Ok(()) => {
                     backoff = Duration::from_millis(50);
@@ -661,6 +694,9 @@ impl Worker {
         }
         if let Err(error) = self.sink.close() {
             tracing::error!(sink = self.sink.name(), %error, "audit sink did not close cleanly");
+        }
+        if let Some(done) = closer {
+            let _ = done.send(());
         }
     }
 

@@ -33,8 +33,9 @@ impl From<std::io::Error> for SinkError {
 pub struct Batching {
     /// Most events in one [`Sink::write`].
     pub max_events: usize,
-    /// The shortest time between two writes: events that arrive sooner after a write are
-    /// gathered until then (a sink that has been quiet for this long writes at once).
+    /// Under load (the previous write held more than one event), the shortest time between two
+    /// writes: events that arrive sooner are gathered until then. A lone event is written at
+    /// once.
     pub max_wait: Duration,
 }
 
