@@ -193,6 +193,15 @@ pub(crate) async fn run(args: DemoArgs) -> Result<u8> {
         stdio.display(),
         config_path.display()
     )?;
+    let audit = dir.join("audit");
+    writeln!(
+        out,
+        "\nEvery request is recorded in {}: watch it with `odoo-warden audit tail {} -f`, check \
+         its hash chain with `odoo-warden audit verify {}`.",
+        audit.display(),
+        audit.display(),
+        audit.display()
+    )?;
     writeln!(out, "\nPress Ctrl-C to stop the simulator.")?;
     common::out(&out)?;
 
