@@ -48,7 +48,7 @@ fn event(n: u64) -> AuditEvent {
         "country_id".into(),
     ];
     event.set_record_ids((n..n + 20).map(|i| i as i64));
-    if n % 17 == 0 {
+    if n.is_multiple_of(17) {
         event.decision = Some(Decision::deny(
             "profile \"sales\": models.deny hr.*",
             "forbidden",

@@ -714,6 +714,12 @@ impl Worker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()?;
+        tracing::warn!(
+            sink = self.sink.name(),
+            lost = pending.dropped,
+            reason = %pending.reason,
+            "audit events were lost; a gap event records it"
+        );
         Some(Arc::new(AuditEvent::gap(
             SystemTime::now(),
             Gap {
