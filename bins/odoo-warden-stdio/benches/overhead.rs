@@ -94,8 +94,14 @@ fn main() {
     // commit, and with an fsync per event (the default).
     let series = [
         ("no audit", "[audit]\nenabled = false\n"),
-        ("audit, group commit 2 ms", "[audit]\ndurability = \"group\"\ngroup_commit_ms = 2\n"),
-        ("audit, fsync per event", "[audit]\ndurability = \"every_event\"\n"),
+        (
+            "audit, group commit 2 ms",
+            "[audit]\ndurability = \"group\"\ngroup_commit_ms = 2\n",
+        ),
+        (
+            "audit, fsync per event",
+            "[audit]\ndurability = \"every_event\"\n",
+        ),
     ];
     let mut gateways = Vec::new();
     for (label, audit) in series {
@@ -203,4 +209,3 @@ fn gateway_series(
 
     gateway
 }
-

@@ -383,13 +383,15 @@ pub fn format_time(at: SystemTime) -> String {
     humantime::format_rfc3339_micros(at).to_string()
 }
 
-/// A UUIDv7 for an event at `at`: ids sort by time.
-fn new_id(at: SystemTime) -> String {
-    let since = at
+/// A UUIDv7 for an event at `at`: ids sort by time (to the millisecond), the rest is random.
+pub(crate) fn new_id(at: SystemTime) -> String {
+    let millis = at
         .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
-    uuid::Uuid::new_v7(ts).to_string()
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let random: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random)
+        .into_uuid()
+        .to_string()
 }
 
 #[cfg(test)]

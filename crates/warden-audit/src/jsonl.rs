@@ -480,11 +480,7 @@ impl JsonlSink {
         let value = serde_json::json!({
             "v": crate::event::SCHEMA_VERSION,
             "kind": "chain",
-            "id": uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-                uuid::NoContext,
-                now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs(),
-                now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().subsec_nanos(),
-            )).to_string(),
+            "id": crate::event::new_id(now),
             "time": format_time(now),
             "chain": record,
         });
