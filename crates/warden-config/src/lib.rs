@@ -19,9 +19,11 @@
 //! Every error is one line, names the key or file it is about and never contains a secret.
 
 mod audit;
+mod http;
 mod odoo;
 
 pub use audit::{AuditSettings, FileSettings, WebhookSettings, audit_dir};
+pub use http::HttpSettings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -104,6 +106,8 @@ struct FileConfig {
     profiles: BTreeMap<String, ProfileConfig>,
     #[serde(default)]
     audit: audit::AuditSection,
+    #[serde(default)]
+    http: http::HttpSection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +176,8 @@ pub struct Config {
     pub files: Vec<PathBuf>,
     /// The audit log's settings (`[audit]`).
     pub audit: AuditSettings,
+    /// The HTTP transport's settings (`[http]`).
+    pub http: HttpSettings,
 }
 
 /// Where the key store's text comes from.
@@ -229,6 +235,7 @@ impl Config {
         let limits = limits(&file.limits)?;
         let key_store = key_store_path(file.keys, base_dir)?;
         let audit = audit::settings(file.audit, env, base_dir)?;
+        let http = http::settings(file.http)?;
         let store = match keys {
             KeyStoreSource::Read => read_key_store(&key_store)?,
             KeyStoreSource::Given(text) => parse_key_store(&key_store, text)?,
@@ -250,6 +257,7 @@ impl Config {
             files: vec![key_store.clone()],
             key_store,
             audit,
+            http,
         })
     }
 }

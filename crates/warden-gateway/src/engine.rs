@@ -112,6 +112,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A caller over HTTP from `client_ip` (the socket peer, or the address a trusted proxy
+    /// forwarded).
+    pub fn http(client_ip: Option<IpAddr>) -> Self {
+        Self {
+            transport: "http",
+            client_ip,
+        }
+    }
+
     /// The caller of a stdio process: the local user who started it.
     pub fn stdio() -> Self {
         Self {

@@ -70,6 +70,8 @@ pub struct Loaded {
     pub files: Vec<PathBuf>,
     /// The audit log's settings (a reload does not change them: the sinks stay open).
     pub audit: AuditSettings,
+    /// The HTTP transport's settings (read at start).
+    pub http: warden_config::HttpSettings,
 }
 
 /// Reads the configuration at `path` with `env`, validates it and builds its runtime: what
@@ -79,12 +81,14 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
     let limits = config.limits;
     let files = config.files.clone();
     let audit = config.audit.clone();
+    let http = config.http.clone();
     let runtime = build_runtime(config)?;
     Ok(Loaded {
         runtime,
         limits,
         files,
         audit,
+        http,
     })
 }
 

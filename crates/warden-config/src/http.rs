@@ -1,0 +1,173 @@
+//! The `[http]` section: where `odoo-warden-http` listens and what it accepts. Validated into
+//! [`HttpSettings`]; the transport builds its listener from it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::ConfigError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpSection {
+    bind: Option<String>,
+    path: Option<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    request_timeout_ms: Option<u64>,
+    header_timeout_ms: Option<u64>,
+    max_concurrent_requests: Option<usize>,
+    max_sessions: Option<usize>,
+    max_sessions_per_key: Option<usize>,
+    session_idle_timeout_s: Option<u64>,
+}
+
+/// The validated `[http]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpSettings {
+    /// The address to listen on (default `127.0.0.1:8765`).
+    pub bind: SocketAddr,
+    /// The MCP endpoint's path (default `/mcp`).
+    pub path: String,
+    /// Browser origins allowed to call (exact; never `*`).
+    pub allowed_origins: Vec<String>,
+    /// `Host` values allowed; empty means the loopback names only.
+    pub allowed_hosts: Vec<String>,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Longest time for one request.
+    pub request_timeout: Duration,
+    /// Longest time for a request's headers.
+    pub header_timeout: Duration,
+    /// Requests served at once.
+    pub max_concurrent_requests: usize,
+    /// Legacy sessions open at once.
+    pub max_sessions: usize,
+    /// Legacy sessions open at once per key.
+    pub max_sessions_per_key: usize,
+    /// Idle time after which a legacy session ends.
+    pub session_idle_timeout: Duration,
+}
+
+fn positive(key: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::invalid(key, "must be greater than 0")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
+
+fn at_least_one(key: &str, value: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::invalid(key, "must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
+
+pub(crate) fn settings(section: HttpSection) -> Result<HttpSettings, ConfigError> {
+    let bind: SocketAddr = section
+        .bind
+        .as_deref()
+        .unwrap_or("127.0.0.1:8765")
+        .parse()
+        .map_err(|_| ConfigError::invalid("http.bind", "not an address such as 127.0.0.1:8765"))?;
+    let path = section.path.unwrap_or_else(|| "/mcp".to_owned());
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) || path == "/healthz" {
+        return Err(ConfigError::invalid(
+            "http.path",
+            "must be a path such as /mcp (not /healthz)",
+        ));
+    }
+    for origin in &section.allowed_origins {
+        let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+            && !origin.trim_end_matches('/').contains('*')
+            && url::Url::parse(origin).is_ok_and(|u| u.path() == "/" && u.query().is_none());
+        if !valid {
+            return Err(ConfigError::invalid(
+                "http.allowed_origins",
+                format!(
+                    "{origin:?} is not an origin such as https://app.example.com (no wildcard, no path)"
+                ),
+            ));
+        }
+    }
+    let allowed_origins = section
+        .allowed_origins
+        .iter()
+        .map(|o| o.trim_end_matches('/').to_owned())
+        .collect();
+    if section
+        .allowed_hosts
+        .iter()
+        .any(|h| h.is_empty() || h.contains(['/', '*', ' ']))
+    {
+        return Err(ConfigError::invalid(
+            "http.allowed_hosts",
+            "each entry is a host name, optionally with :port (no wildcard)",
+        ));
+    }
+    if !bind.ip().is_loopback() && section.allowed_hosts.is_empty() {
+        return Err(ConfigError::invalid(
+            "http.allowed_hosts",
+            format!(
+                "required when binding the non-loopback address {bind}: the host names clients use \
+                 (DNS-rebinding protection)"
+            ),
+        ));
+    }
+    let trusted_proxies = section
+        .trusted_proxies
+        .iter()
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::invalid(
+                        "http.trusted_proxies",
+                        format!("{p:?} is not an address or CIDR"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpSettings {
+        bind,
+        path,
+        allowed_origins,
+        allowed_hosts: section.allowed_hosts,
+        trusted_proxies,
+        request_timeout: Duration::from_millis(positive(
+            "http.request_timeout_ms",
+            section.request_timeout_ms,
+            120_000,
+        )?),
+        header_timeout: Duration::from_millis(positive(
+            "http.header_timeout_ms",
+            section.header_timeout_ms,
+            10_000,
+        )?),
+        max_concurrent_requests: at_least_one(
+            "http.max_concurrent_requests",
+            section.max_concurrent_requests,
+            256,
+        )?,
+        max_sessions: at_least_one("http.max_sessions", section.max_sessions, 10_000)?,
+        max_sessions_per_key: at_least_one(
+            "http.max_sessions_per_key",
+            section.max_sessions_per_key,
+            100,
+        )?,
+        session_idle_timeout: Duration::from_secs(positive(
+            "http.session_idle_timeout_s",
+            section.session_idle_timeout_s,
+            1800,
+        )?),
+    })
+}

@@ -1,0 +1,459 @@
+//! The MCP endpoint (Streamable HTTP), behind the guards and authentication of [`super::app`].
+//!
+//! - POST: one JSON-RPC message. A request whose `_meta` names 2026-07-28 is served statelessly:
+//!   the `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers must match the body (400 and
+//!   error -32020 otherwise). `initialize` opens a legacy session (`Mcp-Session-Id` in the
+//!   answer, bound to the key); other legacy messages name it. Notifications and responses get
+//!   202. The answer is JSON, or an SSE stream (progress, and in the legacy era the confirmation
+//!   the server asks for) when the client accepts one and the request is a tool call.
+//! - GET (legacy): the session's stream of server messages; DELETE (legacy): ends the session.
+//!   Both are 405 for 2026-07-28, which is POST only.
+//! - `Content-Type` must be JSON (415); `Accept` must allow JSON or SSE (406); the body is
+//!   bounded (413) and must arrive within the request timeout (408).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use warden_gateway::engine::{Caller, Gateway, KeyId, Session};
+use warden_mcp::{ProtocolVersion, error_code, meta_key};
+
+use super::sessions::{Full, Sessions};
+use super::sse;
+use super::{Authenticated, Body, ClientAddr, HttpOptions, empty, json_response, text_response};
+
+/// The `Mcp-Session-Id` header.
+pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
+/// The `MCP-Protocol-Version` header.
+pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
+/// The `Mcp-Method` header (2026-07-28).
+pub(crate) const METHOD_HEADER: &str = "mcp-method";
+/// The `Mcp-Name` header (2026-07-28).
+pub(crate) const NAME_HEADER: &str = "mcp-name";
+
+/// The endpoint's state.
+pub(crate) struct Mcp {
+    pub(crate) gateway: Gateway,
+    pub(crate) sessions: Arc<Sessions>,
+    pub(crate) options: Arc<HttpOptions>,
+}
+
+/// A JSON-RPC error as an HTTP answer with `status`.
+fn rpc_error(status: StatusCode, id: &Value, code: i32, message: &str) -> Response<Body> {
+    json_response(
+        status,
+        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+    )
+}
+
+fn header<'a>(request: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether `accept` allows `mime` (or a wildcard covering it). No header allows everything.
+fn accepts(accept: Option<&str>, mime: &str) -> bool {
+    let Some(accept) = accept else { return true };
+    let (kind, _) = mime.split_once('/').unwrap_or((mime, ""));
+    accept.split(',').any(|item| {
+        let range = item
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        range == mime || range == "*/*" || range == format!("{kind}/*")
+    })
+}
+
+impl Mcp {
+    pub(crate) async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        match *request.method() {
+            Method::POST => self.post(request).await,
+            Method::GET => self.get(request),
+            Method::DELETE => self.delete(request),
+            _ => {
+                let mut response =
+                    text_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                response
+            }
+        }
+    }
+
+    fn identity(request: &Request<Incoming>) -> Option<(KeyId, Caller)> {
+        let key = request.extensions().get::<Authenticated>()?.0.clone();
+        let ip = request.extensions().get::<ClientAddr>().map(|c| c.0);
+        Some((key, Caller::http(ip)))
+    }
+
+    /// A request for a legacy session's id: 405 when it speaks 2026-07-28 (no sessions there),
+    /// 400 without an id, 404 when the session is not this key's or has ended.
+    fn session_of(
+        &self,
+        request: &Request<Incoming>,
+        key: &KeyId,
+    ) -> Result<(String, Session, String, tokio::sync::watch::Receiver<bool>), Response<Body>> {
+        let modern = header(request, VERSION_HEADER)
+            .and_then(ProtocolVersion::parse)
+            .is_some_and(|v| v.era() == warden_mcp::Era::Modern);
+        let Some(id) = header(request, SESSION_HEADER) else {
+            let mut response = text_response(
+                if modern || request.method() != Method::POST {
+                    StatusCode::METHOD_NOT_ALLOWED
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                if modern {
+                    "2026-07-28 is served statelessly: POST only"
+                } else {
+                    "this needs the Mcp-Session-Id of a session opened with initialize"
+                },
+            );
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            return Err(response);
+        };
+        match self.sessions.get(id, key) {
+            Some((session, version, ended)) => Ok((id.to_owned(), session, version, ended)),
+            None => Err(text_response(
+                StatusCode::NOT_FOUND,
+                "no such session (it ended, expired or belongs to another key): initialize again",
+            )),
+        }
+    }
+
+    fn get(&self, request: Request<Incoming>) -> Response<Body> {
+        let Some((key, _)) = Self::identity(&request) else {
+            return text_response(StatusCode::UNAUTHORIZED, "unauthenticated");
+        };
+        let (_, _, _, ended) = match self.session_of(&request, &key) {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        if !accepts(header(&request, "accept"), "text/event-stream") {
+            return text_response(
+                StatusCode::NOT_ACCEPTABLE,
+                "GET opens an event stream: accept text/event-stream",
+            );
+        }
+        // This server sends nothing unprompted; the stream stays open (with keep-alive comments)
+        // until the session ends, so clients that expect one are served.
+        sse::idle_stream(ended, Duration::from_secs(15))
+    }
+
+    fn delete(&self, request: Request<Incoming>) -> Response<Body> {
+        let Some((key, _)) = Self::identity(&request) else {
+            return text_response(StatusCode::UNAUTHORIZED, "unauthenticated");
+        };
+        let (id, _, _, _) = match self.session_of(&request, &key) {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        self.sessions.remove(&id, &key);
+        empty(StatusCode::NO_CONTENT)
+    }
+
+    async fn post(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        let Some((key, caller)) = Self::identity(&request) else {
+            return text_response(StatusCode::UNAUTHORIZED, "unauthenticated");
+        };
+        // Two values of a header that decides how the message is read are ambiguous (a proxy
+        // and this server could each pick another): refused.
+        for name in [
+            "content-type",
+            SESSION_HEADER,
+            VERSION_HEADER,
+            METHOD_HEADER,
+            NAME_HEADER,
+        ] {
+            if request.headers().get_all(name).iter().count() > 1 {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the {name} header is given more than once"),
+                );
+            }
+        }
+        let content_type = header(&request, "content-type").unwrap_or("");
+        let json_body = content_type
+            .split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !json_body {
+            return text_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the message as application/json",
+            );
+        }
+        let accept = header(&request, "accept").map(str::to_owned);
+        let json_ok = accepts(accept.as_deref(), "application/json");
+        let sse_ok = accept
+            .as_deref()
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/event-stream"));
+        if !json_ok && !sse_ok {
+            return text_response(
+                StatusCode::NOT_ACCEPTABLE,
+                "accept application/json or text/event-stream",
+            );
+        }
+        let headers = request.headers().clone();
+        let limit = self.options.max_body_bytes;
+        let body = Limited::new(request.into_body(), limit);
+        let bytes = match tokio::time::timeout(self.options.request_timeout, body.collect()).await {
+            Err(_) => {
+                return text_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time",
+                );
+            }
+            Ok(Err(error)) => {
+                return if error
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    text_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!("the message is larger than {limit} bytes"),
+                    )
+                } else {
+                    text_response(
+                        StatusCode::BAD_REQUEST,
+                        "the request body could not be read",
+                    )
+                };
+            }
+            Ok(Ok(collected)) => collected.to_bytes(),
+        };
+        let message: Value = match serde_json::from_slice(&bytes) {
+            Ok(value) => value,
+            // Let the engine answer (and record) what is not JSON-RPC.
+            Err(_) => {
+                let session = self.gateway.session(caller, key);
+                let (tx, _) = mpsc::channel(1);
+                let response = session.handle(&bytes, &tx).await;
+                return json_response(StatusCode::BAD_REQUEST, &response.unwrap_or(Value::Null));
+            }
+        };
+        let Some(object) = message.as_object() else {
+            let session = self.gateway.session(caller, key);
+            let (tx, _) = mpsc::channel(1);
+            let response = session.handle(&bytes, &tx).await;
+            return json_response(StatusCode::BAD_REQUEST, &response.unwrap_or(Value::Null));
+        };
+        let id = object.get("id").cloned().unwrap_or(Value::Null);
+        let method = object
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let is_request = method.is_some() && object.contains_key("id");
+        let params = object.get("params").and_then(Value::as_object);
+        let modern_version = params
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(meta_key::PROTOCOL_VERSION))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let header_of = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+
+        // 2026-07-28: stateless, the headers must say what the body says.
+        if let Some(version) = &modern_version
+            && ProtocolVersion::parse(version).is_some_and(|v| v.era() == warden_mcp::Era::Modern)
+        {
+            if let Some(problem) = header_mismatch(&header_of, version, method.as_deref(), params) {
+                return rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    &id,
+                    error_code::HEADER_MISMATCH,
+                    &problem,
+                );
+            }
+            let session = self.gateway.session(caller, key);
+            return self
+                .answer(
+                    session,
+                    bytes,
+                    is_request,
+                    sse_ok,
+                    json_ok,
+                    method.as_deref(),
+                )
+                .await;
+        }
+
+        // Legacy: initialize opens a session; everything else names one.
+        if method.as_deref() == Some("initialize") {
+            let session = self.gateway.session(caller, key.clone());
+            let (tx, _) = mpsc::channel(1);
+            let Some(response) = session.handle(&bytes, &tx).await else {
+                return empty(StatusCode::ACCEPTED);
+            };
+            let Some(version) = response
+                .pointer("/result/protocolVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
+                return json_response(StatusCode::OK, &response);
+            };
+            return match self.sessions.insert(&key, session, &version) {
+                Ok(session_id) => {
+                    let mut answer = json_response(StatusCode::OK, &response);
+                    if let Ok(value) = HeaderValue::from_str(&session_id) {
+                        answer.headers_mut().insert(SESSION_HEADER, value);
+                    }
+                    answer
+                }
+                Err(full) => rpc_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &id,
+                    error_code::INTERNAL_ERROR,
+                    match full {
+                        Full::Server => "too many open sessions; try again later",
+                        Full::Key => "this key has too many open sessions; end some (DELETE) first",
+                    },
+                ),
+            };
+        }
+        let Some(session_id) = header_of(SESSION_HEADER) else {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                &id,
+                error_code::INVALID_REQUEST,
+                "no session: send initialize first (and its Mcp-Session-Id with every request), or name the protocol version in _meta (2026-07-28)",
+            );
+        };
+        let Some((session, version, _)) = self.sessions.get(session_id, &key) else {
+            return rpc_error(
+                StatusCode::NOT_FOUND,
+                &id,
+                error_code::INVALID_REQUEST,
+                "no such session (it ended, expired or belongs to another key): initialize again",
+            );
+        };
+        if let Some(named) = header_of(VERSION_HEADER)
+            && named != version
+        {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                &id,
+                error_code::INVALID_REQUEST,
+                &format!("MCP-Protocol-Version {named:?} is not the session's ({version})"),
+            );
+        }
+        self.answer(
+            session,
+            bytes,
+            is_request,
+            sse_ok,
+            json_ok,
+            method.as_deref(),
+        )
+        .await
+    }
+
+    /// Hand the message to the session; answer 202 for what is not a request, JSON or SSE for
+    /// a request.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer(
+        &self,
+        session: Session,
+        bytes: Bytes,
+        is_request: bool,
+        sse_ok: bool,
+        json_ok: bool,
+        method: Option<&str>,
+    ) -> Response<Body> {
+        if !is_request {
+            let (tx, _) = mpsc::channel(1);
+            let _ = session.handle(&bytes, &tx).await;
+            return empty(StatusCode::ACCEPTED);
+        }
+        // A tool call may send progress and (legacy) ask for a confirmation on the way: a
+        // stream, when the client takes one. Otherwise the outbound channel is closed, so the
+        // engine knows nobody can be asked.
+        let stream = sse_ok && (method == Some("tools/call") || !json_ok);
+        if stream {
+            return sse::request_stream(session, bytes);
+        }
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        match session.handle(&bytes, &tx).await {
+            Some(response) => json_response(StatusCode::OK, &response),
+            None => empty(StatusCode::ACCEPTED),
+        }
+    }
+}
+
+/// Why the 2026-07-28 headers do not match the body, if they do not.
+fn header_mismatch<'a>(
+    header_of: &impl Fn(&str) -> Option<&'a str>,
+    version: &str,
+    method: Option<&str>,
+    params: Option<&serde_json::Map<String, Value>>,
+) -> Option<String> {
+    match header_of(VERSION_HEADER) {
+        Some(named) if named == version => {}
+        Some(named) => {
+            return Some(format!(
+                "MCP-Protocol-Version {named:?} does not match the body's protocol version {version:?}"
+            ));
+        }
+        None => return Some("the MCP-Protocol-Version header is required".to_owned()),
+    }
+    let method = method?;
+    match header_of(METHOD_HEADER) {
+        Some(named) if named == method => {}
+        Some(named) => {
+            return Some(format!(
+                "Mcp-Method {named:?} does not match the body's method {method:?}"
+            ));
+        }
+        None => return Some("the Mcp-Method header is required".to_owned()),
+    }
+    let name_member = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(member) = name_member {
+        let expected = params.and_then(|p| p.get(member)).and_then(Value::as_str);
+        match (header_of(NAME_HEADER), expected) {
+            (Some(named), Some(expected)) if named == expected => {}
+            (Some(named), Some(expected)) => {
+                return Some(format!(
+                    "Mcp-Name {named:?} does not match the body's {member} {expected:?}"
+                ));
+            }
+            (None, Some(_)) => return Some("the Mcp-Name header is required".to_owned()),
+            // A missing body member is the engine's to refuse (invalid params).
+            (_, None) => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts;
+
+    #[test]
+    fn accept_ranges() {
+        assert!(accepts(None, "application/json"));
+        assert!(accepts(
+            Some("application/json, text/event-stream"),
+            "application/json"
+        ));
+        assert!(accepts(Some("*/*"), "application/json"));
+        assert!(accepts(Some("application/*;q=0.8"), "application/json"));
+        assert!(!accepts(Some("text/event-stream"), "application/json"));
+        assert!(!accepts(Some("text/html"), "text/event-stream"));
+    }
+}

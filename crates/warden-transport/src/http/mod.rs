@@ -1,0 +1,618 @@
+//! MCP Streamable HTTP: one gateway that many agents reach, usually behind a TLS-terminating
+//! reverse proxy (nginx, Caddy, Traefik).
+//!
+//! [`app`] is the whole HTTP service as one tower stack (what the tests drive); [`serve`] runs it
+//! on a listener with graceful shutdown; [`run`] is `odoo-warden-http`: configuration → gateway →
+//! audit → listeners. The stack, outermost first, and why in that order:
+//!
+//! 1. **security headers** on every response — outermost, so even refusals made by the layers
+//!    below carry them;
+//! 2. **request timeout** (408) — around everything that may wait;
+//! 3. **client address** — the socket peer, or the forwarded address when the peer is a trusted
+//!    proxy; before anything that decides by address;
+//! 4. **Host and Origin** (403) — before CORS and authentication: a DNS-rebinding page or a
+//!    foreign origin never gets as far as presenting credentials;
+//! 5. **CORS** — only for the allowed origins (never `*`); answers preflights, which carry no
+//!    credentials, so it sits before authentication;
+//! 6. **concurrency limit** — requests beyond it wait; before authentication so that a flood of
+//!    bad keys is bounded too;
+//! 7. the **router**: `/healthz` (open), the MCP endpoint behind **authentication** (401/429).
+
+// A refusal is the HTTP response itself, carried in `Err` on the refusal path only.
+#![allow(clippy::result_large_err)]
+
+mod client_ip;
+mod layers;
+mod mcp;
+mod sessions;
+mod sse;
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use ipnet::IpNet;
+use serde_json::Value;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use warden_gateway::engine::{Caller, Gateway, KeyId};
+
+use layers::GuardLayer;
+use sessions::Sessions;
+
+/// The body of every response.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// The client's address, as [`client_ip`] decided (a request extension).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub(crate) IpAddr);
+
+/// The socket peer of the connection (a request extension set per connection).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) SocketAddr);
+
+/// The key a request authenticated as (a request extension).
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated(pub(crate) KeyId);
+
+/// The settings of the HTTP transport. Build one with `..HttpOptions::default()`.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// The MCP endpoint's path (default `/mcp`).
+    pub path: String,
+    /// `Origin`s allowed to call (exact, e.g. `https://app.example.com`); a request with any
+    /// other `Origin` gets 403, one without is allowed (not a browser). Default: none.
+    pub allowed_origins: Vec<String>,
+    /// `Host` values allowed (`name` or `name:port`); others get 403 (DNS rebinding). Default:
+    /// the loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest request body (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// Longest time for a request, body and answer included (default 120 s).
+    pub request_timeout: Duration,
+    /// Longest time for a request's headers to arrive (default 10 s).
+    pub header_timeout: Duration,
+    /// Requests served at once over all connections (default 256).
+    pub max_concurrent_requests: usize,
+    /// Legacy sessions open at once (default 10,000) and per key (default 100).
+    pub max_sessions: usize,
+    /// Legacy sessions open at once per key.
+    pub max_sessions_per_key: usize,
+    /// A legacy session unused this long ends (default 30 min).
+    pub session_idle_timeout: Duration,
+    /// How long shutdown waits for requests in flight (default 10 s).
+    pub drain_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            path: "/mcp".to_owned(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(120),
+            header_timeout: Duration::from_secs(10),
+            max_concurrent_requests: 256,
+            max_sessions: 10_000,
+            max_sessions_per_key: 100,
+            session_idle_timeout: Duration::from_secs(1800),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub(crate) fn full(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()).boxed());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<Body> {
+    full(status, "text/plain; charset=utf-8", format!("{text}\n"))
+}
+
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    full(
+        status,
+        "application/json",
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
+}
+
+pub(crate) fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()).boxed());
+    *response.status_mut() = status;
+    response
+}
+
+/// The host part of a `Host` value (`name`, `name:port`, `[v6]:port`), lowercased.
+fn host_name(value: &str) -> String {
+    let value = value.trim().to_ascii_lowercase();
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("").to_owned();
+    }
+    match value.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name.to_owned(),
+        _ => value,
+    }
+}
+
+fn host_allowed(value: &str, allowed: &[String]) -> bool {
+    let name = host_name(value);
+    if allowed.is_empty() {
+        return matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1");
+    }
+    let value = value.trim().to_ascii_lowercase();
+    allowed
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&value) || a.eq_ignore_ascii_case(&name))
+}
+
+/// The whole HTTP service over `gateway`: the stack described in the module documentation.
+/// Every request must carry the [`Peer`] extension (set by [`serve`]; tests set it themselves).
+pub fn app(gateway: Gateway, options: HttpOptions) -> App {
+    let options = Arc::new(options);
+    let sessions = Arc::new(Sessions::new(
+        options.max_sessions,
+        options.max_sessions_per_key,
+        options.session_idle_timeout,
+    ));
+    let mcp = Arc::new(mcp::Mcp {
+        gateway: gateway.clone(),
+        sessions: Arc::clone(&sessions),
+        options: Arc::clone(&options),
+    });
+    let endpoint = {
+        let mcp = Arc::clone(&mcp);
+        tower::service_fn(move |request: Request<Incoming>| {
+            let mcp = Arc::clone(&mcp);
+            async move { Ok::<_, Infallible>(mcp.handle(request).await) }
+        })
+    };
+    let authenticated = ServiceBuilder::new()
+        .layer(auth_layer(gateway.clone()))
+        .service(endpoint);
+    let router = Router {
+        path: options.path.clone(),
+        mcp: BoxCloneSyncService::new(authenticated),
+    };
+    let trusted = options.trusted_proxies.clone();
+    let client = GuardLayer::new(move |request: &mut Request<Incoming>| {
+        let Some(Peer(peer)) = request.extensions().get::<Peer>().copied() else {
+            return Err(text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "no peer address",
+            ));
+        };
+        let ip = client_ip::client_ip(peer, request.headers(), &trusted);
+        request.extensions_mut().insert(ClientAddr(ip));
+        Ok(())
+    });
+    let hosts = options.allowed_hosts.clone();
+    let origins = options.allowed_origins.clone();
+    let origin_host = GuardLayer::new(move |request: &mut Request<Incoming>| {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()));
+        match host {
+            Some(host) if host_allowed(host, &hosts) => {}
+            _ => return Err(text_response(StatusCode::FORBIDDEN, "host not allowed")),
+        }
+        if let Some(origin) = request.headers().get(header::ORIGIN) {
+            let allowed = origin
+                .to_str()
+                .is_ok_and(|o| origins.iter().any(|a| a.eq_ignore_ascii_case(o.trim())));
+            if !allowed {
+                return Err(text_response(StatusCode::FORBIDDEN, "origin not allowed"));
+            }
+        }
+        Ok(())
+    });
+    let cors_origins: Vec<HeaderValue> = options
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(cors_origins))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static(mcp::SESSION_HEADER),
+            HeaderName::from_static(mcp::VERSION_HEADER),
+            HeaderName::from_static(mcp::METHOD_HEADER),
+            HeaderName::from_static(mcp::NAME_HEADER),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static(mcp::SESSION_HEADER),
+            header::WWW_AUTHENTICATE,
+        ])
+        .max_age(Duration::from_secs(600));
+    let service = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ))
+        .layer(client)
+        .layer(origin_host)
+        .layer(cors)
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            options.max_concurrent_requests.max(1),
+        ))
+        .service(router);
+    App {
+        service: BoxCloneSyncService::new(service.map_err(|never: Infallible| match never {})),
+        sessions,
+    }
+}
+
+/// Authentication: `Authorization: Bearer <API key>`. Missing: 401 with `WWW-Authenticate`;
+/// invalid: 401 `invalid_token`; too many failures from the address: 429 with `Retry-After`.
+/// The key is checked on every request (a revocation takes effect at once); the token is never
+/// passed on to Odoo.
+fn auth_layer(gateway: Gateway) -> GuardLayer {
+    GuardLayer::new(move |request: &mut Request<Incoming>| {
+        let ip = request.extensions().get::<ClientAddr>().map(|c| c.0);
+        if request
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .count()
+            > 1
+        {
+            return Err(text_response(
+                StatusCode::BAD_REQUEST,
+                "the authorization header is given more than once",
+            ));
+        }
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(unauthorized(None));
+        };
+        match gateway.authenticate_caller(token, &Caller::http(ip)) {
+            Ok(key) => {
+                request.extensions_mut().insert(Authenticated(key));
+                Ok(())
+            }
+            Err(failure) => Err(match failure.retry_after {
+                Some(after) => {
+                    let mut response =
+                        text_response(StatusCode::TOO_MANY_REQUESTS, &failure.message);
+                    if let Ok(value) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
+                        response.headers_mut().insert(header::RETRY_AFTER, value);
+                    }
+                    response
+                }
+                None => unauthorized(Some(&failure.message)),
+            }),
+        }
+    })
+}
+
+fn unauthorized(error: Option<&str>) -> Response<Body> {
+    let mut response = text_response(
+        StatusCode::UNAUTHORIZED,
+        error.unwrap_or("authentication required: Authorization: Bearer <API key>"),
+    );
+    let challenge = match error {
+        Some(_) => "Bearer realm=\"odoo-warden\", error=\"invalid_token\"",
+        None => "Bearer realm=\"odoo-warden\"",
+    };
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    response
+}
+
+type Boxed = BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>;
+
+/// Routes by path: `/healthz`, the MCP endpoint, 404 for the rest.
+#[derive(Clone)]
+struct Router {
+    path: String,
+    mcp: Boxed,
+}
+
+impl Service<Request<Incoming>> for Router {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = layers::BoxFuture;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        let path = request.uri().path();
+        if path == self.path {
+            let mcp = self.mcp.clone();
+            return Box::pin(mcp.oneshot(request));
+        }
+        let response = if path == "/healthz" {
+            text_response(StatusCode::OK, "ok")
+        } else {
+            text_response(StatusCode::NOT_FOUND, "not found")
+        };
+        Box::pin(async move { Ok(response) })
+    }
+}
+
+/// The HTTP service and its session store.
+#[derive(Clone)]
+pub struct App {
+    service: Boxed,
+    sessions: Arc<Sessions>,
+}
+
+impl App {
+    /// Serve one request from `peer`.
+    pub async fn call(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        request.extensions_mut().insert(Peer(peer));
+        match self.service.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Legacy sessions open.
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves: then stop accepting, let requests in
+/// flight finish within the drain timeout, end the sessions.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    header_timeout: Duration,
+    drain_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let sweeper = {
+        let sessions = Arc::clone(&app.sessions);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                sessions.sweep();
+            }
+        })
+    };
+    tokio::pin!(shutdown);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(app.call(request, peer).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                }
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    app.sessions.clear();
+    sweeper.abort();
+    let drained = tokio::time::timeout(drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            left = connections.len(),
+            "shutdown: abandoning connections still open"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Why [`run`] could not serve. One line each; none holds a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The configuration does not load.
+    #[error(transparent)]
+    Setup(#[from] crate::setup::SetupError),
+    /// The configuration would expose the gateway unsafely.
+    #[error("config: `{key}`: {message}")]
+    Unsafe {
+        /// The key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+    /// The listener cannot be opened.
+    #[error("cannot listen on {addr}: {message}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// Serving failed.
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The options `settings` and `limits` describe.
+pub fn options(
+    settings: &warden_config::HttpSettings,
+    limits: &warden_config::Limits,
+) -> HttpOptions {
+    HttpOptions {
+        path: settings.path.clone(),
+        allowed_origins: settings.allowed_origins.clone(),
+        allowed_hosts: settings.allowed_hosts.clone(),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        max_body_bytes: limits.max_message_bytes,
+        request_timeout: settings.request_timeout,
+        header_timeout: settings.header_timeout,
+        max_concurrent_requests: settings.max_concurrent_requests,
+        max_sessions: settings.max_sessions,
+        max_sessions_per_key: settings.max_sessions_per_key,
+        session_idle_timeout: settings.session_idle_timeout,
+        ..HttpOptions::default()
+    }
+}
+
+/// `odoo-warden-http`: serve the configuration at `config_path` (overrides and secrets from
+/// `env`) over HTTP until SIGTERM or SIGINT, reloading it on SIGHUP and when its files change;
+/// then drain, end the sessions and flush the audit log. `ready` is told the address once the
+/// listener is open.
+pub async fn run(
+    config_path: &std::path::Path,
+    env: warden_config::Environment,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
+    let loaded = crate::setup::load(config_path, &env)?;
+    let settings = loaded.http.clone();
+    if !settings.bind.ip().is_loopback() && loaded.runtime.policy().keys().next().is_none() {
+        return Err(RunError::Unsafe {
+            key: "http.bind".to_owned(),
+            message: format!(
+                "{} is not a loopback address and no authentication is configured (the key store \
+                 holds no key): refusing to start",
+                settings.bind
+            ),
+        });
+    }
+    let auditor = crate::setup::build_auditor(&loaded.audit, crate::setup::TransportKind::Http)?;
+    let gateway = Gateway::with_audit(
+        loaded.runtime,
+        warden_gateway::engine::ServerInfo::default(),
+        auditor.clone(),
+    );
+    let _reload =
+        crate::reload::spawn_watching(gateway.clone(), config_path.to_owned(), env, &loaded.files);
+    let options = options(&settings, &loaded.limits);
+    let (header_timeout, drain_timeout) = (options.header_timeout, options.drain_timeout);
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .map_err(|e| RunError::Bind {
+            addr: settings.bind,
+            message: e.kind().to_string(),
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, path = %options.path, "odoo-warden serving MCP over HTTP");
+    let app = app(gateway, options);
+    ready(addr);
+    let served = serve(app, listener, header_timeout, drain_timeout, stop_signal()).await;
+    if !auditor.shutdown(Duration::from_secs(10)).await {
+        tracing::error!("the audit log did not flush in time at shutdown");
+    }
+    served?;
+    Ok(())
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("stopping: draining requests in flight");
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

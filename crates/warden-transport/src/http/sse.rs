@@ -1,0 +1,125 @@
+//! Server-Sent Events: the stream answering one request (its progress notifications, the
+//! confirmation the legacy server asks for, then the response), and the idle stream of a legacy
+//! session's GET.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Frame;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use warden_gateway::engine::Session;
+
+use super::Body;
+
+/// A body fed by a channel: each item is one chunk; the body ends when the sender is dropped.
+pub(crate) struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+    }
+}
+
+fn event(message: &Value) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"event: message\ndata: ");
+    // Compact JSON holds no newline: one data line per event.
+    let _ = serde_json::to_writer(&mut out, message);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+fn stream_response(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
+    let mut response = Response::new(ChannelBody { rx }.boxed());
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The answer to one request as a stream: what the engine sends meanwhile, then the response.
+/// If the client goes away, the request still runs to its end (and is recorded); its output is
+/// dropped.
+pub(crate) fn request_stream(session: Session, message: Bytes) -> Response<Body> {
+    let (body_tx, body_rx) = mpsc::channel::<Bytes>(32);
+    tokio::spawn(async move {
+        let (out_tx, mut out_rx) = mpsc::channel::<Value>(16);
+        let work = session.handle(&message, &out_tx);
+        tokio::pin!(work);
+        let mut gone = false;
+        loop {
+            tokio::select! {
+                Some(sent) = out_rx.recv() => {
+                    if !gone && body_tx.send(event(&sent)).await.is_err() {
+                        gone = true;
+                    }
+                }
+                response = &mut work => {
+                    while let Ok(sent) = out_rx.try_recv() {
+                        if !gone && body_tx.send(event(&sent)).await.is_err() {
+                            gone = true;
+                        }
+                    }
+                    if let (Some(response), false) = (response, gone) {
+                        let _ = body_tx.send(event(&response)).await;
+                    }
+                    break;
+                }
+            }
+        }
+    });
+    stream_response(body_rx)
+}
+
+/// A stream with nothing but keep-alive comments every `every`, until `ended` turns true or the
+/// client goes away.
+pub(crate) fn idle_stream(mut ended: watch::Receiver<bool>, every: Duration) -> Response<Body> {
+    let (body_tx, body_rx) = mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        if body_tx
+            .send(Bytes::from_static(b": stream open\n\n"))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if body_tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                        return;
+                    }
+                }
+                changed = ended.changed() => {
+                    if changed.is_err() || *ended.borrow() {
+                        return;
+                    }
+                }
+                () = body_tx.closed() => return,
+            }
+        }
+    });
+    stream_response(body_rx)
+}

@@ -1,0 +1,732 @@
+//! The HTTP transport over real loopback HTTP against the simulator: authentication (none, wrong,
+//! revoked), both protocol eras (legacy sessions bound to their key, 2026-07-28 stateless with
+//! its headers checked against the body), Accept / Content-Type / body-size checks, Origin and
+//! Host (DNS rebinding), the client address behind a trusted proxy and never from anyone else,
+//! security headers, notifications, SSE answers, and graceful shutdown. Every refusal changes
+//! nothing: the simulator sees no request.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use warden_audit::{AuditEvent, Auditor, FailurePolicy, Sink, SinkError, SinkOptions};
+use warden_gateway::catalog::{Catalog, CatalogSettings};
+use warden_gateway::engine::{Gateway, ServerInfo};
+use warden_gateway::runtime::Runtime;
+use warden_odoo::{Credential, OdooClient, OdooConfig, Protocol, SecretString};
+use warden_odoo_sim::{SimHandle, SimOptions};
+use warden_policy::config::{KeyStoreFile, PolicyConfig};
+use warden_transport::http::{self, HttpOptions};
+
+const POLICY: &str = r#"
+[profiles.reader]
+identity = "sales"
+models = { allow = ["res.partner", "res.country"] }
+operations = { allow = ["read"] }
+fields = { read = { deny = ["email"] } }
+"#;
+
+const LEGACY: &str = "2025-11-25";
+const MODERN: &str = "2026-07-28";
+
+/// A sink that keeps what it is given.
+#[derive(Clone, Default)]
+struct Memory(Arc<Mutex<Vec<Arc<AuditEvent>>>>);
+
+impl Sink for Memory {
+    fn name(&self) -> &str {
+        "memory"
+    }
+    fn write(&mut self, events: &[Arc<AuditEvent>]) -> Result<(), SinkError> {
+        self.0.lock().expect("lock").extend(events.iter().cloned());
+        Ok(())
+    }
+}
+
+struct Server {
+    sim: SimHandle,
+    url: String,
+    addr: SocketAddr,
+    secrets: BTreeMap<String, String>,
+    store: KeyStoreFile,
+    gateway: Gateway,
+    audit: Memory,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    http: reqwest::Client,
+}
+
+fn catalogs(sim: &SimHandle) -> BTreeMap<String, Catalog> {
+    let mut config = OdooConfig::new(
+        sim.url().parse().expect("url"),
+        sim.database(),
+        "sales_agent",
+        Credential::ApiKey(SecretString::from(sim.api_key("sales_agent").expect("key"))),
+    );
+    config.protocol = Protocol::JsonRpc;
+    let client = OdooClient::new(config).expect("client");
+    BTreeMap::from([(
+        "sales".to_owned(),
+        Catalog::new(client, CatalogSettings::default()),
+    )])
+}
+
+fn runtime(sim: &SimHandle, store: &KeyStoreFile) -> Runtime {
+    let config: PolicyConfig = toml::from_str(POLICY).expect("policy");
+    let policy = warden_policy::Policy::compile(&config, store, &["sales"]).expect("policy");
+    Runtime::new(policy, &catalogs(sim)).expect("runtime")
+}
+
+async fn start(options: HttpOptions) -> Server {
+    let sim = warden_odoo_sim::start("127.0.0.1:0".parse().expect("addr"), SimOptions::default())
+        .await
+        .expect("sim");
+    let mut store = KeyStoreFile::default();
+    let mut secrets = BTreeMap::new();
+    for name in ["alice", "bob"] {
+        let (_, secret) =
+            warden_policy::keys::create(&mut store, name, "reader", None, SystemTime::now())
+                .expect("key");
+        secrets.insert(name.to_owned(), secret);
+    }
+    let audit = Memory::default();
+    let auditor = Auditor::builder()
+        .sink(
+            audit.clone(),
+            SinkOptions {
+                policy: FailurePolicy::Block {
+                    timeout: Duration::from_secs(2),
+                },
+                queue_capacity: 1024,
+            },
+        )
+        .build()
+        .expect("auditor");
+    let gateway = Gateway::with_audit(runtime(&sim, &store), ServerInfo::default(), auditor);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let app = http::app(gateway.clone(), options);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(http::serve(
+        app,
+        listener,
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Server {
+        sim,
+        url: format!("http://127.0.0.1:{}/mcp", addr.port()),
+        addr,
+        secrets,
+        store,
+        gateway,
+        audit,
+        stop: Some(stop),
+        task,
+        http: client(),
+    }
+}
+
+/// An HTTP client (plain http to loopback; rustls with ring, as everywhere in the project).
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+fn init_body(id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "http-test", "version": "1"}}})
+}
+
+fn modern_call(id: u64, tool: &str, arguments: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": tool, "arguments": arguments,
+        "_meta": {"io.modelcontextprotocol/protocolVersion": MODERN,
+                  "io.modelcontextprotocol/clientCapabilities": {}}}})
+}
+
+impl Server {
+    fn post(&self, key: Option<&str>, body: &Value) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(key) = key {
+            request = request.bearer_auth(&self.secrets[key]);
+        }
+        request
+    }
+
+    /// A stateless 2026-07-28 tool call with matching headers, except those in `replace`.
+    fn modern_with(
+        &self,
+        key: &str,
+        id: u64,
+        tool: &str,
+        arguments: Value,
+        replace: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", tool),
+        ];
+        for (name, value) in replace {
+            headers.retain(|(n, _)| n != name);
+            headers.push((name, value));
+        }
+        let mut request = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.secrets[key])
+            .body(modern_call(id, tool, arguments).to_string());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request
+    }
+
+    /// A stateless 2026-07-28 tool call with matching headers.
+    fn modern(&self, key: &str, id: u64, tool: &str, arguments: Value) -> reqwest::RequestBuilder {
+        self.modern_with(key, id, tool, arguments, &[])
+    }
+
+    /// A legacy session of `key`: its id.
+    async fn session(&self, key: &str) -> String {
+        let response = self
+            .post(Some(key), &init_body(1))
+            .send()
+            .await
+            .expect("initialize");
+        assert_eq!(response.status(), 200);
+        let id = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("a session id")
+            .to_owned();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["result"]["protocolVersion"], LEGACY, "{body}");
+        let initialized = self
+            .post(
+                Some(key),
+                &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            )
+            .header("mcp-session-id", &id)
+            .send()
+            .await
+            .expect("initialized");
+        assert_eq!(initialized.status(), 202);
+        id
+    }
+
+    async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("shutdown is bounded")
+            .expect("the server task")
+    }
+}
+
+/// The JSON-RPC message of an answer: the body, or the last `data:` of an event stream.
+async fn message(response: reqwest::Response) -> Value {
+    let sse = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/event-stream"));
+    let text = response.text().await.expect("body");
+    if sse {
+        let last = text
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("data: "))
+            .expect("an event");
+        serde_json::from_str(last).expect("json event")
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("json: {text}"))
+    }
+}
+
+#[tokio::test]
+async fn without_a_valid_key_nothing_is_served() {
+    let server = start(HttpOptions::default()).await;
+    let before = server.sim.request_count();
+    let call = modern_call(1, "count_records", json!({"model": "res.partner"}));
+    let none = server.post(None, &call).send().await.expect("send");
+    assert_eq!(none.status(), 401);
+    let challenge = none.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+    let wrong = server
+        .post(None, &call)
+        .bearer_auth("owk_k_000000000000_0000000000000000000000000000000000000000")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .contains("invalid_token")
+    );
+    let basic = server
+        .post(None, &call)
+        .basic_auth("admin", Some("admin"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(basic.status(), 401);
+    assert_eq!(server.sim.request_count(), before, "nothing reached Odoo");
+    // The failures are audited, with the address.
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let failures = server
+        .audit
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|e| e.method.as_deref() == Some("authenticate"))
+        .count();
+    assert_eq!(
+        failures, 1,
+        "the wrong key was recorded (no key at all is not an attempt)"
+    );
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn the_modern_era_is_stateless_and_its_headers_must_match_the_body() {
+    let server = start(HttpOptions::default()).await;
+    let ok = server
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), 200);
+    let answer = message(ok).await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+
+    let before = server.sim.request_count();
+    for (header, value) in [
+        ("mcp-method", "tools/list"),
+        ("mcp-name", "search_records"),
+        ("mcp-protocol-version", LEGACY),
+    ] {
+        let mismatched = server
+            .modern_with(
+                "alice",
+                2,
+                "count_records",
+                json!({"model": "res.partner"}),
+                &[(header, value)],
+            )
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(mismatched.status(), 400, "{header}");
+        let body: Value = mismatched.json().await.expect("json");
+        assert_eq!(body["error"]["code"], -32020, "{header}: {body}");
+    }
+    // Two values for one header are ambiguous: refused.
+    let doubled = server
+        .modern("alice", 2, "count_records", json!({"model": "res.partner"}))
+        .header("mcp-name", "search_records")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(doubled.status(), 400);
+    let missing = server
+        .post(
+            Some("alice"),
+            &modern_call(3, "count_records", json!({"model": "res.partner"})),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(missing.status(), 400);
+    assert_eq!(
+        server.sim.request_count(),
+        before,
+        "mismatches reach nothing"
+    );
+    // No sessions in 2026-07-28: GET and DELETE are refused.
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let response = server
+            .http
+            .request(method.clone(), &server.url)
+            .bearer_auth(&server.secrets["alice"])
+            .header("mcp-protocol-version", MODERN)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 405, "{method}");
+    }
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_legacy_session_belongs_to_its_key_and_ends_with_delete() {
+    let server = start(HttpOptions::default()).await;
+    let id = server.session("alice").await;
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let listed = server
+        .post(Some("alice"), &list)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(listed.status(), 200);
+    assert!(message(listed).await["result"]["tools"].is_array());
+    // Another key presenting the id: as if it did not exist.
+    let stolen = server
+        .post(Some("bob"), &list)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(stolen.status(), 404);
+    // Without a session or modern _meta, a request is refused (never served sessionless).
+    let sessionless = server
+        .post(Some("alice"), &list)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(sessionless.status(), 400);
+    // A tool call over the session, answered as an event stream (the client accepts one).
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                      "params": {"name": "count_records", "arguments": {"model": "res.country"}}});
+    let called = server
+        .post(Some("alice"), &call)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(called.status(), 200);
+    assert!(
+        called.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/event-stream")
+    );
+    assert_eq!(message(called).await["result"]["isError"], false);
+    // DELETE by another key changes nothing; by the owner it ends the session.
+    let delete = |key: &str| {
+        server
+            .http
+            .delete(&server.url)
+            .bearer_auth(&server.secrets[key])
+            .header("mcp-session-id", &id)
+            .send()
+    };
+    assert_eq!(delete("bob").await.expect("send").status(), 404);
+    assert_eq!(delete("alice").await.expect("send").status(), 204);
+    let after = server
+        .post(Some("alice"), &list)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(after.status(), 404);
+    assert_eq!(delete("alice").await.expect("send").status(), 404);
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn content_type_accept_and_size_are_checked() {
+    let server = start(HttpOptions {
+        max_body_bytes: 4096,
+        ..HttpOptions::default()
+    })
+    .await;
+    let body = modern_call(1, "count_records", json!({"model": "res.partner"}));
+    let text = server
+        .modern_with(
+            "alice",
+            1,
+            "count_records",
+            json!({"model": "res.partner"}),
+            &[("content-type", "text/plain")],
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(text.status(), 415);
+    let html = server
+        .modern_with(
+            "alice",
+            1,
+            "count_records",
+            json!({"model": "res.partner"}),
+            &[("accept", "text/html")],
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(html.status(), 406);
+    let mut big = body.clone();
+    big["params"]["arguments"]["domain"] = json!("x".repeat(10_000));
+    let large = server
+        .post(Some("alice"), &big)
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "count_records")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(large.status(), 413);
+    let garbage = server
+        .http
+        .post(&server.url)
+        .bearer_auth(&server.secrets["alice"])
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(garbage.status(), 400);
+    let parsed: Value = garbage.json().await.expect("a JSON-RPC error");
+    assert_eq!(parsed["error"]["code"], -32700);
+    // A realistic message of a few hundred kilobytes is fine under the default limit.
+    let roomy = start(HttpOptions::default()).await;
+    let mut fine = body.clone();
+    fine["params"]["arguments"]["domain"] = json!(format!(
+        "[('name', 'not in', [{}])]",
+        vec!["'x'"; 50_000].join(", ")
+    ));
+    let response = roomy
+        .post(Some("alice"), &fine)
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "count_records")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    server.stop().await.expect("stop");
+    roomy.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn origin_and_host_are_checked_and_headers_are_safe() {
+    let server = start(HttpOptions {
+        allowed_origins: vec!["https://app.example.com".to_owned()],
+        ..HttpOptions::default()
+    })
+    .await;
+    let before = server.sim.request_count();
+    let evil = server
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .header("origin", "https://evil.example.net")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(evil.status(), 403);
+    let rebinding = server
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .header("host", "attacker.example.net")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(rebinding.status(), 403);
+    assert_eq!(server.sim.request_count(), before);
+    let good = server
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(good.status(), 200);
+    let headers = good.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    // Preflight for the allowed origin, never a wildcard.
+    let preflight = server
+        .http
+        .request(reqwest::Method::OPTIONS, &server.url)
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-session-id",
+        )
+        .send()
+        .await
+        .expect("send");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let healthz = server
+        .http
+        .get(format!("http://{}/healthz", server.addr))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(healthz.status(), 200);
+    assert_eq!(healthz.headers()["x-content-type-options"], "nosniff");
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_the_peer_unless_it_is_a_trusted_proxy() {
+    // Untrusted peer: a spoofed X-Forwarded-For is ignored.
+    let server = start(HttpOptions::default()).await;
+    let response = server
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .header("x-forwarded-for", "203.0.113.66")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert_eq!(message(response).await["result"]["isError"], false);
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let last_ip = |server: &Server| {
+        server
+            .audit
+            .0
+            .lock()
+            .expect("lock")
+            .iter()
+            .rev()
+            .find(|e| e.tool.is_some())
+            .and_then(|e| e.client_ip.clone())
+    };
+    assert_eq!(last_ip(&server).as_deref(), Some("127.0.0.1"));
+    server.stop().await.expect("stop");
+
+    // Loopback is the trusted proxy: the right-most untrusted address is the client.
+    let proxied = start(HttpOptions {
+        trusted_proxies: vec!["127.0.0.0/8".parse().expect("net")],
+        ..HttpOptions::default()
+    })
+    .await;
+    let response = proxied
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert_eq!(message(response).await["result"]["isError"], false);
+    assert!(
+        proxied
+            .gateway
+            .auditor()
+            .flush(Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(last_ip(&proxied).as_deref(), Some("203.0.113.9"));
+    proxied.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_at_its_next_request() {
+    let server = start(HttpOptions::default()).await;
+    let id = server.session("alice").await;
+    let mut store = server.store.clone();
+    let key_id = store
+        .keys
+        .iter()
+        .find(|k| k.name == "alice")
+        .expect("alice")
+        .id
+        .clone();
+    warden_policy::keys::revoke(&mut store, &key_id, SystemTime::now()).expect("revoke");
+    server.gateway.reload(runtime(&server.sim, &store));
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let refused = server
+        .post(Some("alice"), &list)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 401);
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn notifications_get_202_and_a_slow_client_is_cut_off() {
+    let server = start(HttpOptions {
+        request_timeout: Duration::from_millis(500),
+        ..HttpOptions::default()
+    })
+    .await;
+    let note = server
+        .post(Some("alice"), &json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": 1, "_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}}))
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "notifications/cancelled")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(note.status(), 202);
+    // A client that sends its headers then trickles nothing of its body.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        server.secrets["alice"]
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the server answers and closes within the timeout"
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    let server = start(HttpOptions::default()).await;
+    let pending = server
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .send();
+    let answer = tokio::spawn(pending);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let url = server.url.clone();
+    server.stop().await.expect("a clean stop");
+    let answered = answer.await.expect("task");
+    if let Ok(response) = answered {
+        assert_eq!(response.status(), 200);
+    }
+    // After the stop nothing listens.
+    let refused = client()
+        .post(url)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(refused.is_err());
+}
