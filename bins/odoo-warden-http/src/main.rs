@@ -58,9 +58,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(warden_transport::http::run(&args.config, env, |addr| {
-        tracing::info!("listening on http://{addr}");
-    }));
+    let outcome = runtime.block_on(warden_transport::http::run(&args.config, env, announce));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,6 +71,16 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// One line on stdout once the listener is open, e.g. `odoo-warden-http listening on
+/// http://127.0.0.1:8765/mcp` (scripts and tests read the port from it).
+#[allow(clippy::print_stdout)] // the address a person or a script needs, once
+fn announce(addr: std::net::SocketAddr, path: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "odoo-warden-http listening on http://{addr}{path}");
+    let _ = out.flush();
 }
 
 #[allow(clippy::print_stderr)] // the one line a person reads when the process cannot start

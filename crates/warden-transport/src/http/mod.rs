@@ -546,12 +546,12 @@ pub fn options(
 
 /// `odoo-warden-http`: serve the configuration at `config_path` (overrides and secrets from
 /// `env`) over HTTP until SIGTERM or SIGINT, reloading it on SIGHUP and when its files change;
-/// then drain, end the sessions and flush the audit log. `ready` is told the address once the
-/// listener is open.
+/// then drain, end the sessions and flush the audit log. `ready` is told the address and the
+/// endpoint's path once the listener is open.
 pub async fn run(
     config_path: &std::path::Path,
     env: warden_config::Environment,
-    ready: impl FnOnce(SocketAddr),
+    ready: impl FnOnce(SocketAddr, &str),
 ) -> Result<(), RunError> {
     let loaded = crate::setup::load(config_path, &env)?;
     let settings = loaded.http.clone();
@@ -583,8 +583,9 @@ pub async fn run(
         })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, path = %options.path, "odoo-warden serving MCP over HTTP");
+    let path = options.path.clone();
     let app = app(gateway, options);
-    ready(addr);
+    ready(addr, &path);
     let served = serve(app, listener, header_timeout, drain_timeout, stop_signal()).await;
     if !auditor.shutdown(Duration::from_secs(10)).await {
         tracing::error!("the audit log did not flush in time at shutdown");
