@@ -26,10 +26,12 @@ pub(crate) struct HttpSection {
     max_sessions: Option<usize>,
     max_sessions_per_key: Option<usize>,
     session_idle_timeout_s: Option<u64>,
+    ops_bind: Option<String>,
+    ops_token_env: Option<String>,
 }
 
 /// The validated `[http]` section.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpSettings {
     /// The address to listen on (default `127.0.0.1:8765`).
@@ -54,6 +56,12 @@ pub struct HttpSettings {
     pub max_sessions_per_key: usize,
     /// Idle time after which a legacy session ends.
     pub session_idle_timeout: Duration,
+    /// A second listener for `/healthz`, `/readyz` and `/metrics` (loopback unless a token is
+    /// set).
+    pub ops_bind: Option<SocketAddr>,
+    /// The bearer token that opens `/readyz` and `/metrics` (on the main listener, and on a
+    /// non-loopback operations listener).
+    pub ops_token: Option<warden_odoo::SecretString>,
 }
 
 fn positive(key: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
@@ -72,7 +80,41 @@ fn at_least_one(key: &str, value: Option<usize>, default: usize) -> Result<usize
     }
 }
 
-pub(crate) fn settings(section: HttpSection) -> Result<HttpSettings, ConfigError> {
+pub(crate) fn settings(
+    section: HttpSection,
+    env: &crate::Environment,
+) -> Result<HttpSettings, ConfigError> {
+    let ops_token = match &section.ops_token_env {
+        None => None,
+        Some(var) => {
+            let token = crate::odoo::from_env("http.ops_token_env", var, env)?;
+            if token.len() < 16 {
+                return Err(ConfigError::invalid(
+                    "http.ops_token_env",
+                    "the token must be at least 16 characters",
+                ));
+            }
+            Some(warden_odoo::SecretString::from(token))
+        }
+    };
+    let ops_bind = section
+        .ops_bind
+        .as_deref()
+        .map(|text| {
+            text.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::invalid("http.ops_bind", "not an address such as 127.0.0.1:9464")
+            })
+        })
+        .transpose()?;
+    if let Some(addr) = ops_bind
+        && !addr.ip().is_loopback()
+        && ops_token.is_none()
+    {
+        return Err(ConfigError::invalid(
+            "http.ops_bind",
+            format!("{addr} is not a loopback address: set http.ops_token_env to protect it"),
+        ));
+    }
     let bind: SocketAddr = section
         .bind
         .as_deref()
@@ -169,5 +211,7 @@ pub(crate) fn settings(section: HttpSection) -> Result<HttpSettings, ConfigError
             section.session_idle_timeout_s,
             1800,
         )?),
+        ops_bind,
+        ops_token,
     })
 }

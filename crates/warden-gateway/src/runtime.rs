@@ -81,6 +81,11 @@ impl Runtime {
     pub fn catalog(&self, profile: &str) -> Option<&Catalog> {
         self.scoped.get(profile)
     }
+
+    /// Every profile's catalog (readiness checks reach Odoo through them).
+    pub fn catalogs(&self) -> impl Iterator<Item = &Catalog> {
+        self.scoped.values()
+    }
 }
 
 /// A profile's rules as the catalog asks them.

@@ -110,14 +110,35 @@ pub fn build_auditor(
     settings: &AuditSettings,
     transport: TransportKind,
 ) -> Result<Auditor, SetupError> {
+    build_auditor_with(settings, transport, Vec::new())
+}
+
+/// [`build_auditor`] with `extra` sinks of the caller's (metrics), which run even when the audit
+/// log is off.
+pub fn build_auditor_with(
+    settings: &AuditSettings,
+    transport: TransportKind,
+    extra: Vec<(Box<dyn warden_audit::Sink>, warden_audit::SinkOptions)>,
+) -> Result<Auditor, SetupError> {
     if !settings.enabled {
         tracing::warn!(
             "THE AUDIT LOG IS OFF (audit.enabled = false): no request is recorded; nobody can \
              later show who accessed what"
         );
-        return Ok(Auditor::disabled());
+        if extra.is_empty() {
+            return Ok(Auditor::disabled());
+        }
     }
     let mut builder = Auditor::builder().alerts(settings.alerts.clone());
+    for (sink, options) in extra {
+        builder = builder.boxed_sink(sink, options);
+    }
+    if !settings.enabled {
+        return builder.build().map_err(|e| SetupError::Audit {
+            key: "audit".to_owned(),
+            message: e.to_string(),
+        });
+    }
     if let Some(file) = &settings.file {
         let mut config = JsonlConfig::new(&file.dir);
         config.stream.clone_from(&file.stream);

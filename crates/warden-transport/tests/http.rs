@@ -69,7 +69,13 @@ fn catalogs(sim: &SimHandle) -> BTreeMap<String, Catalog> {
     let client = OdooClient::new(config).expect("client");
     BTreeMap::from([(
         "sales".to_owned(),
-        Catalog::new(client, CatalogSettings::default()),
+        Catalog::new(
+            client,
+            CatalogSettings {
+                write_tools: true,
+                ..CatalogSettings::default()
+            },
+        ),
     )])
 }
 
@@ -92,6 +98,7 @@ async fn start(options: HttpOptions) -> Server {
         secrets.insert(name.to_owned(), secret);
     }
     let audit = Memory::default();
+    let metrics = http::Metrics::new();
     let auditor = Auditor::builder()
         .sink(
             audit.clone(),
@@ -102,6 +109,13 @@ async fn start(options: HttpOptions) -> Server {
                 queue_capacity: 1024,
             },
         )
+        .sink(
+            metrics.sink(),
+            SinkOptions {
+                policy: FailurePolicy::Drop,
+                queue_capacity: 1024,
+            },
+        )
         .build()
         .expect("auditor");
     let gateway = Gateway::with_audit(runtime(&sim, &store), ServerInfo::default(), auditor);
@@ -109,7 +123,7 @@ async fn start(options: HttpOptions) -> Server {
         .await
         .expect("listen");
     let addr = listener.local_addr().expect("addr");
-    let app = http::app(gateway.clone(), options);
+    let app = http::app_with(gateway.clone(), options, metrics);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(http::serve(
         app,
@@ -729,4 +743,133 @@ async fn shutdown_lets_a_request_in_flight_finish() {
         .send()
         .await;
     assert!(refused.is_err());
+}
+
+#[tokio::test]
+async fn readiness_and_metrics_need_the_operations_token() {
+    let token = "ops-token-0123456789abcdef";
+    let server = start(HttpOptions {
+        ops_token: Some(token.to_owned().into()),
+        ..HttpOptions::default()
+    })
+    .await;
+    let ok = server
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(message(ok).await["result"]["isError"], false);
+    let denied = server
+        .modern(
+            "alice",
+            2,
+            "update_records",
+            json!({"model": "res.partner", "ids": [1], "values": "{'name': 'X'}"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    message(denied).await;
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let base = format!("http://{}", server.addr);
+    for path in ["/readyz", "/metrics"] {
+        let anonymous = server
+            .http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(anonymous.status(), 404, "{path} without the token");
+        let wrong = server
+            .http
+            .get(format!("{base}{path}"))
+            .bearer_auth("ops-token-0123456789abcdeX")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(wrong.status(), 404, "{path} with a wrong token");
+        // An agent's API key is not the operations token.
+        let agent = server
+            .http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&server.secrets["alice"])
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(agent.status(), 404, "{path} with an API key");
+    }
+    let ready = server
+        .http
+        .get(format!("{base}/readyz"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ready.status(), 200);
+    let metrics = server
+        .http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.expect("text");
+    assert!(
+        text.contains("warden_requests_total{method=\"tools/call\",outcome=\"ok\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden_decisions_total{verdict=\"deny\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden_denials_total{reason=\"forbidden\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden_odoo_latency_seconds_count ")
+            && !text.contains("warden_odoo_latency_seconds_count 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden_audit_queue_depth{sink=\"memory\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden_audit_dropped_total{sink=\"memory\"} 0"),
+        "{text}"
+    );
+    for secret in server.secrets.values() {
+        assert!(!text.contains(secret.as_str()));
+    }
+    assert!(
+        !text.contains(&server.sim.url()),
+        "no configuration in the metrics"
+    );
+    // Odoo failing: not ready (within the 5 s cache it may still say ready; wait it out, bounded).
+    server.sim.set_fault(warden_odoo_sim::Fault::Http500);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let ready = server
+            .http
+            .get(format!("{base}/readyz"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        if ready.status() == 503 {
+            assert!(
+                !ready.text().await.expect("text").contains("127.0.0.1"),
+                "no host named"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "readiness follows Odoo"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    server.stop().await.expect("stop");
 }

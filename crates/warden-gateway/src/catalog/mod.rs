@@ -403,6 +403,17 @@ impl Catalog {
         &self.inner.odoo.config().login
     }
 
+    /// Whether Odoo answers as this catalog's user sees it: the server version (no record is
+    /// read). For readiness checks; the error never names a host.
+    pub async fn ping(&self) -> Result<(), CallError> {
+        self.inner
+            .odoo
+            .version()
+            .await
+            .map(|_| ())
+            .map_err(CallError::Odoo)
+    }
+
     /// The settings this catalog was built with.
     pub fn settings(&self) -> &CatalogSettings {
         &self.inner.settings

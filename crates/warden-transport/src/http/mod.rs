@@ -24,6 +24,7 @@
 mod client_ip;
 mod layers;
 mod mcp;
+mod metrics;
 mod sessions;
 mod sse;
 
@@ -46,6 +47,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use warden_gateway::engine::{Caller, Gateway, KeyId};
 
 use layers::GuardLayer;
+pub use metrics::{Metrics, MetricsSink};
 use sessions::Sessions;
 
 /// The body of every response.
@@ -92,6 +94,9 @@ pub struct HttpOptions {
     pub session_idle_timeout: Duration,
     /// How long shutdown waits for requests in flight (default 10 s).
     pub drain_timeout: Duration,
+    /// The bearer token that opens `/readyz` and `/metrics` on this listener (none: they are
+    /// not served here).
+    pub ops_token: Option<warden_odoo::SecretString>,
 }
 
 impl Default for HttpOptions {
@@ -109,6 +114,7 @@ impl Default for HttpOptions {
             max_sessions_per_key: 100,
             session_idle_timeout: Duration::from_secs(1800),
             drain_timeout: Duration::from_secs(10),
+            ops_token: None,
         }
     }
 }
@@ -167,9 +173,15 @@ fn host_allowed(value: &str, allowed: &[String]) -> bool {
         .any(|a| a.eq_ignore_ascii_case(&value) || a.eq_ignore_ascii_case(&name))
 }
 
-/// The whole HTTP service over `gateway`: the stack described in the module documentation.
-/// Every request must carry the [`Peer`] extension (set by [`serve`]; tests set it themselves).
+/// The whole HTTP service over `gateway`: the stack described in the module documentation,
+/// with metrics that count nothing (see [`app_with`]).
 pub fn app(gateway: Gateway, options: HttpOptions) -> App {
+    app_with(gateway, options, Metrics::new())
+}
+
+/// [`app`] serving `metrics` (whose sink the caller added to the gateway's audit pipeline) at
+/// `/metrics` when the options name an operations token.
+pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App {
     let options = Arc::new(options);
     let sessions = Arc::new(Sessions::new(
         options.max_sessions,
@@ -191,10 +203,29 @@ pub fn app(gateway: Gateway, options: HttpOptions) -> App {
     let authenticated = ServiceBuilder::new()
         .layer(auth_layer(gateway.clone()))
         .service(endpoint);
+    let ops = Ops::new(
+        gateway.clone(),
+        metrics.clone(),
+        Arc::clone(&sessions),
+        options.ops_token.clone(),
+        false,
+    );
     let router = Router {
         path: options.path.clone(),
-        mcp: BoxCloneSyncService::new(authenticated),
+        mcp: Some(BoxCloneSyncService::new(authenticated)),
+        ops,
     };
+    App {
+        service: stack(router, &options),
+        sessions,
+        gateway,
+        metrics,
+        options,
+    }
+}
+
+/// The layers of the module documentation around `router`.
+fn stack(router: Router, options: &HttpOptions) -> Boxed {
     let trusted = options.trusted_proxies.clone();
     let client = GuardLayer::new(move |request: &mut Request<Incoming>| {
         let Some(Peer(peer)) = request.extensions().get::<Peer>().copied() else {
@@ -284,10 +315,7 @@ pub fn app(gateway: Gateway, options: HttpOptions) -> App {
             options.max_concurrent_requests.max(1),
         ))
         .service(router);
-    App {
-        service: BoxCloneSyncService::new(service.map_err(|never: Infallible| match never {})),
-        sessions,
-    }
+    BoxCloneSyncService::new(service.map_err(|never: Infallible| match never {}))
 }
 
 /// Authentication: `Authorization: Bearer <API key>`. Missing: 401 with `WWW-Authenticate`;
@@ -359,11 +387,104 @@ fn unauthorized(error: Option<&str>) -> Response<Body> {
 
 type Boxed = BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>;
 
-/// Routes by path: `/healthz`, the MCP endpoint, 404 for the rest.
+/// The operations endpoints: `/healthz` (alive), `/readyz` (the configuration is loaded and
+/// every Odoo identity's server answers, checked at most every 5 s), `/metrics` (Prometheus
+/// text). None of them says anything about the configuration or a secret.
+#[derive(Clone)]
+struct Ops {
+    gateway: Gateway,
+    metrics: Metrics,
+    sessions: Arc<Sessions>,
+    token: Option<Arc<warden_odoo::SecretString>>,
+    /// Served without a token (the operations listener on loopback).
+    open: bool,
+    ready: Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>,
+}
+
+impl Ops {
+    fn new(
+        gateway: Gateway,
+        metrics: Metrics,
+        sessions: Arc<Sessions>,
+        token: Option<warden_odoo::SecretString>,
+        open: bool,
+    ) -> Self {
+        Self {
+            gateway,
+            metrics,
+            sessions,
+            token: token.map(Arc::new),
+            open,
+            ready: Arc::new(tokio::sync::Mutex::new(None)),
+        }
+    }
+
+    /// Whether `request` may see `/readyz` and `/metrics`: the token, compared in constant time.
+    fn allowed(&self, request: &Request<Incoming>) -> bool {
+        use secrecy::ExposeSecret;
+        use subtle::ConstantTimeEq;
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match (&self.token, presented) {
+            (Some(token), Some(presented)) => token
+                .expose_secret()
+                .as_bytes()
+                .ct_eq(presented.trim().as_bytes())
+                .into(),
+            (None, _) => self.open,
+            _ => false,
+        }
+    }
+
+    async fn readiness(&self) -> Response<Body> {
+        let mut cached = self.ready.lock().await;
+        let fresh = cached.is_some_and(|(at, _)| at.elapsed() < Duration::from_secs(5));
+        if !fresh {
+            let runtime = self.gateway.runtime();
+            let mut ok = true;
+            for catalog in runtime.catalogs() {
+                let reached = tokio::time::timeout(Duration::from_secs(5), catalog.ping()).await;
+                if !matches!(reached, Ok(Ok(()))) {
+                    ok = false;
+                    break;
+                }
+            }
+            *cached = Some((std::time::Instant::now(), ok));
+        }
+        if cached.is_some_and(|(_, ok)| ok) {
+            text_response(StatusCode::OK, "ready")
+        } else {
+            text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: odoo does not answer",
+            )
+        }
+    }
+
+    async fn serve(&self, request: &Request<Incoming>) -> Option<Response<Body>> {
+        match request.uri().path() {
+            "/healthz" => Some(text_response(StatusCode::OK, "ok")),
+            "/readyz" if self.allowed(request) => Some(self.readiness().await),
+            "/metrics" if self.allowed(request) => Some(full(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                self.metrics
+                    .render(self.gateway.auditor(), self.sessions.len()),
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Routes by path: the operations endpoints, the MCP endpoint, 404 for the rest.
 #[derive(Clone)]
 struct Router {
     path: String,
-    mcp: Boxed,
+    mcp: Option<Boxed>,
+    ops: Ops,
 }
 
 impl Service<Request<Incoming>> for Router {
@@ -379,17 +500,18 @@ impl Service<Request<Incoming>> for Router {
     }
 
     fn call(&mut self, request: Request<Incoming>) -> Self::Future {
-        let path = request.uri().path();
-        if path == self.path {
-            let mcp = self.mcp.clone();
-            return Box::pin(mcp.oneshot(request));
+        if let Some(mcp) = &self.mcp
+            && request.uri().path() == self.path
+        {
+            return Box::pin(mcp.clone().oneshot(request));
         }
-        let response = if path == "/healthz" {
-            text_response(StatusCode::OK, "ok")
-        } else {
-            text_response(StatusCode::NOT_FOUND, "not found")
-        };
-        Box::pin(async move { Ok(response) })
+        let ops = self.ops.clone();
+        Box::pin(async move {
+            Ok(match ops.serve(&request).await {
+                Some(response) => response,
+                None => text_response(StatusCode::NOT_FOUND, "not found"),
+            })
+        })
     }
 }
 
@@ -398,9 +520,36 @@ impl Service<Request<Incoming>> for Router {
 pub struct App {
     service: Boxed,
     sessions: Arc<Sessions>,
+    gateway: Gateway,
+    metrics: Metrics,
+    options: Arc<HttpOptions>,
 }
 
 impl App {
+    /// The operations listener's service: `/healthz`, `/readyz` and `/metrics` only, behind the
+    /// same layers; served without a token when `token` is `None` (a loopback listener).
+    pub fn ops(&self, token: Option<warden_odoo::SecretString>) -> App {
+        let open = token.is_none();
+        let router = Router {
+            path: String::new(),
+            mcp: None,
+            ops: Ops::new(
+                self.gateway.clone(),
+                self.metrics.clone(),
+                Arc::clone(&self.sessions),
+                token,
+                open,
+            ),
+        };
+        App {
+            service: stack(router, &self.options),
+            sessions: Arc::clone(&self.sessions),
+            gateway: self.gateway.clone(),
+            metrics: self.metrics.clone(),
+            options: Arc::clone(&self.options),
+        }
+    }
+
     /// Serve one request from `peer`.
     pub async fn call(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         request.extensions_mut().insert(Peer(peer));
@@ -565,7 +714,18 @@ pub async fn run(
             ),
         });
     }
-    let auditor = crate::setup::build_auditor(&loaded.audit, crate::setup::TransportKind::Http)?;
+    let metrics = Metrics::new();
+    let auditor = crate::setup::build_auditor_with(
+        &loaded.audit,
+        crate::setup::TransportKind::Http,
+        vec![(
+            Box::new(metrics.sink()),
+            warden_audit::SinkOptions {
+                policy: warden_audit::FailurePolicy::Drop,
+                queue_capacity: 16_384,
+            },
+        )],
+    )?;
     let gateway = Gateway::with_audit(
         loaded.runtime,
         warden_gateway::engine::ServerInfo::default(),
@@ -573,7 +733,8 @@ pub async fn run(
     );
     let _reload =
         crate::reload::spawn_watching(gateway.clone(), config_path.to_owned(), env, &loaded.files);
-    let options = options(&settings, &loaded.limits);
+    let mut options = options(&settings, &loaded.limits);
+    options.ops_token.clone_from(&settings.ops_token);
     let (header_timeout, drain_timeout) = (options.header_timeout, options.drain_timeout);
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
@@ -584,9 +745,38 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, path = %options.path, "odoo-warden serving MCP over HTTP");
     let path = options.path.clone();
-    let app = app(gateway, options);
+    let app = app_with(gateway, options, metrics);
+    let ops = match settings.ops_bind {
+        Some(ops_addr) => {
+            let ops_listener =
+                tokio::net::TcpListener::bind(ops_addr)
+                    .await
+                    .map_err(|e| RunError::Bind {
+                        addr: ops_addr,
+                        message: e.kind().to_string(),
+                    })?;
+            tracing::info!(addr = %ops_addr, "operations endpoints (/healthz, /readyz, /metrics)");
+            let ops_app = app.ops(settings.ops_token.clone());
+            let (stop_ops, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(serve(
+                ops_app,
+                ops_listener,
+                header_timeout,
+                drain_timeout,
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            Some((stop_ops, task))
+        }
+        None => None,
+    };
     ready(addr, &path);
     let served = serve(app, listener, header_timeout, drain_timeout, stop_signal()).await;
+    if let Some((stop_ops, task)) = ops {
+        let _ = stop_ops.send(());
+        let _ = task.await;
+    }
     if !auditor.shutdown(Duration::from_secs(10)).await {
         tracing::error!("the audit log did not flush in time at shutdown");
     }
