@@ -1,0 +1,204 @@
+//! Process-level tests of `odoo-warden-http`: the real binary with a configuration in a
+//! temporary folder, against the simulator on 127.0.0.1: it announces its address, serves, and
+//! stops cleanly on SIGTERM; it refuses to start where it would be exposed unsafely, and when it
+//! cannot listen. Every wait is bounded.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use warden_policy::config::KeyStoreFile;
+
+const BIN: &str = env!("CARGO_BIN_EXE_odoo-warden-http");
+
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "odoo-warden-http-test-{name}-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&path).expect("folder");
+        Self(path)
+    }
+
+    /// A configuration with `http` as its `[http]` section and `keys` keys: its path and the
+    /// secrets.
+    fn config(&self, odoo_url: &str, http: &str, keys: usize) -> (PathBuf, Vec<String>) {
+        let mut store = KeyStoreFile::default();
+        let mut secrets = Vec::new();
+        for n in 0..keys {
+            let (_, secret) = warden_policy::keys::create(
+                &mut store,
+                &format!("agent-{n}"),
+                "agent",
+                None,
+                SystemTime::now(),
+            )
+            .expect("key");
+            secrets.push(secret);
+        }
+        std::fs::write(self.0.join("keys.toml"), store.to_toml()).expect("keys");
+        let path = self.0.join("warden.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[odoo]\nurl = \"{odoo_url}\"\ndatabase = \"odoo\"\n\n\
+                 [odoo.identities.main]\nlogin = \"admin\"\napi_key_env = \"ODOO_API_KEY\"\n\n\
+                 [keys]\nfile = \"keys.toml\"\n\n\
+                 [profiles.agent]\nidentity = \"main\"\nmodels = {{ allow = [\"res.partner\"] }}\n\
+                 operations = {{ allow = [\"read\"] }}\n\n[http]\n{http}\n"
+            ),
+        )
+        .expect("config");
+        (path, secrets)
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn spawn(config: &Path, odoo_key: &str) -> Child {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .env_clear()
+        .env("ODOO_API_KEY", odoo_key)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("odoo-warden-http starts")
+}
+
+/// The exit status and stderr of a process that must stop by itself within 20 s.
+fn finish(mut child: Child) -> (Option<i32>, String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("poll") {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            return (status.code(), stderr);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the process did not exit in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn sim() -> (tokio::runtime::Runtime, warden_odoo_sim::SimHandle) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let handle = runtime
+        .block_on(warden_odoo_sim::start(
+            "127.0.0.1:0".parse().expect("addr"),
+            warden_odoo_sim::SimOptions::default(),
+        ))
+        .expect("sim");
+    (runtime, handle)
+}
+
+/// A raw HTTP/1.1 GET on loopback: the status line.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn it_announces_serves_and_stops_cleanly_on_sigterm() {
+    let (_runtime, sim) = sim();
+    let folder = Folder::new("serve");
+    let (config, _) = folder.config(&sim.url(), "bind = \"127.0.0.1:0\"", 1);
+    let mut child = spawn(&config, &sim.api_key("admin").expect("key"));
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("an announcement");
+    let url = line
+        .strip_prefix("odoo-warden-http listening on http://")
+        .unwrap_or_else(|| panic!("{line}"));
+    let addr = url.strip_suffix("/mcp").expect("the endpoint").to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert_eq!(get(&addr, "/healthz"), "HTTP/1.1 200 OK");
+    assert_eq!(get(&addr, "/mcp"), "HTTP/1.1 401 Unauthorized");
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    // The audit files were closed.
+    let audit = folder.0.join("audit");
+    let report = warden_audit::verify::verify_dir(&audit, &Default::default()).expect("verify");
+    assert!(report.ok(), "{report:?}");
+    assert!(report.streams[0].warnings.is_empty(), "{report:?}");
+}
+
+#[test]
+fn a_non_loopback_address_needs_allowed_hosts_and_keys() {
+    let (_runtime, sim) = sim();
+    let key = sim.api_key("admin").expect("key");
+    let folder = Folder::new("exposed");
+    let (config, _) = folder.config(&sim.url(), "bind = \"0.0.0.0:0\"", 1);
+    let (code, stderr) = finish(spawn(&config, &key));
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("http.allowed_hosts"), "{stderr}");
+    let folder = Folder::new("nokeys");
+    let (config, _) = folder.config(
+        &sim.url(),
+        "bind = \"0.0.0.0:0\"\nallowed_hosts = [\"mcp.example.com\"]",
+        0,
+    );
+    let (code, stderr) = finish(spawn(&config, &key));
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("no authentication"), "{stderr}");
+    assert!(stderr.lines().count() == 1, "one line: {stderr}");
+}
+
+#[test]
+fn a_busy_port_exits_69() {
+    let (_runtime, sim) = sim();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = taken.local_addr().expect("addr").port();
+    let folder = Folder::new("busy");
+    let (config, _) = folder.config(&sim.url(), &format!("bind = \"127.0.0.1:{port}\""), 1);
+    let (code, stderr) = finish(spawn(&config, &sim.api_key("admin").expect("key")));
+    assert_eq!(code, Some(69), "{stderr}");
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+}
