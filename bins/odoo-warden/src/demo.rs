@@ -1,7 +1,9 @@
-//! `odoo-warden demo`: starts the Odoo simulator on a free loopback port, writes a configuration
-//! for `odoo-warden-stdio` against it (one Odoo identity, a read-only and a writing profile, a
-//! key store with one key), and prints a ready-to-paste MCP client entry with the key's secret.
-//! The Odoo API key stays in a private file and is never printed.
+//! `odoo-warden demo`: starts the Odoo simulator on a free loopback port and the HTTP gateway on
+//! loopback, writes their configuration (one Odoo identity, a read-only and a writing profile, a
+//! key store with one key, the audit log beside them), and prints the gateway's URL, the key's
+//! secret and ready-to-paste client entries (Claude Code, Cursor and VS Code over HTTP; Claude
+//! Desktop over stdio). Ctrl-C stops both. The Odoo API key stays in a private file and is never
+//! printed.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -39,10 +41,20 @@ pub(crate) struct DemoArgs {
     /// Where to write the generated configuration (default: a new folder in the temp dir).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// The loopback address the HTTP gateway listens on (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8765")]
+    listen: std::net::SocketAddr,
 }
 
 /// The configuration file's text.
-fn config_text(url: &str, database: &str, login: &str, key_file: &str, write: bool) -> String {
+fn config_text(
+    url: &str,
+    database: &str,
+    login: &str,
+    key_file: &str,
+    write: bool,
+    listen: std::net::SocketAddr,
+) -> String {
     format!(
         r#"# odoo-warden demo configuration: the simulator on loopback.
 [odoo]
@@ -62,6 +74,10 @@ file = "keys.toml"
 
 [tools]
 write = {write}
+
+# The HTTP gateway (odoo-warden-http): loopback only.
+[http]
+bind = "{listen}"
 
 [profiles.demo-reader]
 description = "Reads every model, but not the e-mail, phone and mobile of contacts"
@@ -96,6 +112,12 @@ fn toml_escape(text: &str) -> String {
 /// Runs the demo until Ctrl-C or SIGTERM.
 #[tokio::main]
 pub(crate) async fn run(args: DemoArgs) -> Result<u8> {
+    if !args.listen.ip().is_loopback() {
+        return Err(usage(format!(
+            "--listen: {} is not a loopback address (the demo serves well-known demo data)",
+            args.listen
+        )));
+    }
     if !PROFILES.contains(&args.profile.as_str()) {
         return Err(usage(format!(
             "--profile: unknown demo profile \"{}\" (use {})",
@@ -139,6 +161,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<u8> {
         login,
         &toml_escape(&key_path.display().to_string()),
         args.profile == "demo-writer",
+        args.listen,
     );
     common::write_private(&config_path, &config)?;
     // The generated files must load as the server will load them.
@@ -154,60 +177,92 @@ pub(crate) async fn run(args: DemoArgs) -> Result<u8> {
             }
         }
     });
-    let mut out = String::new();
-    writeln!(
-        out,
-        "Odoo simulator (Odoo 18 demo data) at {}, database {}",
+    let intro = format!(
+        "Odoo simulator (Odoo 18 demo data) at {}, database {}\n\
+         The agent acts as the Odoo user {login:?}; its Odoo API key is in {}\n\
+         Key {} has profile {:?} and expires {}; the key store is {}\n\
+         Configuration written to {}\n",
         sim.url(),
-        sim.database()
-    )?;
-    writeln!(
-        out,
-        "The agent acts as the Odoo user {login:?}; its Odoo API key is in {}",
-        key_path.display()
-    )?;
-    writeln!(
-        out,
-        "Key {} has profile {:?} and expires {}; the key store is {}",
+        sim.database(),
+        key_path.display(),
         record.id,
         args.profile,
         record.expires.as_deref().unwrap_or("never"),
-        store_path.display()
-    )?;
-    writeln!(out, "Configuration written to {}", config_path.display())?;
+        store_path.display(),
+        config_path.display()
+    );
+    let audit = dir.join("audit");
+    let served = warden_transport::http::run_until(
+        &config_path,
+        std::collections::HashMap::new(),
+        |addr, path| {
+            let url = format!("http://{addr}{path}");
+            let text = banner_text(&intro, &url, &secret, &entry, &stdio, &config_path, &audit);
+            let _ = common::out(&text);
+        },
+        stop,
+    )
+    .await;
+    sim.shutdown().await;
+    served.map_err(|e| usage(e.to_string()))?;
+    Ok(EXIT_OK)
+}
+
+/// What the demo prints once the gateway listens: where everything is, the key (only here), and
+/// the entries to paste into each client.
+fn banner_text(
+    intro: &str,
+    url: &str,
+    secret: &str,
+    stdio_entry: &serde_json::Value,
+    stdio: &std::path::Path,
+    config_path: &std::path::Path,
+    audit: &std::path::Path,
+) -> String {
+    let mut out = String::from(intro);
+    let bearer = format!("Bearer {secret}");
+    let cursor =
+        json!({"mcpServers": {"odoo-warden": {"url": url, "headers": {"Authorization": bearer}}}});
+    let vscode = json!({"servers": {"odoo-warden": {"type": "http", "url": url, "headers": {"Authorization": bearer}}}});
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\nThe gateway listens at {url}. Agents send their key in every request as\n  \
+         Authorization: Bearer {secret}\n(the key is shown only here)."
+    );
+    let _ = writeln!(
+        out,
+        "\nClaude Code:\n  claude mcp add --transport http odoo-warden {url} --header \"Authorization: {bearer}\""
+    );
+    let _ = writeln!(out, "\nCursor (~/.cursor/mcp.json):\n{}", pretty(&cursor));
+    let _ = writeln!(out, "\nVS Code (.vscode/mcp.json):\n{}", pretty(&vscode));
+    let _ = writeln!(
+        out,
+        "\nClaude Desktop (claude_desktop_config.json; it runs local servers over stdio):\n{}",
+        pretty(stdio_entry)
+    );
     if !stdio.exists() {
-        writeln!(
+        let _ = writeln!(
             out,
             "(build the stdio server first: cargo build --release --bin odoo-warden-stdio)"
-        )?;
+        );
     }
-    writeln!(
+    let _ = writeln!(
         out,
-        "\nPaste into your MCP client's configuration (Claude Desktop, Cursor, VS Code); it holds \
-         the key's secret, which is shown only here:\n"
-    )?;
-    writeln!(out, "{}", serde_json::to_string_pretty(&entry)?)?;
-    writeln!(
-        out,
-        "\nClaude Code: claude mcp add odoo-warden -e WARDEN_KEY={secret} -- {} --config {}",
+        "\nClaude Code over stdio instead: claude mcp add odoo-warden -e WARDEN_KEY={secret} -- {} --config {}",
         stdio.display(),
         config_path.display()
-    )?;
-    let audit = dir.join("audit");
-    writeln!(
+    );
+    let _ = writeln!(
         out,
         "\nEvery request is recorded in {}: watch it with `odoo-warden audit tail {} -f`, check \
          its hash chain with `odoo-warden audit verify {}`.",
         audit.display(),
         audit.display(),
         audit.display()
-    )?;
-    writeln!(out, "\nPress Ctrl-C to stop the simulator.")?;
-    common::out(&out)?;
-
-    stop.await;
-    sim.shutdown().await;
-    Ok(EXIT_OK)
+    );
+    let _ = writeln!(out, "\nPress Ctrl-C to stop the gateway and the simulator.");
+    out
 }
 
 /// Installs the SIGTERM and Ctrl-C handlers now and returns a future that resolves on either.

@@ -14,6 +14,7 @@ fn run_demo(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<Vec<String>>
         .args(args)
         .arg("--dir")
         .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
@@ -37,6 +38,9 @@ fn run_demo(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<Vec<String>>
             None => break,
         }
     }
+    // The gateway is up while the banner is shown: an MCP request with the printed key is served.
+    let banner = seen.join("\n");
+    http_check(&banner)?;
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?;
@@ -60,15 +64,57 @@ fn run_demo(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<Vec<String>>
     Ok(seen)
 }
 
-/// The `WARDEN_KEY` of the printed client entry.
+/// The printed URL and key work: a 2026-07-28 `tools/list` over HTTP is answered; without the
+/// key it is refused.
+fn http_check(banner: &str) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with("/mcp") || w.ends_with("/mcp."))
+        .ok_or_else(|| anyhow::anyhow!("no gateway URL: {banner}"))?
+        .trim_end_matches('.');
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/mcp"))
+        .ok_or_else(|| anyhow::anyhow!("odd URL {url}"))?;
+    let key = warden_key(banner)?;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let ask = |authorization: &str| -> anyhow::Result<String> {
+        let mut stream = std::net::TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{authorization}Content-Type: application/json\r\n\
+             Accept: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        Ok(answer)
+    };
+    let served = ask(&format!("Authorization: Bearer {key}\r\n"))?;
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    assert!(served.contains("search_records"), "{served}");
+    let refused = ask("")?;
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    Ok(())
+}
+
+/// The `WARDEN_KEY` of the printed Claude Desktop (stdio) entry.
 fn warden_key(banner: &str) -> anyhow::Result<String> {
-    let start = banner
+    let from = banner
+        .find("Claude Desktop")
+        .ok_or_else(|| anyhow::anyhow!("no Claude Desktop entry: {banner}"))?;
+    let rest = &banner[from..];
+    let start = rest
         .find('{')
         .ok_or_else(|| anyhow::anyhow!("no entry: {banner}"))?;
-    let end = banner
-        .rfind('}')
-        .ok_or_else(|| anyhow::anyhow!("no entry: {banner}"))?;
-    let entry: serde_json::Value = serde_json::from_str(&banner[start..=end])?;
+    let end = rest
+        .find("\n}")
+        .ok_or_else(|| anyhow::anyhow!("no entry: {banner}"))?
+        + 1;
+    let entry: serde_json::Value = serde_json::from_str(&rest[start..=end])?;
     entry["mcpServers"]["odoo-warden"]["env"]["WARDEN_KEY"]
         .as_str()
         .map(str::to_owned)

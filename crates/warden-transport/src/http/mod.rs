@@ -702,6 +702,18 @@ pub async fn run(
     env: warden_config::Environment,
     ready: impl FnOnce(SocketAddr, &str),
 ) -> Result<(), RunError> {
+    // Installed before anything is announced: a supervisor may stop us as soon as it reads it.
+    let stop = stop_signal();
+    run_until(config_path, env, ready, stop).await
+}
+
+/// [`run`] until `shutdown` resolves instead of a signal (the demo, tests, embedding).
+pub async fn run_until(
+    config_path: &std::path::Path,
+    env: warden_config::Environment,
+    ready: impl FnOnce(SocketAddr, &str),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
     let loaded = crate::setup::load(config_path, &env)?;
     let settings = loaded.http.clone();
     if !settings.bind.ip().is_loopback() && loaded.runtime.policy().keys().next().is_none() {
@@ -772,7 +784,7 @@ pub async fn run(
         None => None,
     };
     ready(addr, &path);
-    let served = serve(app, listener, header_timeout, drain_timeout, stop_signal()).await;
+    let served = serve(app, listener, header_timeout, drain_timeout, shutdown).await;
     if let Some((stop_ops, task)) = ops {
         let _ = stop_ops.send(());
         let _ = task.await;
@@ -784,26 +796,33 @@ pub async fn run(
     Ok(())
 }
 
-/// SIGTERM or SIGINT (Ctrl-C).
-async fn stop_signal() {
+/// SIGTERM or SIGINT (Ctrl-C): the handlers are installed when this is called, not when the
+/// future is first polled.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            tracing::info!("stopping: draining requests in flight");
         }
-        tracing::info!("stopping: draining requests in flight");
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
