@@ -65,7 +65,9 @@ fn main() -> ExitCode {
         Err(error) => {
             report(&format!("odoo-warden-http: {error}"));
             match error {
-                RunError::Setup(_) | RunError::Unsafe { .. } => ExitCode::from(EXIT_CONFIG),
+                RunError::Setup(_) | RunError::Unsafe { .. } | RunError::Tls(_) => {
+                    ExitCode::from(EXIT_CONFIG)
+                }
                 RunError::Bind { .. } => ExitCode::from(EXIT_UNAVAILABLE),
                 _ => ExitCode::FAILURE,
             }
@@ -76,10 +78,10 @@ fn main() -> ExitCode {
 /// One line on stdout once the listener is open, e.g. `odoo-warden-http listening on
 /// http://127.0.0.1:8765/mcp` (scripts and tests read the port from it).
 #[allow(clippy::print_stdout)] // the address a person or a script needs, once
-fn announce(addr: std::net::SocketAddr, path: &str) {
+fn announce(url: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "odoo-warden-http listening on http://{addr}{path}");
+    let _ = writeln!(out, "odoo-warden-http listening on {url}");
     let _ = out.flush();
 }
 

@@ -195,9 +195,8 @@ pub(crate) async fn run(args: DemoArgs) -> Result<u8> {
     let served = warden_transport::http::run_until(
         &config_path,
         std::collections::HashMap::new(),
-        |addr, path| {
-            let url = format!("http://{addr}{path}");
-            let text = banner_text(&intro, &url, &secret, &entry, &stdio, &config_path, &audit);
+        |url| {
+            let text = banner_text(&intro, url, &secret, &entry, &stdio, &config_path, &audit);
             let _ = common::out(&text);
         },
         stop,

@@ -28,6 +28,8 @@ pub(crate) struct HttpSection {
     session_idle_timeout_s: Option<u64>,
     ops_bind: Option<String>,
     ops_token_env: Option<String>,
+    tls_cert_file: Option<std::path::PathBuf>,
+    tls_key_file: Option<std::path::PathBuf>,
 }
 
 /// The validated `[http]` section.
@@ -62,6 +64,9 @@ pub struct HttpSettings {
     /// The bearer token that opens `/readyz` and `/metrics` (on the main listener, and on a
     /// non-loopback operations listener).
     pub ops_token: Option<warden_odoo::SecretString>,
+    /// The certificate chain and private key (PEM) to serve TLS with, resolved against the
+    /// configuration's folder; `None`: plain HTTP (behind a TLS-terminating proxy, or loopback).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 fn positive(key: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
@@ -83,7 +88,22 @@ fn at_least_one(key: &str, value: Option<usize>, default: usize) -> Result<usize
 pub(crate) fn settings(
     section: HttpSection,
     env: &crate::Environment,
+    base_dir: Option<&std::path::Path>,
 ) -> Result<HttpSettings, ConfigError> {
+    let resolve = |path: &std::path::Path| match base_dir {
+        Some(dir) => dir.join(path),
+        None => path.to_owned(),
+    };
+    let tls = match (&section.tls_cert_file, &section.tls_key_file) {
+        (Some(cert), Some(key)) => Some((resolve(cert), resolve(key))),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::invalid(
+                "http.tls_cert_file",
+                "TLS needs both tls_cert_file and tls_key_file",
+            ));
+        }
+    };
     let ops_token = match &section.ops_token_env {
         None => None,
         Some(var) => {
@@ -213,5 +233,6 @@ pub(crate) fn settings(
         )?),
         ops_bind,
         ops_token,
+        tls,
     })
 }

@@ -235,7 +235,7 @@ impl Config {
         let limits = limits(&file.limits)?;
         let key_store = key_store_path(file.keys, base_dir)?;
         let audit = audit::settings(file.audit, env, base_dir)?;
-        let http = http::settings(file.http, env)?;
+        let http = http::settings(file.http, env, base_dir)?;
         let store = match keys {
             KeyStoreSource::Read => read_key_store(&key_store)?,
             KeyStoreSource::Given(text) => parse_key_store(&key_store, text)?,

@@ -873,3 +873,78 @@ async fn readiness_and_metrics_need_the_operations_token() {
     }
     server.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn tls_serves_with_hsts_and_refuses_plain_http() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let cert_pem = certified.cert.pem();
+    let key_pem = certified.signing_key.serialize_pem();
+    assert!(http::tls::acceptor(cert_pem.as_bytes(), b"not a key").is_err());
+    let acceptor = http::tls::acceptor(cert_pem.as_bytes(), key_pem.as_bytes()).expect("acceptor");
+
+    let sim = warden_odoo_sim::start("127.0.0.1:0".parse().expect("addr"), SimOptions::default())
+        .await
+        .expect("sim");
+    let mut store = KeyStoreFile::default();
+    let (_, secret) =
+        warden_policy::keys::create(&mut store, "alice", "reader", None, SystemTime::now())
+            .expect("key");
+    let gateway = Gateway::new(runtime(&sim, &store), ServerInfo::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let app = http::app(gateway, HttpOptions::default()).with_tls(acceptor);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(http::serve(
+        app,
+        listener,
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let trusted = reqwest::Certificate::from_pem(cert_pem.as_bytes()).expect("cert");
+    let tls_client = reqwest::Client::builder()
+        .add_root_certificate(trusted)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let response = tls_client
+        .post(format!("https://localhost:{port}/mcp"))
+        .bearer_auth(&secret)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "tools/list")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientCapabilities": {}}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("https");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    // Plain HTTP on the TLS port gets no answer it could mistake for one.
+    let plain = client()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.expect("answer").status().is_success());
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(15), task)
+        .await
+        .expect("bounded")
+        .expect("task")
+        .expect("serve");
+}

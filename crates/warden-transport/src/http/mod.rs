@@ -25,8 +25,10 @@ mod client_ip;
 mod layers;
 mod mcp;
 mod metrics;
+pub mod oauth;
 mod sessions;
 mod sse;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -221,6 +223,7 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
         gateway,
         metrics,
         options,
+        tls: None,
     }
 }
 
@@ -523,6 +526,7 @@ pub struct App {
     gateway: Gateway,
     metrics: Metrics,
     options: Arc<HttpOptions>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl App {
@@ -547,21 +551,70 @@ impl App {
             gateway: self.gateway.clone(),
             metrics: self.metrics.clone(),
             options: Arc::clone(&self.options),
+            tls: self.tls.clone(),
         }
+    }
+
+    /// The same service over TLS (see [`tls::acceptor`]): [`serve`] then handshakes every
+    /// connection (within the header timeout) and every answer carries
+    /// `Strict-Transport-Security`.
+    #[must_use]
+    pub fn with_tls(mut self, acceptor: tokio_rustls::TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
     }
 
     /// Serve one request from `peer`.
     pub async fn call(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         request.extensions_mut().insert(Peer(peer));
-        match self.service.clone().oneshot(request).await {
+        let mut response = match self.service.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
+        };
+        if self.tls.is_some() {
+            response.headers_mut().insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            );
         }
+        response
     }
 
     /// Legacy sessions open.
     pub fn open_sessions(&self) -> usize {
         self.sessions.len()
+    }
+}
+
+/// Serve one connection until it ends, or until `stop` (then gracefully).
+async fn connection<IO>(
+    app: App,
+    io: IO,
+    peer: SocketAddr,
+    header_timeout: Duration,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(app.call(request, peer).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
     }
 }
 
@@ -604,24 +657,15 @@ pub async fn serve(
         let app = app.clone();
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(app.call(request, peer).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, "connection ended with an error");
+            match app.tls.clone() {
+                None => connection(app, stream, peer, header_timeout, &mut stop).await,
+                Some(acceptor) => {
+                    // A client that does not finish its handshake in time is dropped.
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => connection(app, tls, peer, header_timeout, &mut stop).await,
+                        Ok(Err(error)) => tracing::debug!(%error, "tls handshake failed"),
+                        Err(_) => tracing::debug!("tls handshake timed out"),
                     }
-                }
-                _ = stop.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
                 }
             }
         });
@@ -667,6 +711,9 @@ pub enum RunError {
         /// The operating system's reason.
         message: String,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("config: `http.tls_cert_file`: {0}")]
+    Tls(String),
     /// Serving failed.
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
@@ -695,12 +742,12 @@ pub fn options(
 
 /// `odoo-warden-http`: serve the configuration at `config_path` (overrides and secrets from
 /// `env`) over HTTP until SIGTERM or SIGINT, reloading it on SIGHUP and when its files change;
-/// then drain, end the sessions and flush the audit log. `ready` is told the address and the
-/// endpoint's path once the listener is open.
+/// then drain, end the sessions and flush the audit log. `ready` is told the endpoint's URL
+/// (`http://127.0.0.1:8765/mcp`, `https://…` with TLS) once the listener is open.
 pub async fn run(
     config_path: &std::path::Path,
     env: warden_config::Environment,
-    ready: impl FnOnce(SocketAddr, &str),
+    ready: impl FnOnce(&str),
 ) -> Result<(), RunError> {
     // Installed before anything is announced: a supervisor may stop us as soon as it reads it.
     let stop = stop_signal();
@@ -711,7 +758,7 @@ pub async fn run(
 pub async fn run_until(
     config_path: &std::path::Path,
     env: warden_config::Environment,
-    ready: impl FnOnce(SocketAddr, &str),
+    ready: impl FnOnce(&str),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), RunError> {
     let loaded = crate::setup::load(config_path, &env)?;
@@ -757,7 +804,16 @@ pub async fn run_until(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, path = %options.path, "odoo-warden serving MCP over HTTP");
     let path = options.path.clone();
-    let app = app_with(gateway, options, metrics);
+    let mut app = app_with(gateway, options, metrics);
+    if let Some((cert, key)) = &settings.tls {
+        let read = |path: &std::path::Path| {
+            std::fs::read(path)
+                .map_err(|e| RunError::Tls(format!("cannot read {}: {}", path.display(), e.kind())))
+        };
+        let acceptor = tls::acceptor(&read(cert)?, &read(key)?).map_err(RunError::Tls)?;
+        app = app.with_tls(acceptor);
+        tracing::info!("serving TLS (1.2 and 1.3)");
+    }
     let ops = match settings.ops_bind {
         Some(ops_addr) => {
             let ops_listener =
@@ -783,7 +839,12 @@ pub async fn run_until(
         }
         None => None,
     };
-    ready(addr, &path);
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    ready(&format!("{scheme}://{addr}{path}"));
     let served = serve(app, listener, header_timeout, drain_timeout, shutdown).await;
     if let Some((stop_ops, task)) = ops {
         let _ = stop_ops.send(());
