@@ -4,7 +4,9 @@
 //!   suite, the crate-graph rules of `docs/ARCHITECTURE.md`, and `cargo deny` (licenses, bans,
 //!   sources; advisories when the advisory database can be reached).
 //!   Then the end-to-end tests (`tests/e2e`): the official MCP Python SDK client and mcp-fuzzer,
-//!   installed at pinned versions into `.venv`, against the built binaries and the simulator.
+//!   installed at pinned versions into `.venv`, against the built binaries and the simulator;
+//!   and `tests/e2e-node`: the official TypeScript SDK client (pinned by its package-lock.json,
+//!   `npm ci`) against `odoo-warden-http`.
 //! - `bench`: the benchmarks (not part of CI: numbers need a quiet machine).
 //! - `fuzz [SECONDS]`: the MCP decoder under cargo-fuzz (default 600 s; not part of CI).
 //! - `fuzz [SECONDS]`: the `decode` target of `fuzz/` for SECONDS (default 600), installing
@@ -159,6 +161,13 @@ fn e2e() -> Result<()> {
             .arg(root.join("tests/e2e"))
             .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
         "pytest tests/e2e",
+    )?;
+    report("== end-to-end tests (node: the TypeScript SDK client over HTTP)");
+    run(
+        Command::new("bash")
+            .arg(root.join("tests/e2e-node/run.sh"))
+            .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
+        "tests/e2e-node/run.sh",
     )
 }
 

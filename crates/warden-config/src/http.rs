@@ -30,6 +30,50 @@ pub(crate) struct HttpSection {
     ops_token_env: Option<String>,
     tls_cert_file: Option<std::path::PathBuf>,
     tls_key_file: Option<std::path::PathBuf>,
+    oauth: Option<OAuthSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthSection {
+    issuer: String,
+    jwks_url: String,
+    audience: String,
+    #[serde(default)]
+    algorithms: Vec<String>,
+    leeway_s: Option<u64>,
+    #[serde(default)]
+    required_scopes: Vec<String>,
+    #[serde(default)]
+    map: Vec<MapSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MapSection {
+    claim: String,
+    value: String,
+    profile: String,
+}
+
+/// The validated `[http.oauth]` section: access tokens of an OAuth 2.1 authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OAuthSettings {
+    /// The issuer (`iss` must equal it).
+    pub issuer: String,
+    /// Where the issuer publishes its keys.
+    pub jwks_url: url::Url,
+    /// This server's canonical URL (`aud` must contain it, RFC 8707).
+    pub audience: String,
+    /// Allowed signature algorithms (empty: the validator's defaults).
+    pub algorithms: Vec<String>,
+    /// Clock leeway for `exp` and `nbf`.
+    pub leeway: Option<Duration>,
+    /// Scopes every token must carry.
+    pub required_scopes: Vec<String>,
+    /// Claims to profiles, first match wins: `(claim, value, profile)`.
+    pub mappings: Vec<(String, String, String)>,
 }
 
 /// The validated `[http]` section.
@@ -64,6 +108,8 @@ pub struct HttpSettings {
     /// The bearer token that opens `/readyz` and `/metrics` (on the main listener, and on a
     /// non-loopback operations listener).
     pub ops_token: Option<warden_odoo::SecretString>,
+    /// OAuth 2.1 access tokens accepted beside the API keys.
+    pub oauth: Option<OAuthSettings>,
     /// The certificate chain and private key (PEM) to serve TLS with, resolved against the
     /// configuration's folder; `None`: plain HTTP (behind a TLS-terminating proxy, or loopback).
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
@@ -234,5 +280,68 @@ pub(crate) fn settings(
         ops_bind,
         ops_token,
         tls,
+        oauth: section.oauth.map(oauth).transpose()?,
+    })
+}
+
+fn oauth(section: OAuthSection) -> Result<OAuthSettings, ConfigError> {
+    if section.issuer.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            "http.oauth.issuer",
+            "must not be empty",
+        ));
+    }
+    let jwks_url: url::Url = section
+        .jwks_url
+        .parse()
+        .map_err(|e| ConfigError::invalid("http.oauth.jwks_url", format!("not a url: {e}")))?;
+    let audience_url: url::Url = section.audience.parse().map_err(|e| {
+        ConfigError::invalid(
+            "http.oauth.audience",
+            format!("this server's canonical URL, e.g. https://mcp.example.com/mcp: {e}"),
+        )
+    })?;
+    if !matches!(audience_url.scheme(), "https" | "http") {
+        return Err(ConfigError::invalid(
+            "http.oauth.audience",
+            "must be this server's https URL",
+        ));
+    }
+    for name in &section.algorithms {
+        let lower = name.to_ascii_lowercase();
+        if lower == "none" || lower.starts_with("hs") {
+            return Err(ConfigError::invalid(
+                "http.oauth.algorithms",
+                format!("{name} is never accepted (unsigned or shared-secret tokens)"),
+            ));
+        }
+    }
+    if section.map.is_empty() {
+        return Err(ConfigError::invalid(
+            "http.oauth.map",
+            "at least one [[http.oauth.map]] (claim, value, profile): which profile a token gets",
+        ));
+    }
+    if let Some(bad) = section.map.iter().find(|m| m.profile.contains(':')) {
+        return Err(ConfigError::invalid(
+            "http.oauth.map",
+            format!(
+                "profile {:?}: OAuth profiles cannot contain ':'",
+                bad.profile
+            ),
+        ));
+    }
+    Ok(OAuthSettings {
+        issuer: section.issuer,
+        jwks_url,
+        audience: section.audience,
+        algorithms: section.algorithms,
+        leeway: section.leeway_s.map(Duration::from_secs),
+        required_scopes: section.required_scopes,
+        mappings: section
+            .map
+            .into_iter()
+            .map(|m| (m.claim, m.value, m.profile))
+            .collect(),
     })
 }

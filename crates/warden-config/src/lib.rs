@@ -23,7 +23,7 @@ mod http;
 mod odoo;
 
 pub use audit::{AuditSettings, FileSettings, WebhookSettings, audit_dir};
-pub use http::HttpSettings;
+pub use http::{HttpSettings, OAuthSettings};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -236,6 +236,17 @@ impl Config {
         let key_store = key_store_path(file.keys, base_dir)?;
         let audit = audit::settings(file.audit, env, base_dir)?;
         let http = http::settings(file.http, env, base_dir)?;
+        if let Some(oauth) = &http.oauth
+            && let Some((_, _, profile)) = oauth
+                .mappings
+                .iter()
+                .find(|(_, _, profile)| !file.profiles.contains_key(profile))
+        {
+            return Err(ConfigError::invalid(
+                "http.oauth.map",
+                format!("no profile {profile:?} in [profiles]"),
+            ));
+        }
         let store = match keys {
             KeyStoreSource::Read => read_key_store(&key_store)?,
             KeyStoreSource::Given(text) => parse_key_store(&key_store, text)?,

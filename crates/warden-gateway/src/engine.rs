@@ -276,6 +276,131 @@ impl Gateway {
         result
     }
 
+    /// An OAuth identity whose access token the transport validated (signature, issuer,
+    /// audience, validity, scopes) and whose claims map to `profile`: the failed-authentication
+    /// budget of the address, the global IP rules, the profile, and the profile's IP rules. The
+    /// token itself never reaches the gateway, let alone Odoo. Failures are recorded.
+    pub fn authenticate_oauth(
+        &self,
+        subject: &str,
+        profile: &str,
+        caller: &Caller,
+    ) -> Result<KeyId, AuthFailure> {
+        let result = self.check_oauth(subject, profile, caller.client_ip);
+        if let Err(failure) = &result {
+            self.record_auth_failure(caller, failure);
+        }
+        result
+    }
+
+    /// Record a presented credential the transport refused (an access token that does not
+    /// validate): it counts against the address's failed-authentication budget and is audited.
+    /// `reason` names why, never the token.
+    pub fn reject_credential(&self, caller: &Caller, reason: &str) -> AuthFailure {
+        let limiter = self.limiter();
+        let failure = match limiter.limiter.check_auth_allowed(caller.client_ip) {
+            Err(denial) => AuthFailure {
+                message: denial.message,
+                retry_after: match denial.kind {
+                    DenialKind::RateLimited { retry_after } => Some(retry_after),
+                    _ => None,
+                },
+                reason: "too many failed authentications".to_owned(),
+            },
+            Ok(()) => {
+                limiter.limiter.record_failed_auth(caller.client_ip);
+                AuthFailure {
+                    message: "invalid access token".to_owned(),
+                    retry_after: None,
+                    reason: reason.to_owned(),
+                }
+            }
+        };
+        self.record_auth_failure(caller, &failure);
+        failure
+    }
+
+    /// Record a request the transport refused before the engine saw it (no credentials, HTTP
+    /// headers that contradict the body...): `method` as far as it is known, `kind` the outcome
+    /// kind, `reason` why.
+    pub fn record_refusal(
+        &self,
+        caller: &Caller,
+        key: Option<&KeyId>,
+        method: &str,
+        kind: &str,
+        reason: &str,
+    ) {
+        let mut event = AuditEvent::request(SystemTime::now(), method);
+        event.transport = Some(caller.transport.to_owned());
+        event.client_ip = caller.client_ip.map(|ip| ip.to_string());
+        event.key_id = key.map(|k| k.as_str().to_owned());
+        event.decision = Some(Decision::deny("", reason));
+        event.outcome = Some(Outcome::error(kind));
+        self.inner.auditor.record_nowait(event);
+    }
+
+    fn record_auth_failure(&self, caller: &Caller, failure: &AuthFailure) {
+        let mut event = AuditEvent::request(SystemTime::now(), "authenticate");
+        event.transport = Some(caller.transport.to_owned());
+        event.client_ip = caller.client_ip.map(|ip| ip.to_string());
+        let rule = if failure.retry_after.is_some() {
+            "rate_limits.failed_auth_per_ip_per_minute"
+        } else {
+            ""
+        };
+        event.decision = Some(Decision::deny(rule, failure.reason.clone()));
+        event.outcome = Some(Outcome::error(if failure.retry_after.is_some() {
+            "rate_limited"
+        } else {
+            "unauthenticated"
+        }));
+        self.inner.auditor.record_nowait(event);
+    }
+
+    fn check_oauth(
+        &self,
+        subject: &str,
+        profile: &str,
+        client_ip: Option<IpAddr>,
+    ) -> Result<KeyId, AuthFailure> {
+        let runtime = self.runtime();
+        let limiter = self.limiter();
+        if let Err(denial) = limiter.limiter.check_auth_allowed(client_ip) {
+            return Err(AuthFailure {
+                message: denial.message,
+                retry_after: match denial.kind {
+                    DenialKind::RateLimited { retry_after } => Some(retry_after),
+                    _ => None,
+                },
+                reason: "too many failed authentications".to_owned(),
+            });
+        }
+        let policy = runtime.policy();
+        if let Err(denial) = policy.check_ip_global(client_ip) {
+            return Err(AuthFailure {
+                message: "this address may not use odoo-warden".to_owned(),
+                retry_after: None,
+                reason: denial.rule,
+            });
+        }
+        let Some(principal) = policy.oauth_principal(subject, profile) else {
+            return Err(AuthFailure {
+                message: "the access token maps to no usable profile".to_owned(),
+                retry_after: None,
+                reason: format!("oauth: no profile {profile:?}"),
+            });
+        };
+        if let Err(denial) = policy.check_ip(&principal, client_ip) {
+            return Err(AuthFailure {
+                message: "this address may not use this profile".to_owned(),
+                retry_after: None,
+                reason: denial.rule,
+            });
+        }
+        Ok(KeyId(principal.key_id))
+    }
+
     fn check_secret(&self, secret: &str, client_ip: Option<IpAddr>) -> Result<KeyId, AuthFailure> {
         let runtime = self.runtime();
         let limiter = self.limiter();

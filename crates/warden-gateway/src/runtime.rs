@@ -43,16 +43,11 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     /// A runtime over `policy`, with `catalogs` by Odoo identity name: every profile of the
-    /// policy gets its identity's catalog seen through the profile's rules.
+    /// policy (whether keys or OAuth identities use it) gets its identity's catalog seen through
+    /// the profile's rules.
     pub fn new(policy: Policy, catalogs: &BTreeMap<String, Catalog>) -> Result<Self, RuntimeError> {
         let mut scoped = HashMap::new();
-        for key in policy.keys() {
-            let Some(profile) = policy.profile(&key.profile) else {
-                continue;
-            };
-            if scoped.contains_key(profile.name()) {
-                continue;
-            }
+        for profile in policy.profiles() {
             let catalog =
                 catalogs
                     .get(profile.identity())

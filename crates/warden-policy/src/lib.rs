@@ -43,7 +43,7 @@ pub use config::{
     PreviousSecret, ProfileConfig, RateLimitConfig,
 };
 pub use error::{AuthError, PolicyError};
-pub use policy::{Explanation, KeyInfo, Policy, Principal};
+pub use policy::{Explanation, KeyInfo, OAUTH_PREFIX, Policy, Principal};
 pub use profile::{Denial, DenialKind, FieldRef, FieldUse, Profile, Request};
 pub use rate::RateLimiter;
 

@@ -35,6 +35,9 @@ pub struct Principal {
     pub expires: Option<SystemTime>,
 }
 
+/// The prefix of the principal ids of OAuth identities (`oauth:<profile>:<subject>`).
+pub const OAUTH_PREFIX: &str = "oauth:";
+
 /// A key as `keys list` shows it (no hashes).
 #[derive(Debug, Clone)]
 pub struct KeyInfo {
@@ -574,6 +577,12 @@ impl Policy {
     /// Re-validates a key authenticated earlier (on every request: a reload may have revoked or
     /// removed it, or it may have expired since).
     pub fn principal(&self, key_id: &str, now: SystemTime) -> Result<Principal, AuthError> {
+        if let Some(rest) = key_id.strip_prefix(OAUTH_PREFIX) {
+            let (profile, subject) = rest.split_once(':').ok_or(AuthError::Unknown)?;
+            return self
+                .oauth_principal(subject, profile)
+                .ok_or(AuthError::Unknown);
+        }
         let entry = self.keys.get(key_id).ok_or(AuthError::Unknown)?;
         let info = &entry.info;
         if info.revoked.is_some() {
@@ -594,6 +603,25 @@ impl Policy {
         })
     }
 
+    /// The principal of an OAuth access token, already validated by the caller (issuer, audience,
+    /// validity, signature), whose claims map to `profile`: its id is `oauth:<profile>:<subject>`
+    /// (no key of the store can have that form), its name the subject. `None` when the profile
+    /// does not exist. Such a principal has no key-level rules: its IP rules are the global and
+    /// profile ones, its rate limits the per-key defaults.
+    pub fn oauth_principal(&self, subject: &str, profile: &str) -> Option<Principal> {
+        if profile.contains(':') {
+            return None;
+        }
+        let profile = self.profiles.get(profile)?;
+        Some(Principal {
+            key_id: format!("{OAUTH_PREFIX}{}:{subject}", profile.name()),
+            key_name: subject.to_owned(),
+            profile: Arc::clone(profile),
+            rate_limit: KeyRateLimitConfig::default(),
+            expires: None,
+        })
+    }
+
     /// The global IP rules alone (checked before authentication). `None`: stdio.
     pub fn check_ip_global(&self, ip: Option<IpAddr>) -> Result<(), Denial> {
         ip_step(&self.network, "network", ip)
@@ -607,6 +635,9 @@ impl Policy {
         let profile_level = format!("profile \"{}\": network", principal.profile.name());
         ip_step(principal.profile.network(), &profile_level, ip)
             .map_err(|rule| network_denial(rule, ip))?;
+        if principal.key_id.starts_with(OAUTH_PREFIX) {
+            return Ok(());
+        }
         let Some(entry) = self.keys.get(&principal.key_id) else {
             return Err(network_denial(
                 format!("key {} is no longer configured", principal.key_id),
@@ -622,6 +653,11 @@ impl Policy {
     /// A profile by name.
     pub fn profile(&self, name: &str) -> Option<&Arc<Profile>> {
         self.profiles.get(name)
+    }
+
+    /// Every compiled profile, by name.
+    pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {
+        self.profiles.values()
     }
 
     /// Every key, sorted by id.

@@ -1221,3 +1221,210 @@ fn protected_resource_metadata_and_paths() {
         "Bearer resource_metadata=\"https://x/\\\"a\""
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the HTTP transport: access tokens beside API keys.
+
+/// The HTTP app over the simulator, profile `reader` only, OAuth configured with `config`, no
+/// API key in the store: its base URL and the server task's stop.
+async fn gateway_over_http(
+    config: OAuthConfig,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    warden_odoo_sim::SimHandle,
+) {
+    use warden_transport::http;
+    let sim = warden_odoo_sim::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        warden_odoo_sim::SimOptions::default(),
+    )
+    .await
+    .expect("sim");
+    let mut odoo = warden_odoo::OdooConfig::new(
+        sim.url().parse().expect("url"),
+        sim.database(),
+        "sales_agent",
+        warden_odoo::Credential::ApiKey(warden_odoo::SecretString::from(
+            sim.api_key("sales_agent").expect("key"),
+        )),
+    );
+    odoo.protocol = warden_odoo::Protocol::JsonRpc;
+    let catalogs = std::collections::BTreeMap::from([(
+        "sales".to_owned(),
+        warden_gateway::catalog::Catalog::new(
+            warden_odoo::OdooClient::new(odoo).expect("client"),
+            warden_gateway::catalog::CatalogSettings::default(),
+        ),
+    )]);
+    let policy: warden_policy::config::PolicyConfig = toml::from_str(
+        "[profiles.reader]\nidentity = \"sales\"\nmodels = { allow = [\"res.partner\"] }\n\
+         operations = { allow = [\"read\"] }\n",
+    )
+    .expect("policy");
+    let policy =
+        warden_policy::Policy::compile(&policy, &Default::default(), &["sales"]).expect("compile");
+    let runtime = warden_gateway::runtime::Runtime::new(policy, &catalogs).expect("runtime");
+    let gateway = warden_gateway::engine::Gateway::new(runtime, Default::default());
+    let app = http::app(
+        gateway,
+        http::HttpOptions {
+            oauth: Some(Validator::new(config).expect("validator")),
+            ..http::HttpOptions::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let base = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(http::serve(
+        app,
+        listener,
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (base, stop, sim)
+}
+
+fn tools_list(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let mut request = client
+        .post(format!("{base}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/list")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}}}})
+            .to_string(),
+        );
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request
+}
+
+#[tokio::test]
+async fn access_tokens_work_over_http_and_every_refusal_says_how_to_get_one() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(BOUND)
+        .build()
+        .expect("client");
+    let ec = Key::ec("ec-http");
+    let jwks_server = JwksServer::start(&[&ec]).await;
+    let mut oauth_config = config(jwks_server.url());
+    oauth_config.required_scopes = vec!["mcp:tools".to_owned()];
+    let (base, stop, _sim) = gateway_over_http(oauth_config).await;
+    let now = SystemTime::now();
+    let metadata_url = "https://gateway.example.com/.well-known/oauth-protected-resource/mcp";
+
+    // A valid token of the reader mapping is served as the reader profile.
+    let ok = tools_list(&client, &base, Some(&ec.token(&claims(now))))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.expect("json");
+    assert!(
+        body["result"]["tools"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+
+    // No credentials: 401 naming the protected resource metadata.
+    let none = tools_list(&client, &base, None).send().await.expect("send");
+    assert_eq!(none.status(), 401);
+    let challenge = none.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{challenge}"
+    );
+
+    // Wrong audience, expired, unsigned: 401 invalid_token.
+    let wrong_audience = ec.token(&with(
+        claims(now),
+        "aud",
+        json!("https://other.example.com/mcp"),
+    ));
+    let expired = ec.token(&with(claims(now), "exp", json!(unix(now) - 3600)));
+    let unsigned = format!("{}.", signing_input(&json!({"alg": "none"}), &claims(now)));
+    for token in [wrong_audience, expired, unsigned] {
+        let refused = tools_list(&client, &base, Some(&token))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(refused.status(), 401);
+        let challenge = refused.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(challenge.contains("invalid_token"), "{challenge}");
+        assert!(
+            !refused.text().await.expect("text").contains(&token[..20]),
+            "the token is not echoed"
+        );
+    }
+
+    // Missing scope: 403 insufficient_scope naming it.
+    let narrow = ec.token(&with(claims(now), "scope", json!("odoo:read")));
+    let forbidden = tools_list(&client, &base, Some(&narrow))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(forbidden.status(), 403);
+    let challenge = forbidden.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("mcp:tools"),
+        "{challenge}"
+    );
+
+    // A mapping to a profile the policy does not have: refused.
+    let writer = ec.token(&with(claims(now), "scope", json!("mcp:tools odoo:write")));
+    let no_profile = tools_list(&client, &base, Some(&writer))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(no_profile.status(), 401);
+
+    // RFC 9728 metadata, both paths, unauthenticated.
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let document: Value = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(document["resource"], AUDIENCE, "{path}: {document}");
+        assert_eq!(
+            document["authorization_servers"],
+            json!([ISSUER]),
+            "{path}: {document}"
+        );
+    }
+    let _ = stop.send(());
+}

@@ -269,6 +269,13 @@ impl Mcp {
             && ProtocolVersion::parse(version).is_some_and(|v| v.era() == warden_mcp::Era::Modern)
         {
             if let Some(problem) = header_mismatch(&header_of, version, method.as_deref(), params) {
+                self.gateway.record_refusal(
+                    &caller,
+                    Some(&key),
+                    method.as_deref().unwrap_or("invalid"),
+                    "header_mismatch",
+                    &problem,
+                );
                 return rpc_error(
                     StatusCode::BAD_REQUEST,
                     &id,

@@ -99,6 +99,8 @@ pub struct HttpOptions {
     /// The bearer token that opens `/readyz` and `/metrics` on this listener (none: they are
     /// not served here).
     pub ops_token: Option<warden_odoo::SecretString>,
+    /// OAuth 2.1 access tokens accepted beside the API keys (none: API keys only).
+    pub oauth: Option<oauth::Validator>,
 }
 
 impl Default for HttpOptions {
@@ -117,6 +119,7 @@ impl Default for HttpOptions {
             session_idle_timeout: Duration::from_secs(1800),
             drain_timeout: Duration::from_secs(10),
             ops_token: None,
+            oauth: None,
         }
     }
 }
@@ -203,7 +206,10 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
         })
     };
     let authenticated = ServiceBuilder::new()
-        .layer(auth_layer(gateway.clone()))
+        .layer(AuthLayer {
+            gateway: gateway.clone(),
+            oauth: options.oauth.clone(),
+        })
         .service(endpoint);
     let ops = Ops::new(
         gateway.clone(),
@@ -212,10 +218,17 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
         options.ops_token.clone(),
         false,
     );
+    let metadata = options.oauth.as_ref().map(|validator| {
+        (
+            oauth::metadata_paths(&options.path).to_vec(),
+            Arc::new(oauth::protected_resource_metadata(validator.config())),
+        )
+    });
     let router = Router {
         path: options.path.clone(),
         mcp: Some(BoxCloneSyncService::new(authenticated)),
         ops,
+        metadata,
     };
     App {
         service: stack(router, &options),
@@ -321,70 +334,169 @@ fn stack(router: Router, options: &HttpOptions) -> Boxed {
     BoxCloneSyncService::new(service.map_err(|never: Infallible| match never {}))
 }
 
-/// Authentication: `Authorization: Bearer <API key>`. Missing: 401 with `WWW-Authenticate`;
-/// invalid: 401 `invalid_token`; too many failures from the address: 429 with `Retry-After`.
-/// The key is checked on every request (a revocation takes effect at once); the token is never
-/// passed on to Odoo.
-fn auth_layer(gateway: Gateway) -> GuardLayer {
-    GuardLayer::new(move |request: &mut Request<Incoming>| {
-        let ip = request.extensions().get::<ClientAddr>().map(|c| c.0);
-        if request
-            .headers()
-            .get_all(header::AUTHORIZATION)
-            .iter()
-            .count()
-            > 1
-        {
-            return Err(text_response(
-                StatusCode::BAD_REQUEST,
-                "the authorization header is given more than once",
-            ));
-        }
-        let token = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return Err(unauthorized(None));
-        };
-        match gateway.authenticate_caller(token, &Caller::http(ip)) {
-            Ok(key) => {
-                request.extensions_mut().insert(Authenticated(key));
-                Ok(())
-            }
-            Err(failure) => Err(match failure.retry_after {
-                Some(after) => {
-                    let mut response =
-                        text_response(StatusCode::TOO_MANY_REQUESTS, &failure.message);
-                    if let Ok(value) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
-                        response.headers_mut().insert(header::RETRY_AFTER, value);
-                    }
-                    response
-                }
-                None => unauthorized(Some(&failure.message)),
-            }),
-        }
-    })
+/// Authentication: `Authorization: Bearer <API key>`, or an OAuth 2.1 access token when
+/// `[http.oauth]` is configured. Missing: 401 with `WWW-Authenticate` (naming the protected
+/// resource metadata with OAuth); invalid: 401 `invalid_token`; missing scopes: 403
+/// `insufficient_scope`; too many failures from the address: 429 with `Retry-After`. The
+/// credential is checked on every request (a revocation or an expiry takes effect at once) and
+/// is never passed on to Odoo. Every refusal of a presented credential is audited.
+#[derive(Clone)]
+struct AuthLayer {
+    gateway: Gateway,
+    oauth: Option<oauth::Validator>,
 }
 
-fn unauthorized(error: Option<&str>) -> Response<Body> {
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            gateway: self.gateway.clone(),
+            oauth: self.oauth.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Auth<S> {
+    inner: S,
+    gateway: Gateway,
+    oauth: Option<oauth::Validator>,
+}
+
+impl<S> Service<Request<Incoming>> for Auth<S>
+where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = layers::BoxFuture;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Incoming>) -> Self::Future {
+        let gateway = self.gateway.clone();
+        let validator = self.oauth.clone();
+        // The service that was made ready serves this request; a fresh clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            match authenticate(&gateway, validator.as_ref(), &request).await {
+                Ok(key) => {
+                    request.extensions_mut().insert(Authenticated(key));
+                    inner.call(request).await
+                }
+                Err(response) => Ok(response),
+            }
+        })
+    }
+}
+
+/// The key (or OAuth identity) `request` authenticates as, or the refusal.
+async fn authenticate(
+    gateway: &Gateway,
+    validator: Option<&oauth::Validator>,
+    request: &Request<Incoming>,
+) -> Result<KeyId, Response<Body>> {
+    let ip = request.extensions().get::<ClientAddr>().map(|c| c.0);
+    let caller = Caller::http(ip);
+    let metadata = validator.and_then(|v| oauth::resource_metadata_url(v.config()));
+    if request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .count()
+        > 1
+    {
+        return Err(text_response(
+            StatusCode::BAD_REQUEST,
+            "the authorization header is given more than once",
+        ));
+    }
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        gateway.record_refusal(
+            &caller,
+            None,
+            "authenticate",
+            "unauthenticated",
+            "no credentials",
+        );
+        return Err(unauthorized(None, metadata.as_deref()));
+    };
+    let refused = |failure: warden_gateway::engine::AuthFailure| match failure.retry_after {
+        Some(after) => {
+            let mut response = text_response(StatusCode::TOO_MANY_REQUESTS, &failure.message);
+            if let Ok(value) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        None => unauthorized(Some(&failure.message), metadata.as_deref()),
+    };
+    match validator {
+        Some(validator) if !token.starts_with("owk_") => {
+            match validator
+                .validate(token, std::time::SystemTime::now())
+                .await
+            {
+                Ok(identity) => gateway
+                    .authenticate_oauth(&identity.subject, &identity.profile, &caller)
+                    .map_err(refused),
+                Err(error) => {
+                    let failure = gateway.reject_credential(&caller, &error.to_string());
+                    if failure.retry_after.is_some() {
+                        return Err(refused(failure));
+                    }
+                    let mut response = text_response(error.status(), &error.to_string());
+                    let challenge = error.www_authenticate(metadata.as_deref().unwrap_or(""));
+                    if let Ok(value) = HeaderValue::from_str(&challenge) {
+                        response
+                            .headers_mut()
+                            .insert(header::WWW_AUTHENTICATE, value);
+                    }
+                    Err(response)
+                }
+            }
+        }
+        _ => gateway.authenticate_caller(token, &caller).map_err(refused),
+    }
+}
+
+fn unauthorized(error: Option<&str>, metadata: Option<&str>) -> Response<Body> {
     let mut response = text_response(
         StatusCode::UNAUTHORIZED,
-        error.unwrap_or("authentication required: Authorization: Bearer <API key>"),
+        error.unwrap_or("authentication required: Authorization: Bearer <API key or access token>"),
     );
-    let challenge = match error {
-        Some(_) => "Bearer realm=\"odoo-warden\", error=\"invalid_token\"",
-        None => "Bearer realm=\"odoo-warden\"",
+    let mut challenge = match metadata {
+        Some(url) => oauth::bearer_challenge(url),
+        None => "Bearer realm=\"odoo-warden\"".to_owned(),
     };
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
+    if error.is_some() {
+        challenge.push_str(", error=\"invalid_token\"");
+    }
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
     response
 }
 
@@ -488,6 +600,8 @@ struct Router {
     path: String,
     mcp: Option<Boxed>,
     ops: Ops,
+    /// RFC 9728 protected resource metadata (OAuth): its paths and the document.
+    metadata: Option<(Vec<String>, Arc<Value>)>,
 }
 
 impl Service<Request<Incoming>> for Router {
@@ -507,6 +621,16 @@ impl Service<Request<Incoming>> for Router {
             && request.uri().path() == self.path
         {
             return Box::pin(mcp.clone().oneshot(request));
+        }
+        if let Some((paths, document)) = &self.metadata
+            && paths.iter().any(|p| p == request.uri().path())
+        {
+            let response = if request.method() == Method::GET {
+                json_response(StatusCode::OK, document)
+            } else {
+                text_response(StatusCode::METHOD_NOT_ALLOWED, "GET only")
+            };
+            return Box::pin(async move { Ok(response) });
         }
         let ops = self.ops.clone();
         Box::pin(async move {
@@ -537,6 +661,7 @@ impl App {
         let router = Router {
             path: String::new(),
             mcp: None,
+            metadata: None,
             ops: Ops::new(
                 self.gateway.clone(),
                 self.metrics.clone(),
@@ -763,7 +888,10 @@ pub async fn run_until(
 ) -> Result<(), RunError> {
     let loaded = crate::setup::load(config_path, &env)?;
     let settings = loaded.http.clone();
-    if !settings.bind.ip().is_loopback() && loaded.runtime.policy().keys().next().is_none() {
+    if !settings.bind.ip().is_loopback()
+        && loaded.runtime.policy().keys().next().is_none()
+        && settings.oauth.is_none()
+    {
         return Err(RunError::Unsafe {
             key: "http.bind".to_owned(),
             message: format!(
@@ -794,6 +922,9 @@ pub async fn run_until(
         crate::reload::spawn_watching(gateway.clone(), config_path.to_owned(), env, &loaded.files);
     let mut options = options(&settings, &loaded.limits);
     options.ops_token.clone_from(&settings.ops_token);
+    if let Some(oauth) = &settings.oauth {
+        options.oauth = Some(validator(oauth)?);
+    }
     let (header_timeout, drain_timeout) = (options.header_timeout, options.drain_timeout);
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
@@ -855,6 +986,39 @@ pub async fn run_until(
     }
     served?;
     Ok(())
+}
+
+/// The access-token validator `settings` describe.
+fn validator(settings: &warden_config::OAuthSettings) -> Result<oauth::Validator, RunError> {
+    let unsafe_config = |message: String| RunError::Unsafe {
+        key: "http.oauth".to_owned(),
+        message,
+    };
+    let mut config = oauth::OAuthConfig::new(
+        settings.issuer.clone(),
+        settings.jwks_url.clone(),
+        settings.audience.clone(),
+    );
+    if !settings.algorithms.is_empty() {
+        config.algorithms = settings
+            .algorithms
+            .iter()
+            .map(|a| {
+                a.parse::<oauth::Algorithm>()
+                    .map_err(|e| unsafe_config(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(leeway) = settings.leeway {
+        config.leeway = leeway;
+    }
+    config.required_scopes.clone_from(&settings.required_scopes);
+    config.mappings = settings
+        .mappings
+        .iter()
+        .map(|(claim, value, profile)| oauth::ClaimMapping::new(claim, value, profile))
+        .collect();
+    oauth::Validator::new(config).map_err(|e| unsafe_config(e.to_string()))
 }
 
 /// SIGTERM or SIGINT (Ctrl-C): the handlers are installed when this is called, not when the
