@@ -314,17 +314,21 @@ async fn without_a_valid_key_nothing_is_served() {
     assert_eq!(server.sim.request_count(), before, "nothing reached Odoo");
     // The failures are audited, with the address.
     assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
-    let failures = server
+    let reasons: Vec<String> = server
         .audit
         .0
         .lock()
         .expect("lock")
         .iter()
         .filter(|e| e.method.as_deref() == Some("authenticate"))
-        .count();
+        .filter_map(|e| e.decision.as_ref().and_then(|d| d.reason.clone()))
+        .collect();
+    // No credentials (twice: none, and Basic), and the wrong key: each recorded, with why.
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert_eq!(
-        failures, 1,
-        "the wrong key was recorded (no key at all is not an attempt)"
+        reasons.iter().filter(|r| *r == "no credentials").count(),
+        2,
+        "{reasons:?}"
     );
     server.stop().await.expect("stop");
 }
