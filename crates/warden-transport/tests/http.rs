@@ -952,3 +952,51 @@ async fn tls_serves_with_hsts_and_refuses_plain_http() {
         .expect("task")
         .expect("serve");
 }
+
+#[tokio::test]
+async fn failed_authentications_are_rate_limited_per_address() {
+    let server = start(HttpOptions::default()).await;
+    let wrong = "owk_000000000000_0000000000000000000000000000000000000000";
+    let mut limited = None;
+    for attempt in 0..40 {
+        let response = server
+            .post(
+                None,
+                &modern_call(attempt, "count_records", json!({"model": "res.partner"})),
+            )
+            .bearer_auth(wrong)
+            .send()
+            .await
+            .expect("send");
+        match response.status().as_u16() {
+            401 => continue,
+            429 => {
+                limited = Some(response);
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let limited = limited.expect("the address is limited after repeated failures");
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(retry >= 1);
+    // While limited, even the right key is refused from that address, and nothing reaches Odoo.
+    let before = server.sim.request_count();
+    let right = server
+        .modern(
+            "alice",
+            99,
+            "count_records",
+            json!({"model": "res.partner"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(right.status(), 429);
+    assert_eq!(server.sim.request_count(), before);
+    server.stop().await.expect("stop");
+}
