@@ -541,6 +541,24 @@ async fn content_type_accept_and_size_are_checked() {
         .await
         .expect("send");
     assert_eq!(response.status(), 200);
+    // Each refusal is in the audit log, with its kind.
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let kinds: Vec<String> = server
+        .audit
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| e.error_kind().map(str::to_owned))
+        .collect();
+    for kind in [
+        "unsupported_media_type",
+        "not_acceptable",
+        "payload_too_large",
+        "parse_error",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
     server.stop().await.expect("stop");
     roomy.stop().await.expect("stop");
 }
@@ -998,5 +1016,35 @@ async fn failed_authentications_are_rate_limited_per_address() {
         .expect("send");
     assert_eq!(right.status(), 429);
     assert_eq!(server.sim.request_count(), before);
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_key_at_its_session_limit_gives_up_its_oldest_session() {
+    let server = start(HttpOptions {
+        max_sessions_per_key: 2,
+        ..HttpOptions::default()
+    })
+    .await;
+    let first = server.session("alice").await;
+    let second = server.session("alice").await;
+    let third = server.session("alice").await;
+    let bob = server.session("bob").await;
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let status = |id: String, key: &'static str| {
+        let request = server
+            .post(Some(key), &list)
+            .header("mcp-session-id", id)
+            .send();
+        async move { request.await.expect("send").status().as_u16() }
+    };
+    assert_eq!(
+        status(first, "alice").await,
+        404,
+        "the oldest session ended"
+    );
+    assert_eq!(status(second, "alice").await, 200);
+    assert_eq!(status(third, "alice").await, 200);
+    assert_eq!(status(bob, "bob").await, 200, "other keys are not affected");
     server.stop().await.expect("stop");
 }

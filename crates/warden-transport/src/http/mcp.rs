@@ -133,6 +133,20 @@ impl Mcp {
         }
     }
 
+    /// Refuse a request before the engine sees it, recording the refusal in the audit log.
+    fn refuse(
+        &self,
+        caller: &Caller,
+        key: &KeyId,
+        status: StatusCode,
+        message: &str,
+        kind: &str,
+    ) -> Response<Body> {
+        self.gateway
+            .record_refusal(caller, Some(key), "invalid", kind, message);
+        text_response(status, message)
+    }
+
     fn get(&self, request: Request<Incoming>) -> Response<Body> {
         let Some((key, _)) = Self::identity(&request) else {
             return text_response(StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -178,9 +192,12 @@ impl Mcp {
             NAME_HEADER,
         ] {
             if request.headers().get_all(name).iter().count() > 1 {
-                return text_response(
+                return self.refuse(
+                    &caller,
+                    &key,
                     StatusCode::BAD_REQUEST,
                     &format!("the {name} header is given more than once"),
+                    "duplicate_header",
                 );
             }
         }
@@ -190,9 +207,12 @@ impl Mcp {
             .next()
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
         if !json_body {
-            return text_response(
+            return self.refuse(
+                &caller,
+                &key,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "send the message as application/json",
+                "unsupported_media_type",
             );
         }
         let accept = header(&request, "accept").map(str::to_owned);
@@ -201,9 +221,12 @@ impl Mcp {
             .as_deref()
             .is_some_and(|a| a.to_ascii_lowercase().contains("text/event-stream"));
         if !json_ok && !sse_ok {
-            return text_response(
+            return self.refuse(
+                &caller,
+                &key,
                 StatusCode::NOT_ACCEPTABLE,
                 "accept application/json or text/event-stream",
+                "not_acceptable",
             );
         }
         let headers = request.headers().clone();
@@ -211,9 +234,12 @@ impl Mcp {
         let body = Limited::new(request.into_body(), limit);
         let bytes = match tokio::time::timeout(self.options.request_timeout, body.collect()).await {
             Err(_) => {
-                return text_response(
+                return self.refuse(
+                    &caller,
+                    &key,
                     StatusCode::REQUEST_TIMEOUT,
                     "the request body did not arrive in time",
+                    "request_timeout",
                 );
             }
             Ok(Err(error)) => {
@@ -221,14 +247,20 @@ impl Mcp {
                     .downcast_ref::<http_body_util::LengthLimitError>()
                     .is_some()
                 {
-                    text_response(
+                    self.refuse(
+                        &caller,
+                        &key,
                         StatusCode::PAYLOAD_TOO_LARGE,
                         &format!("the message is larger than {limit} bytes"),
+                        "payload_too_large",
                     )
                 } else {
-                    text_response(
+                    self.refuse(
+                        &caller,
+                        &key,
                         StatusCode::BAD_REQUEST,
                         "the request body could not be read",
+                        "invalid_request",
                     )
                 };
             }
@@ -318,14 +350,11 @@ impl Mcp {
                     }
                     answer
                 }
-                Err(full) => rpc_error(
+                Err(Full::Server) => rpc_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &id,
                     error_code::INTERNAL_ERROR,
-                    match full {
-                        Full::Server => "too many open sessions; try again later",
-                        Full::Key => "this key has too many open sessions; end some (DELETE) first",
-                    },
+                    "too many open sessions; try again later",
                 ),
             };
         }

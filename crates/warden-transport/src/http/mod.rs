@@ -90,7 +90,8 @@ pub struct HttpOptions {
     pub max_concurrent_requests: usize,
     /// Legacy sessions open at once (default 10,000) and per key (default 100).
     pub max_sessions: usize,
-    /// Legacy sessions open at once per key.
+    /// Legacy sessions open at once per key: beyond it, the key's least recently used session
+    /// ends.
     pub max_sessions_per_key: usize,
     /// A legacy session unused this long ends (default 30 min).
     pub session_idle_timeout: Duration,

@@ -24,8 +24,6 @@ pub(crate) struct Entry {
 pub(crate) enum Full {
     /// The server holds its maximum of sessions.
     Server,
-    /// The key holds its maximum of sessions.
-    Key,
 }
 
 /// The open sessions.
@@ -66,11 +64,20 @@ impl Sessions {
     ) -> Result<String, Full> {
         let mut map = self.lock();
         Self::expire(&mut map, self.idle);
-        if map.len() >= self.max {
+        // A key at its maximum gives up its least recently used session: clients that reconnect
+        // without ending their sessions (DELETE) are not locked out, and the bound holds.
+        let of_key = map.values().filter(|e| e.key == *key).count();
+        if of_key >= self.max_per_key {
+            let oldest = map
+                .iter()
+                .filter(|(_, e)| e.key == *key)
+                .min_by_key(|(_, e)| e.last_seen)
+                .map(|(id, _)| id.clone());
+            if let Some(entry) = oldest.and_then(|id| map.remove(&id)) {
+                let _ = entry.ended.send(true);
+            }
+        } else if map.len() >= self.max {
             return Err(Full::Server);
-        }
-        if map.values().filter(|e| e.key == *key).count() >= self.max_per_key {
-            return Err(Full::Key);
         }
         let id = new_id();
         let (ended, _) = watch::channel(false);
