@@ -27,7 +27,9 @@ rule restricts, profiles bound to an Odoo administrator, TLS verification off, p
 With --online, every identity logs in to Odoo; failures are reported, and identities in the
 Settings/Administration group (base.group_system) are flagged. Audit settings that weaken the
 record are flagged too: the audit log off, a sink that drops events, no seal key, a webhook over
-plain http, and profiles that record field values.
+plain http, and profiles that record field values. For odoo-warden-http: plain HTTP on a
+non-loopback address with no trusted proxy in front, a trusted proxy range covering everything,
+browser origins over plain http, an OAuth leeway over five minutes.
 
 Exit status: 0 valid and no warnings, 2 valid with warnings, 64 invalid (one line per error),
 1 an identity cannot log in (--online).
@@ -51,6 +53,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
     warnings.extend(write_tools_warnings(&config));
     let (audit_warnings, audit_notes) = audit_warnings(&config);
     warnings.extend(audit_warnings);
+    warnings.extend(http_warnings(&config));
     let admins = admin_identities(&config);
     for (identity, login) in &admins {
         warnings.push(admin_warning(&config, identity, login, ADMIN_WHY));
@@ -311,4 +314,50 @@ fn audit_warnings(config: &Config) -> (Vec<String>, Vec<String>) {
         }
     }
     (warnings, notes)
+}
+
+/// `[http]` settings that expose more than they should.
+fn http_warnings(config: &Config) -> Vec<String> {
+    let http = &config.http;
+    let mut warnings = Vec::new();
+    if !http.bind.ip().is_loopback() && http.tls.is_none() && http.trusted_proxies.is_empty() {
+        warnings.push(format!(
+            "http.bind = {}: plain HTTP on a non-loopback address with no trusted proxy in front; \
+             keys and tokens would cross the network in clear (set tls_cert_file/tls_key_file, or \
+             put a TLS-terminating proxy in http.trusted_proxies)",
+            http.bind
+        ));
+    }
+    for net in &http.trusted_proxies {
+        if net.prefix_len() == 0 {
+            warnings.push(format!(
+                "http.trusted_proxies contains {net}: every peer may set the client address \
+                 (X-Forwarded-For), which defeats the IP rules and rate limits"
+            ));
+        }
+    }
+    for origin in &http.allowed_origins {
+        if origin.starts_with("http://") {
+            let loopback = origin.starts_with("http://localhost")
+                || origin.starts_with("http://127.")
+                || origin.starts_with("http://[::1]");
+            if !loopback {
+                warnings.push(format!(
+                    "http.allowed_origins contains {origin}: a page served over plain http may call \
+                     the gateway"
+                ));
+            }
+        }
+    }
+    if let Some(oauth) = &http.oauth
+        && oauth
+            .leeway
+            .is_some_and(|l| l > std::time::Duration::from_secs(300))
+    {
+        warnings.push(
+            "http.oauth.leeway_s is over 300: expired access tokens stay usable that long"
+                .to_owned(),
+        );
+    }
+    warnings
 }

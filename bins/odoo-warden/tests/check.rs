@@ -233,3 +233,55 @@ fn online_logs_in_as_every_identity() -> anyhow::Result<()> {
     runtime.block_on(sim.shutdown());
     Ok(())
 }
+
+#[test]
+fn risky_http_settings_are_warned_about() {
+    let config = format!(
+        "{}\n[http]\nbind = \"0.0.0.0:8765\"\nallowed_hosts = [\"mcp.example.com\"]\n\
+         allowed_origins = [\"http://app.example.com\"]\n",
+        CONFIG.replace("write = true", "write = false")
+    );
+    let setup = Setup::new(&config);
+    setup.create_key("alice", "reader", &["--expires", "30d"]);
+    setup.create_key(
+        "bob",
+        "writer",
+        &["--expires", "30d", "--allow-ip", "10.0.0.0/8"],
+    );
+    let run = check(&setup, &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let warnings = warnings(&run);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("plain HTTP on a non-loopback address")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("http://app.example.com")),
+        "{warnings:?}"
+    );
+    // Behind a trusted proxy that covers everything: the other warning.
+    let config = config.replace(
+        "allowed_origins = [\"http://app.example.com\"]",
+        "trusted_proxies = [\"0.0.0.0/0\"]",
+    );
+    let setup = Setup::new(&config);
+    setup.create_key("alice", "reader", &["--expires", "30d"]);
+    let run = check(&setup, &[]);
+    let warnings = self::warnings(&run);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("every peer may set the client address")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains("plain HTTP on a non-loopback")),
+        "{warnings:?}"
+    );
+}
