@@ -80,12 +80,21 @@ fn catalogs(sim: &SimHandle) -> BTreeMap<String, Catalog> {
 }
 
 fn runtime(sim: &SimHandle, store: &KeyStoreFile) -> Runtime {
-    let config: PolicyConfig = toml::from_str(POLICY).expect("policy");
+    runtime_of(POLICY, sim, store)
+}
+
+fn runtime_of(policy: &str, sim: &SimHandle, store: &KeyStoreFile) -> Runtime {
+    let config: PolicyConfig = toml::from_str(policy).expect("policy");
     let policy = warden_policy::Policy::compile(&config, store, &["sales"]).expect("policy");
     Runtime::new(policy, &catalogs(sim)).expect("runtime")
 }
 
 async fn start(options: HttpOptions) -> Server {
+    start_with(POLICY, "reader", options).await
+}
+
+/// A server under `policy`, whose keys `alice` and `bob` have `profile`.
+async fn start_with(policy: &str, profile: &str, options: HttpOptions) -> Server {
     let sim = warden_odoo_sim::start("127.0.0.1:0".parse().expect("addr"), SimOptions::default())
         .await
         .expect("sim");
@@ -93,7 +102,7 @@ async fn start(options: HttpOptions) -> Server {
     let mut secrets = BTreeMap::new();
     for name in ["alice", "bob"] {
         let (_, secret) =
-            warden_policy::keys::create(&mut store, name, "reader", None, SystemTime::now())
+            warden_policy::keys::create(&mut store, name, profile, None, SystemTime::now())
                 .expect("key");
         secrets.insert(name.to_owned(), secret);
     }
@@ -118,7 +127,11 @@ async fn start(options: HttpOptions) -> Server {
         )
         .build()
         .expect("auditor");
-    let gateway = Gateway::with_audit(runtime(&sim, &store), ServerInfo::default(), auditor);
+    let gateway = Gateway::with_audit(
+        runtime_of(policy, &sim, &store),
+        ServerInfo::default(),
+        auditor,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listen");
@@ -1046,5 +1059,85 @@ async fn a_key_at_its_session_limit_gives_up_its_oldest_session() {
     assert_eq!(status(second, "alice").await, 200);
     assert_eq!(status(third, "alice").await, 200);
     assert_eq!(status(bob, "bob").await, 200, "other keys are not affected");
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_legacy_confirmation_travels_on_the_event_stream() {
+    const CONFIRMING: &str = r#"
+[profiles.writer]
+identity = "sales"
+models = { allow = ["res.partner"] }
+operations = { allow = ["read", "write"] }
+fields = { write = { allow = ["phone"] } }
+confirm_writes = true
+"#;
+    let server = start_with(CONFIRMING, "writer", HttpOptions::default()).await;
+    // A session whose client can ask its user (elicitation).
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {"elicitation": {}},
+        "clientInfo": {"name": "http-test", "version": "1"}}});
+    let response = server
+        .post(Some("alice"), &init)
+        .send()
+        .await
+        .expect("initialize");
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": "update_records",
+        "arguments": {"model": "res.partner", "ids": [3], "values": "{'phone': '+32 2 555 00 00'}"}}});
+    let mut stream = server
+        .post(Some("alice"), &call)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .expect("call");
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/event-stream")
+    );
+    // The server asks on the stream; the client answers with a POST of its own.
+    let mut buffer = String::new();
+    let mut answered = false;
+    let final_message = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let chunk = stream
+                .chunk()
+                .await
+                .expect("read")
+                .expect("the stream goes on");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                    continue;
+                };
+                let message: Value = serde_json::from_str(data).expect("json event");
+                if message["method"] == "elicitation/create" && !answered {
+                    answered = true;
+                    let answer = json!({"jsonrpc": "2.0", "id": message["id"],
+                        "result": {"action": "accept", "content": {}}});
+                    let posted = server
+                        .post(Some("alice"), &answer)
+                        .header("mcp-session-id", &id)
+                        .send()
+                        .await
+                        .expect("answer");
+                    assert_eq!(posted.status(), 202);
+                } else if message["id"] == 7 {
+                    return message;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the call ends");
+    assert!(answered, "the server asked for a confirmation");
+    assert_eq!(final_message["result"]["isError"], false, "{final_message}");
     server.stop().await.expect("stop");
 }

@@ -417,7 +417,7 @@ impl Mcp {
         // engine knows nobody can be asked.
         let stream = sse_ok && (method == Some("tools/call") || !json_ok);
         if stream {
-            return sse::request_stream(session, bytes);
+            return sse::request_stream(session, bytes, self.options.request_timeout);
         }
         let (tx, rx) = mpsc::channel(1);
         drop(rx);

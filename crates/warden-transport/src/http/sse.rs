@@ -58,9 +58,9 @@ fn stream_response(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
 }
 
 /// The answer to one request as a stream: what the engine sends meanwhile, then the response.
-/// If the client goes away, the request still runs to its end (and is recorded); its output is
-/// dropped.
-pub(crate) fn request_stream(session: Session, message: Bytes) -> Response<Body> {
+/// If the client goes away, or stops reading for longer than `stall`, the request still runs to
+/// its end (and is recorded); its output is dropped.
+pub(crate) fn request_stream(session: Session, message: Bytes, stall: Duration) -> Response<Body> {
     let (body_tx, body_rx) = mpsc::channel::<Bytes>(32);
     tokio::spawn(async move {
         let (out_tx, mut out_rx) = mpsc::channel::<Value>(16);
@@ -70,18 +70,18 @@ pub(crate) fn request_stream(session: Session, message: Bytes) -> Response<Body>
         loop {
             tokio::select! {
                 Some(sent) = out_rx.recv() => {
-                    if !gone && body_tx.send(event(&sent)).await.is_err() {
+                    if !gone && !deliver(&body_tx, event(&sent), stall).await {
                         gone = true;
                     }
                 }
                 response = &mut work => {
                     while let Ok(sent) = out_rx.try_recv() {
-                        if !gone && body_tx.send(event(&sent)).await.is_err() {
+                        if !gone && !deliver(&body_tx, event(&sent), stall).await {
                             gone = true;
                         }
                     }
                     if let (Some(response), false) = (response, gone) {
-                        let _ = body_tx.send(event(&response)).await;
+                        let _ = deliver(&body_tx, event(&response), stall).await;
                     }
                     break;
                 }
@@ -89,6 +89,14 @@ pub(crate) fn request_stream(session: Session, message: Bytes) -> Response<Body>
         }
     });
     stream_response(body_rx)
+}
+
+/// Hand `chunk` to the body within `stall`; whether the client took it.
+async fn deliver(tx: &mpsc::Sender<Bytes>, chunk: Bytes, stall: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(stall, tx.send(chunk)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// A stream with nothing but keep-alive comments every `every`, until `ended` turns true or the
@@ -108,7 +116,10 @@ pub(crate) fn idle_stream(mut ended: watch::Receiver<bool>, every: Duration) -> 
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    if body_tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                    // A client that does not read is not waited for: the comment is skipped.
+                    if let Err(mpsc::error::TrySendError::Closed(_)) =
+                        body_tx.try_send(Bytes::from_static(b": keep-alive\n\n"))
+                    {
                         return;
                     }
                 }
