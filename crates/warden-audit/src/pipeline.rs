@@ -371,35 +371,28 @@ impl Auditor {
     /// Wait until every sink has written and flushed what was queued before the call, at most
     /// `timeout`. Returns whether all did.
     pub async fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut waits = Vec::new();
-        for sink in &self.inner.sinks {
-            let (tx, rx) = oneshot::channel();
-            if enqueue_until(sink, Message::Flush(tx), deadline).await {
-                waits.push(rx);
-            }
-        }
-        let all = waits.len() == self.inner.sinks.len();
-        let left = deadline.saturating_duration_since(Instant::now());
-        let done = tokio::time::timeout(left, async {
-            for rx in waits {
-                let _ = rx.await;
-            }
-        })
-        .await
-        .is_ok();
-        all && done
+        self.tell_all(Message::Flush, timeout).await
     }
 
     /// Flush and stop: no event is accepted afterwards; every sink writes what is queued and is
     /// closed, within `timeout`. Returns whether all finished in time.
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         self.inner.closed.store(true, Ordering::Release);
+        self.tell_all(Message::Close, timeout).await
+    }
+
+    /// Queue `message` (made with its acknowledgement) behind what every sink has queued, and
+    /// wait for all acknowledgements, at most `timeout` in all.
+    async fn tell_all(
+        &self,
+        message: fn(oneshot::Sender<()>) -> Message,
+        timeout: Duration,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         let mut waits = Vec::new();
         for sink in &self.inner.sinks {
             let (tx, rx) = oneshot::channel();
-            if enqueue_until(sink, Message::Close(tx), deadline).await {
+            if enqueue_until(sink, message(tx), deadline).await {
                 waits.push(rx);
             }
         }

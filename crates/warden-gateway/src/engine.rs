@@ -250,28 +250,9 @@ impl Gateway {
 
     /// [`Gateway::authenticate`] for `caller` (its address and transport are recorded).
     pub fn authenticate_caller(&self, secret: &str, caller: &Caller) -> Result<KeyId, AuthFailure> {
-        let started = std::time::Instant::now();
         let result = self.check_secret(secret, caller.client_ip);
         if let Err(failure) = &result {
-            let mut event = AuditEvent::request(SystemTime::now(), "authenticate");
-            event.transport = Some(caller.transport.to_owned());
-            event.client_ip = caller.client_ip.map(|ip| ip.to_string());
-            let rule = if failure.retry_after.is_some() {
-                "rate_limits.failed_auth_per_ip_per_minute"
-            } else {
-                ""
-            };
-            event.decision = Some(Decision::deny(rule, failure.reason.clone()));
-            event.outcome = Some(Outcome::error(if failure.retry_after.is_some() {
-                "rate_limited"
-            } else {
-                "unauthenticated"
-            }));
-            event.latency = Some(warden_audit::Latency::new(
-                started.elapsed(),
-                Duration::ZERO,
-            ));
-            self.inner.auditor.record_nowait(event);
+            self.record_auth_failure(caller, failure);
         }
         result
     }
@@ -298,15 +279,8 @@ impl Gateway {
     /// `reason` names why, never the token.
     pub fn reject_credential(&self, caller: &Caller, reason: &str) -> AuthFailure {
         let limiter = self.limiter();
-        let failure = match limiter.limiter.check_auth_allowed(caller.client_ip) {
-            Err(denial) => AuthFailure {
-                message: denial.message,
-                retry_after: match denial.kind {
-                    DenialKind::RateLimited { retry_after } => Some(retry_after),
-                    _ => None,
-                },
-                reason: "too many failed authentications".to_owned(),
-            },
+        let failure = match Self::auth_budget(&limiter, caller.client_ip) {
+            Err(failure) => failure,
             Ok(()) => {
                 limiter.limiter.record_failed_auth(caller.client_ip);
                 AuthFailure {
@@ -365,17 +339,7 @@ impl Gateway {
         client_ip: Option<IpAddr>,
     ) -> Result<KeyId, AuthFailure> {
         let runtime = self.runtime();
-        let limiter = self.limiter();
-        if let Err(denial) = limiter.limiter.check_auth_allowed(client_ip) {
-            return Err(AuthFailure {
-                message: denial.message,
-                retry_after: match denial.kind {
-                    DenialKind::RateLimited { retry_after } => Some(retry_after),
-                    _ => None,
-                },
-                reason: "too many failed authentications".to_owned(),
-            });
-        }
+        Self::auth_budget(&self.limiter(), client_ip)?;
         let policy = runtime.policy();
         if let Err(denial) = policy.check_ip_global(client_ip) {
             return Err(AuthFailure {
@@ -404,17 +368,7 @@ impl Gateway {
     fn check_secret(&self, secret: &str, client_ip: Option<IpAddr>) -> Result<KeyId, AuthFailure> {
         let runtime = self.runtime();
         let limiter = self.limiter();
-        if let Err(denial) = limiter.limiter.check_auth_allowed(client_ip) {
-            let retry_after = match denial.kind {
-                DenialKind::RateLimited { retry_after } => Some(retry_after),
-                _ => None,
-            };
-            return Err(AuthFailure {
-                message: denial.message,
-                retry_after,
-                reason: "too many failed authentications".to_owned(),
-            });
-        }
+        Self::auth_budget(&limiter, client_ip)?;
         let policy = runtime.policy();
         if let Err(denial) = policy.check_ip_global(client_ip) {
             return Err(AuthFailure {
@@ -443,6 +397,21 @@ impl Gateway {
             });
         }
         Ok(KeyId(principal.key_id))
+    }
+
+    /// `Err` when `client_ip` has used up its budget of failed authentications.
+    fn auth_budget(limiter: &Limiter, client_ip: Option<IpAddr>) -> Result<(), AuthFailure> {
+        limiter
+            .limiter
+            .check_auth_allowed(client_ip)
+            .map_err(|denial| AuthFailure {
+                message: denial.message,
+                retry_after: match denial.kind {
+                    DenialKind::RateLimited { retry_after } => Some(retry_after),
+                    _ => None,
+                },
+                reason: "too many failed authentications".to_owned(),
+            })
     }
 
     /// A session of the key `key` for one connection (one stdio process, one HTTP session or
