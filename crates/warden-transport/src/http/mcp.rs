@@ -266,17 +266,10 @@ impl Mcp {
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
-        let message: Value = match serde_json::from_slice(&bytes) {
-            Ok(value) => value,
-            // Let the engine answer (and record) what is not JSON-RPC.
-            Err(_) => {
-                let session = self.gateway.session(caller, key);
-                let (tx, _) = mpsc::channel(1);
-                let response = session.handle(&bytes, &tx).await;
-                return json_response(StatusCode::BAD_REQUEST, &response.unwrap_or(Value::Null));
-            }
-        };
-        let Some(object) = message.as_object() else {
+        let message = serde_json::from_slice::<Value>(&bytes);
+        let Some(object) = message.as_ref().ok().and_then(Value::as_object) else {
+            // Not one JSON-RPC object (not JSON, a batch, a scalar): the engine answers with
+            // the JSON-RPC error, and records it.
             let session = self.gateway.session(caller, key);
             let (tx, _) = mpsc::channel(1);
             let response = session.handle(&bytes, &tx).await;
