@@ -437,6 +437,17 @@ async fn a_legacy_session_belongs_to_its_key_and_ends_with_delete() {
         .await
         .expect("send");
     assert_eq!(stolen.status(), 404);
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    assert!(
+        server
+            .audit
+            .0
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|e| e.error_kind() == Some("unknown_session")),
+        "the attempt is audited"
+    );
     // Without a session or modern _meta, a request is refused (never served sessionless).
     let sessionless = server
         .post(Some("alice"), &list)

@@ -351,7 +351,15 @@ impl Mcp {
                 ),
             };
         }
+        let method_name = method.as_deref().unwrap_or("invalid");
         let Some(session_id) = header_of(SESSION_HEADER) else {
+            self.gateway.record_refusal(
+                &caller,
+                Some(&key),
+                method_name,
+                "no_session",
+                "no Mcp-Session-Id and no 2026-07-28 _meta",
+            );
             return rpc_error(
                 StatusCode::BAD_REQUEST,
                 &id,
@@ -360,6 +368,13 @@ impl Mcp {
             );
         };
         let Some((session, version, _)) = self.sessions.get(session_id, &key) else {
+            self.gateway.record_refusal(
+                &caller,
+                Some(&key),
+                method_name,
+                "unknown_session",
+                "the session ended, expired or belongs to another key",
+            );
             return rpc_error(
                 StatusCode::NOT_FOUND,
                 &id,
@@ -370,6 +385,13 @@ impl Mcp {
         if let Some(named) = header_of(VERSION_HEADER)
             && named != version
         {
+            self.gateway.record_refusal(
+                &caller,
+                Some(&key),
+                method_name,
+                "header_mismatch",
+                "MCP-Protocol-Version is not the session's",
+            );
             return rpc_error(
                 StatusCode::BAD_REQUEST,
                 &id,
