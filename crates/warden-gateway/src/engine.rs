@@ -752,14 +752,15 @@ impl Session {
             .catalog(principal.profile.name())
             .map(Catalog::odoo_user);
         trace.principal(&principal, odoo_user);
-        if method == m::TOOLS_CALL {
-            let arguments = match params.get("arguments") {
-                Some(Value::Object(arguments)) => arguments.clone(),
-                _ => Map::new(),
-            };
-            if let Some(name) = params.get("name").and_then(Value::as_str) {
-                trace.tool(name, &arguments);
-            }
+        if method == m::TOOLS_CALL
+            && let Some(name) = params.get("name").and_then(Value::as_str)
+        {
+            let empty = Map::new();
+            let arguments = params
+                .get("arguments")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty);
+            trace.tool(name, arguments);
         }
         if let Err(denial) = runtime.policy().check_ip(&principal, ip) {
             tracing::warn!(key = %principal.key_id, rule = %denial.rule, "request refused by the IP rules");
