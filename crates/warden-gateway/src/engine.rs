@@ -77,6 +77,43 @@ impl Default for ServerInfo {
     }
 }
 
+/// Refusals recorded one by one per address and minute; beyond, they are counted, and the next
+/// recorded refusal of the address says how many were not (a flood of refused requests cannot
+/// fill the audit log).
+const REFUSALS_PER_MINUTE: u32 = 120;
+/// Addresses whose refusals are counted at once (beyond, the oldest windows are dropped).
+const REFUSAL_ADDRESSES: usize = 10_000;
+
+#[derive(Default)]
+struct RefusalWindows {
+    windows: HashMap<IpAddr, (SystemTime, u32, u64)>,
+}
+
+impl RefusalWindows {
+    /// `Some(suppressed since the last recorded one)` when this refusal is to be recorded.
+    fn admit(&mut self, ip: IpAddr, now: SystemTime) -> Option<u64> {
+        if !self.windows.contains_key(&ip) && self.windows.len() >= REFUSAL_ADDRESSES {
+            let cutoff = now - Duration::from_secs(60);
+            self.windows.retain(|_, (start, _, _)| *start > cutoff);
+            if self.windows.len() >= REFUSAL_ADDRESSES {
+                return Some(0);
+            }
+        }
+        let entry = self.windows.entry(ip).or_insert((now, 0, 0));
+        if now.duration_since(entry.0).unwrap_or_default() >= Duration::from_secs(60) {
+            let suppressed = entry.2;
+            *entry = (now, 1, 0);
+            return Some(suppressed);
+        }
+        if entry.1 < REFUSALS_PER_MINUTE {
+            entry.1 += 1;
+            return Some(0);
+        }
+        entry.2 += 1;
+        None
+    }
+}
+
 /// A key that [`Gateway::authenticate`] accepted. Sessions are opened for it only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyId(String);
@@ -140,6 +177,7 @@ pub struct Gateway {
 struct GatewayInner {
     info: ServerInfo,
     auditor: Auditor,
+    refusals: Mutex<RefusalWindows>,
     runtime: RwLock<Arc<Runtime>>,
     limiter: RwLock<Arc<Limiter>>,
     state_key: StateKey,
@@ -175,6 +213,7 @@ impl Gateway {
             inner: Arc::new(GatewayInner {
                 info,
                 auditor,
+                refusals: Mutex::new(RefusalWindows::default()),
                 runtime: RwLock::new(Arc::new(runtime)),
                 limiter: RwLock::new(Arc::new(limiter)),
                 state_key: StateKey::random(),
@@ -305,17 +344,54 @@ impl Gateway {
         kind: &str,
         reason: &str,
     ) {
-        let mut event = AuditEvent::request(SystemTime::now(), method);
+        let now = SystemTime::now();
+        let suppressed = match caller.client_ip {
+            Some(ip) => {
+                let mut windows = self
+                    .inner
+                    .refusals
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                match windows.admit(ip, now) {
+                    Some(suppressed) => suppressed,
+                    None => return,
+                }
+            }
+            None => 0,
+        };
+        let mut event = AuditEvent::request(now, method);
         event.transport = Some(caller.transport.to_owned());
         event.client_ip = caller.client_ip.map(|ip| ip.to_string());
         event.key_id = key.map(|k| k.as_str().to_owned());
+        let reason = if suppressed > 0 {
+            format!(
+                "{reason} ({suppressed} more refusals from this address in the previous minute were not recorded one by one)"
+            )
+        } else {
+            reason.to_owned()
+        };
         event.decision = Some(Decision::deny("", reason));
         event.outcome = Some(Outcome::error(kind));
         self.inner.auditor.record_nowait(event);
     }
 
     fn record_auth_failure(&self, caller: &Caller, failure: &AuthFailure) {
-        let mut event = AuditEvent::request(SystemTime::now(), "authenticate");
+        let now = SystemTime::now();
+        let suppressed = match caller.client_ip {
+            Some(ip) => {
+                let mut windows = self
+                    .inner
+                    .refusals
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                match windows.admit(ip, now) {
+                    Some(suppressed) => suppressed,
+                    None => return,
+                }
+            }
+            None => 0,
+        };
+        let mut event = AuditEvent::request(now, "authenticate");
         event.transport = Some(caller.transport.to_owned());
         event.client_ip = caller.client_ip.map(|ip| ip.to_string());
         let rule = if failure.retry_after.is_some() {
@@ -323,7 +399,15 @@ impl Gateway {
         } else {
             ""
         };
-        event.decision = Some(Decision::deny(rule, failure.reason.clone()));
+        let reason = if suppressed > 0 {
+            format!(
+                "{} ({suppressed} more refusals from this address in the previous minute were not recorded one by one)",
+                failure.reason
+            )
+        } else {
+            failure.reason.clone()
+        };
+        event.decision = Some(Decision::deny(rule, reason));
         event.outcome = Some(Outcome::error(if failure.retry_after.is_some() {
             "rate_limited"
         } else {
@@ -1333,5 +1417,35 @@ fn call_error(error: CallError) -> RpcError {
         ),
         CallError::Odoo(error) => RpcError::new(error_code::INTERNAL_ERROR, error.to_string()),
         other => RpcError::invalid_params(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_refusals_is_recorded_up_to_the_window_then_counted() {
+        let mut windows = RefusalWindows::default();
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let recorded = (0..1000)
+            .filter(|i| {
+                windows
+                    .admit(ip, start + Duration::from_millis(*i))
+                    .is_some()
+            })
+            .count();
+        assert_eq!(recorded, REFUSALS_PER_MINUTE as usize);
+        // Another address has its own window.
+        assert_eq!(
+            windows.admit("192.0.2.2".parse().expect("ip"), start),
+            Some(0)
+        );
+        // The next minute's first refusal says how many were not recorded.
+        assert_eq!(
+            windows.admit(ip, start + Duration::from_secs(61)),
+            Some(1000 - u64::from(REFUSALS_PER_MINUTE))
+        );
     }
 }

@@ -610,6 +610,17 @@ async fn origin_and_host_are_checked_and_headers_are_safe() {
         .expect("send");
     assert_eq!(rebinding.status(), 403);
     assert_eq!(server.sim.request_count(), before);
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let kinds: Vec<String> = server
+        .audit
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| e.error_kind().map(str::to_owned))
+        .collect();
+    assert!(kinds.iter().any(|k| k == "forbidden_origin"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "forbidden_host"), "{kinds:?}");
     let good = server
         .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
         .header("origin", "https://app.example.com")

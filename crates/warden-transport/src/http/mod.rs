@@ -232,7 +232,7 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
         metadata,
     };
     App {
-        service: stack(router, &options),
+        service: stack(router, &options, &gateway),
         sessions,
         gateway,
         metrics,
@@ -242,7 +242,7 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
 }
 
 /// The layers of the module documentation around `router`.
-fn stack(router: Router, options: &HttpOptions) -> Boxed {
+fn stack(router: Router, options: &HttpOptions, gateway: &Gateway) -> Boxed {
     let trusted = options.trusted_proxies.clone();
     let client = GuardLayer::new(move |request: &mut Request<Incoming>| {
         let Some(Peer(peer)) = request.extensions().get::<Peer>().copied() else {
@@ -257,7 +257,9 @@ fn stack(router: Router, options: &HttpOptions) -> Boxed {
     });
     let hosts = options.allowed_hosts.clone();
     let origins = options.allowed_origins.clone();
+    let recorder = gateway.clone();
     let origin_host = GuardLayer::new(move |request: &mut Request<Incoming>| {
+        let caller = Caller::http(request.extensions().get::<ClientAddr>().map(|c| c.0));
         let host = request
             .headers()
             .get(header::HOST)
@@ -265,13 +267,29 @@ fn stack(router: Router, options: &HttpOptions) -> Boxed {
             .or_else(|| request.uri().authority().map(|a| a.as_str()));
         match host {
             Some(host) if host_allowed(host, &hosts) => {}
-            _ => return Err(text_response(StatusCode::FORBIDDEN, "host not allowed")),
+            _ => {
+                recorder.record_refusal(
+                    &caller,
+                    None,
+                    "http",
+                    "forbidden_host",
+                    "host not allowed",
+                );
+                return Err(text_response(StatusCode::FORBIDDEN, "host not allowed"));
+            }
         }
         if let Some(origin) = request.headers().get(header::ORIGIN) {
             let allowed = origin
                 .to_str()
                 .is_ok_and(|o| origins.iter().any(|a| a.eq_ignore_ascii_case(o.trim())));
             if !allowed {
+                recorder.record_refusal(
+                    &caller,
+                    None,
+                    "http",
+                    "forbidden_origin",
+                    "origin not allowed",
+                );
                 return Err(text_response(StatusCode::FORBIDDEN, "origin not allowed"));
             }
         }
@@ -672,7 +690,7 @@ impl App {
             ),
         };
         App {
-            service: stack(router, &self.options),
+            service: stack(router, &self.options, &self.gateway),
             sessions: Arc::clone(&self.sessions),
             gateway: self.gateway.clone(),
             metrics: self.metrics.clone(),
