@@ -786,7 +786,7 @@ fn tail(args: &TailArgs) -> Result<u8> {
         None
     };
     let stop = match &runtime {
-        Some(runtime) => Some(runtime.block_on(async { shutdown_signal() })?),
+        Some(runtime) => Some(runtime.block_on(async { common::shutdown_signal() })?),
         None => None,
     };
     let streams = match stream_files(&dir) {
@@ -901,28 +901,4 @@ fn follow_once(
     }
     offsets.retain(|path, _| present.contains(path));
     Ok(())
-}
-
-/// Installs the SIGTERM and Ctrl-C handlers now and returns a future that resolves on either.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term =
-            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-        let mut int =
-            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }

@@ -126,7 +126,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<u8> {
         )));
     }
     // Installed before anything is printed: a supervisor may stop us as soon as it reads the banner.
-    let stop = shutdown_signal()?;
+    let stop = common::shutdown_signal()?;
     let sim = warden_odoo_sim::start(([127, 0, 0, 1], 0).into(), SimOptions::default())
         .await
         .context("cannot start the simulator")?;
@@ -262,28 +262,4 @@ fn banner_text(
     );
     let _ = writeln!(out, "\nPress Ctrl-C to stop the gateway and the simulator.");
     out
-}
-
-/// Installs the SIGTERM and Ctrl-C handlers now and returns a future that resolves on either.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term =
-            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-        let mut int =
-            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }

@@ -84,6 +84,17 @@ const REFUSALS_PER_MINUTE: u32 = 120;
 /// Addresses whose refusals are counted at once (beyond, the oldest windows are dropped).
 const REFUSAL_ADDRESSES: usize = 10_000;
 
+/// `reason`, saying how many refusals before it were not recorded one by one.
+fn with_suppressed(reason: &str, suppressed: u64) -> String {
+    if suppressed == 0 {
+        return reason.to_owned();
+    }
+    format!(
+        "{reason} ({suppressed} more refusals from this address in the previous minute were not \
+         recorded one by one)"
+    )
+}
+
 #[derive(Default)]
 struct RefusalWindows {
     windows: HashMap<IpAddr, (SystemTime, u32, u64)>,
@@ -345,51 +356,37 @@ impl Gateway {
         reason: &str,
     ) {
         let now = SystemTime::now();
-        let suppressed = match caller.client_ip {
-            Some(ip) => {
-                let mut windows = self
-                    .inner
-                    .refusals
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                match windows.admit(ip, now) {
-                    Some(suppressed) => suppressed,
-                    None => return,
-                }
-            }
-            None => 0,
+        let Some(suppressed) = self.admit_refusal(caller, now) else {
+            return;
         };
         let mut event = AuditEvent::request(now, method);
         event.transport = Some(caller.transport.to_owned());
         event.client_ip = caller.client_ip.map(|ip| ip.to_string());
         event.key_id = key.map(|k| k.as_str().to_owned());
-        let reason = if suppressed > 0 {
-            format!(
-                "{reason} ({suppressed} more refusals from this address in the previous minute were not recorded one by one)"
-            )
-        } else {
-            reason.to_owned()
-        };
+        let reason = with_suppressed(reason, suppressed);
         event.decision = Some(Decision::deny("", reason));
         event.outcome = Some(Outcome::error(kind));
         self.inner.auditor.record_nowait(event);
     }
 
+    /// Whether a refusal from `caller` at `now` is recorded one by one: `Some(refusals not
+    /// recorded since the last one)`, or `None` past the address's budget (see
+    /// [`REFUSALS_PER_MINUTE`]).
+    fn admit_refusal(&self, caller: &Caller, now: SystemTime) -> Option<u64> {
+        let Some(ip) = caller.client_ip else {
+            return Some(0);
+        };
+        self.inner
+            .refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .admit(ip, now)
+    }
+
     fn record_auth_failure(&self, caller: &Caller, failure: &AuthFailure) {
         let now = SystemTime::now();
-        let suppressed = match caller.client_ip {
-            Some(ip) => {
-                let mut windows = self
-                    .inner
-                    .refusals
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                match windows.admit(ip, now) {
-                    Some(suppressed) => suppressed,
-                    None => return,
-                }
-            }
-            None => 0,
+        let Some(suppressed) = self.admit_refusal(caller, now) else {
+            return;
         };
         let mut event = AuditEvent::request(now, "authenticate");
         event.transport = Some(caller.transport.to_owned());
@@ -399,14 +396,7 @@ impl Gateway {
         } else {
             ""
         };
-        let reason = if suppressed > 0 {
-            format!(
-                "{} ({suppressed} more refusals from this address in the previous minute were not recorded one by one)",
-                failure.reason
-            )
-        } else {
-            failure.reason.clone()
-        };
+        let reason = with_suppressed(&failure.reason, suppressed);
         event.decision = Some(Decision::deny(rule, reason));
         event.outcome = Some(Outcome::error(if failure.retry_after.is_some() {
             "rate_limited"
