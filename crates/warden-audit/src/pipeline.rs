@@ -476,17 +476,23 @@ impl Drop for Inner {
     }
 }
 
-fn enqueue_now(sink: &SinkHandle, message: Message) {
+/// One attempt to queue `message`, keeping the queue-depth counter right: `Err(Some(message))`
+/// when the queue is full, `Err(None)` when the sink's thread is gone.
+fn try_enqueue(sink: &SinkHandle, message: Message) -> Result<(), Option<Message>> {
     sink.counters.queued.fetch_add(1, Ordering::Relaxed);
-    match sink.tx.try_send(message) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => {
-            sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
-            sink.counters.drop_events(1, "queue full");
+    sink.tx.try_send(message).map_err(|error| {
+        sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
+        match error {
+            TrySendError::Full(back) => Some(back),
+            TrySendError::Disconnected(_) => None,
         }
-        Err(TrySendError::Disconnected(_)) => {
-            sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
-        }
+    })
+}
+
+/// Queue `message` if there is room; a full queue counts it as dropped.
+fn enqueue_now(sink: &SinkHandle, message: Message) {
+    if let Err(Some(_)) = try_enqueue(sink, message) {
+        sink.counters.drop_events(1, "queue full");
     }
 }
 
@@ -494,43 +500,28 @@ fn enqueue_now(sink: &SinkHandle, message: Message) {
 async fn enqueue_until(sink: &SinkHandle, mut message: Message, deadline: Instant) -> bool {
     let mut pause = Duration::from_micros(200);
     loop {
-        sink.counters.queued.fetch_add(1, Ordering::Relaxed);
-        match sink.tx.try_send(message) {
+        match try_enqueue(sink, message) {
             Ok(()) => return true,
-            Err(TrySendError::Full(back)) => {
-                sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                if Instant::now() >= deadline {
-                    return false;
-                }
+            Err(Some(back)) if Instant::now() < deadline => {
                 message = back;
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(20));
             }
-            Err(TrySendError::Disconnected(_)) => {
-                sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                return false;
-            }
+            Err(_) => return false,
         }
     }
 }
 
+/// [`enqueue_until`] from a synchronous context.
 fn enqueue_blocking(sink: &SinkHandle, mut message: Message, deadline: Instant) -> bool {
     loop {
-        sink.counters.queued.fetch_add(1, Ordering::Relaxed);
-        match sink.tx.try_send(message) {
+        match try_enqueue(sink, message) {
             Ok(()) => return true,
-            Err(TrySendError::Full(back)) => {
-                sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                if Instant::now() >= deadline {
-                    return false;
-                }
+            Err(Some(back)) if Instant::now() < deadline => {
                 message = back;
                 std::thread::sleep(Duration::from_millis(2));
             }
-            Err(TrySendError::Disconnected(_)) => {
-                sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                return false;
-            }
+            Err(_) => return false,
         }
     }
 }
