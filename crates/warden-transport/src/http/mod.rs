@@ -209,7 +209,13 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
     let authenticated = ServiceBuilder::new()
         .layer(AuthLayer {
             gateway: gateway.clone(),
-            oauth: options.oauth.clone(),
+            oauth: options.oauth.clone().map(|validator| {
+                let metadata = oauth::resource_metadata_url(validator.config()).map(Arc::from);
+                Arc::new(TokenAuth {
+                    validator,
+                    metadata,
+                })
+            }),
         })
         .service(endpoint);
     let ops = Ops::new(
@@ -362,7 +368,13 @@ fn stack(router: Router, options: &HttpOptions, gateway: &Gateway) -> Boxed {
 #[derive(Clone)]
 struct AuthLayer {
     gateway: Gateway,
-    oauth: Option<oauth::Validator>,
+    oauth: Option<Arc<TokenAuth>>,
+}
+
+/// Access-token validation, and the metadata URL its challenges name (computed once).
+struct TokenAuth {
+    validator: oauth::Validator,
+    metadata: Option<Arc<str>>,
 }
 
 impl<S> tower::Layer<S> for AuthLayer {
@@ -380,7 +392,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 struct Auth<S> {
     inner: S,
     gateway: Gateway,
-    oauth: Option<oauth::Validator>,
+    oauth: Option<Arc<TokenAuth>>,
 }
 
 impl<S> Service<Request<Incoming>> for Auth<S>
@@ -404,12 +416,12 @@ where
 
     fn call(&mut self, mut request: Request<Incoming>) -> Self::Future {
         let gateway = self.gateway.clone();
-        let validator = self.oauth.clone();
+        let tokens = self.oauth.clone();
         // The service that was made ready serves this request; a fresh clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            match authenticate(&gateway, validator.as_ref(), &request).await {
+            match authenticate(&gateway, tokens.as_deref(), &request).await {
                 Ok(key) => {
                     request.extensions_mut().insert(Authenticated(key));
                     inner.call(request).await
@@ -423,12 +435,12 @@ where
 /// The key (or OAuth identity) `request` authenticates as, or the refusal.
 async fn authenticate(
     gateway: &Gateway,
-    validator: Option<&oauth::Validator>,
+    tokens: Option<&TokenAuth>,
     request: &Request<Incoming>,
 ) -> Result<KeyId, Response<Body>> {
     let ip = request.extensions().get::<ClientAddr>().map(|c| c.0);
     let caller = Caller::http(ip);
-    let metadata = validator.and_then(|v| oauth::resource_metadata_url(v.config()));
+    let metadata = tokens.and_then(|t| t.metadata.as_deref());
     if request
         .headers()
         .get_all(header::AUTHORIZATION)
@@ -458,7 +470,7 @@ async fn authenticate(
             "unauthenticated",
             "no credentials",
         );
-        return Err(unauthorized(None, metadata.as_deref()));
+        return Err(unauthorized(None, metadata));
     };
     let refused = |failure: warden_gateway::engine::AuthFailure| match failure.retry_after {
         Some(after) => {
@@ -468,11 +480,12 @@ async fn authenticate(
             }
             response
         }
-        None => unauthorized(Some(&failure.message), metadata.as_deref()),
+        None => unauthorized(Some(&failure.message), metadata),
     };
-    match validator {
-        Some(validator) if !token.starts_with("owk_") => {
-            match validator
+    match tokens {
+        Some(tokens) if !token.starts_with("owk_") => {
+            match tokens
+                .validator
                 .validate(token, std::time::SystemTime::now())
                 .await
             {
@@ -485,7 +498,7 @@ async fn authenticate(
                         return Err(refused(failure));
                     }
                     let mut response = text_response(error.status(), &error.to_string());
-                    let challenge = error.www_authenticate(metadata.as_deref().unwrap_or(""));
+                    let challenge = error.www_authenticate(metadata.unwrap_or(""));
                     if let Ok(value) = HeaderValue::from_str(&challenge) {
                         response
                             .headers_mut()
