@@ -21,12 +21,14 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use warden_gateway::engine::{Caller, Gateway, KeyId, Session};
 use warden_mcp::{ProtocolVersion, error_code, meta_key};
 
 use super::sessions::{Full, Sessions};
 use super::sse;
-use super::{Authenticated, Body, ClientAddr, HttpOptions, empty, json_response, text_response};
+use super::{
+    Authenticated, Backend, Body, Caller, ClientAddr, HttpOptions, empty, json_response,
+    text_response,
+};
 
 /// The `Mcp-Session-Id` header.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
@@ -37,10 +39,19 @@ pub(crate) const METHOD_HEADER: &str = "mcp-method";
 /// The `Mcp-Name` header (2026-07-28).
 pub(crate) const NAME_HEADER: &str = "mcp-name";
 
+/// A legacy session a request named: its id, the session, its protocol version, and whether
+/// it has ended.
+type OpenSession<B> = (
+    String,
+    <B as Backend>::Session,
+    String,
+    tokio::sync::watch::Receiver<bool>,
+);
+
 /// The endpoint's state.
-pub(crate) struct Mcp {
-    pub(crate) gateway: Gateway,
-    pub(crate) sessions: Arc<Sessions>,
+pub(crate) struct Mcp<B: Backend> {
+    pub(crate) backend: B,
+    pub(crate) sessions: Arc<Sessions<B>>,
     pub(crate) options: Arc<HttpOptions>,
 }
 
@@ -71,7 +82,7 @@ fn accepts(accept: Option<&str>, mime: &str) -> bool {
     })
 }
 
-impl Mcp {
+impl<B: Backend> Mcp<B> {
     pub(crate) async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         match *request.method() {
             Method::POST => self.post(request).await,
@@ -88,8 +99,12 @@ impl Mcp {
         }
     }
 
-    fn identity(request: &Request<Incoming>) -> Option<(KeyId, Caller)> {
-        let key = request.extensions().get::<Authenticated>()?.0.clone();
+    fn identity(request: &Request<Incoming>) -> Option<(B::Principal, Caller)> {
+        let key = request
+            .extensions()
+            .get::<Authenticated<B::Principal>>()?
+            .0
+            .clone();
         let ip = request.extensions().get::<ClientAddr>().map(|c| c.0);
         Some((key, Caller::http(ip)))
     }
@@ -99,8 +114,8 @@ impl Mcp {
     fn session_of(
         &self,
         request: &Request<Incoming>,
-        key: &KeyId,
-    ) -> Result<(String, Session, String, tokio::sync::watch::Receiver<bool>), Response<Body>> {
+        key: &B::Principal,
+    ) -> Result<OpenSession<B>, Response<Body>> {
         let modern = header(request, VERSION_HEADER)
             .and_then(ProtocolVersion::parse)
             .is_some_and(|v| v.era() == warden_mcp::Era::Modern);
@@ -137,12 +152,12 @@ impl Mcp {
     fn refuse(
         &self,
         caller: &Caller,
-        key: &KeyId,
+        key: &B::Principal,
         status: StatusCode,
         message: &str,
         kind: &str,
     ) -> Response<Body> {
-        self.gateway
+        self.backend
             .record_refusal(caller, Some(key), "invalid", kind, message);
         text_response(status, message)
     }
@@ -270,9 +285,9 @@ impl Mcp {
         let Some(object) = message.as_ref().ok().and_then(Value::as_object) else {
             // Not one JSON-RPC object (not JSON, a batch, a scalar): the engine answers with
             // the JSON-RPC error, and records it.
-            let session = self.gateway.session(caller, key);
+            let session = self.backend.session(caller, key);
             let (tx, _) = mpsc::channel(1);
-            let response = session.handle(&bytes, &tx).await;
+            let response = self.backend.handle(&session, &bytes, &tx).await;
             return json_response(StatusCode::BAD_REQUEST, &response.unwrap_or(Value::Null));
         };
         let id = object.get("id").cloned().unwrap_or(Value::Null);
@@ -294,7 +309,7 @@ impl Mcp {
             && ProtocolVersion::parse(version).is_some_and(|v| v.era() == warden_mcp::Era::Modern)
         {
             if let Some(problem) = header_mismatch(&header_of, version, method.as_deref(), params) {
-                self.gateway.record_refusal(
+                self.backend.record_refusal(
                     &caller,
                     Some(&key),
                     method.as_deref().unwrap_or("invalid"),
@@ -308,7 +323,7 @@ impl Mcp {
                     &problem,
                 );
             }
-            let session = self.gateway.session(caller, key);
+            let session = self.backend.session(caller, key);
             return self
                 .answer(
                     session,
@@ -323,9 +338,9 @@ impl Mcp {
 
         // Legacy: initialize opens a session; everything else names one.
         if method.as_deref() == Some("initialize") {
-            let session = self.gateway.session(caller, key.clone());
+            let session = self.backend.session(caller, key.clone());
             let (tx, _) = mpsc::channel(1);
-            let Some(response) = session.handle(&bytes, &tx).await else {
+            let Some(response) = self.backend.handle(&session, &bytes, &tx).await else {
                 return empty(StatusCode::ACCEPTED);
             };
             let Some(version) = response
@@ -353,7 +368,7 @@ impl Mcp {
         }
         let method_name = method.as_deref().unwrap_or("invalid");
         let Some(session_id) = header_of(SESSION_HEADER) else {
-            self.gateway.record_refusal(
+            self.backend.record_refusal(
                 &caller,
                 Some(&key),
                 method_name,
@@ -368,7 +383,7 @@ impl Mcp {
             );
         };
         let Some((session, version, _)) = self.sessions.get(session_id, &key) else {
-            self.gateway.record_refusal(
+            self.backend.record_refusal(
                 &caller,
                 Some(&key),
                 method_name,
@@ -385,7 +400,7 @@ impl Mcp {
         if let Some(named) = header_of(VERSION_HEADER)
             && named != version
         {
-            self.gateway.record_refusal(
+            self.backend.record_refusal(
                 &caller,
                 Some(&key),
                 method_name,
@@ -415,7 +430,7 @@ impl Mcp {
     #[allow(clippy::too_many_arguments)]
     async fn answer(
         &self,
-        session: Session,
+        session: B::Session,
         bytes: Bytes,
         is_request: bool,
         sse_ok: bool,
@@ -424,7 +439,7 @@ impl Mcp {
     ) -> Response<Body> {
         if !is_request {
             let (tx, _) = mpsc::channel(1);
-            let _ = session.handle(&bytes, &tx).await;
+            let _ = self.backend.handle(&session, &bytes, &tx).await;
             return empty(StatusCode::ACCEPTED);
         }
         // A tool call may send progress and (legacy) ask for a confirmation on the way: a
@@ -432,11 +447,16 @@ impl Mcp {
         // engine knows nobody can be asked.
         let stream = sse_ok && (method == Some("tools/call") || !json_ok);
         if stream {
-            return sse::request_stream(session, bytes, self.options.request_timeout);
+            return sse::request_stream(
+                self.backend.clone(),
+                session,
+                bytes,
+                self.options.request_timeout,
+            );
         }
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
-        match session.handle(&bytes, &tx).await {
+        match self.backend.handle(&session, &bytes, &tx).await {
             Some(response) => json_response(StatusCode::OK, &response),
             None => empty(StatusCode::ACCEPTED),
         }

@@ -111,8 +111,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition, with the audit queues of `auditor` and `sessions` open.
-    pub fn render(&self, auditor: &Auditor, sessions: usize) -> String {
+    /// The Prometheus text exposition, with the audit queues of `auditor` (if there is one)
+    /// and `sessions` open.
+    pub fn render(&self, auditor: Option<&Auditor>, sessions: usize) -> String {
         let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP warden_requests_total Requests by MCP method and outcome.\n");
@@ -153,7 +154,7 @@ impl Metrics {
         drop(counters);
         out.push_str("# HELP warden_audit_queue_depth Events waiting for each audit sink.\n");
         out.push_str("# TYPE warden_audit_queue_depth gauge\n");
-        let stats = auditor.stats();
+        let stats = auditor.map(Auditor::stats).unwrap_or_default();
         for s in &stats {
             let _ = writeln!(
                 out,

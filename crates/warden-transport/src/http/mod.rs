@@ -21,6 +21,7 @@
 // A refusal is the HTTP response itself, carried in `Err` on the refusal path only.
 #![allow(clippy::result_large_err)]
 
+mod backend;
 mod client_ip;
 mod layers;
 mod mcp;
@@ -46,8 +47,9 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use warden_gateway::engine::{Caller, Gateway, KeyId};
+use warden_gateway::engine::Gateway;
 
+pub use backend::{AuthFailure, Backend, Caller};
 use layers::GuardLayer;
 pub use metrics::{Metrics, MetricsSink};
 use sessions::Sessions;
@@ -63,9 +65,9 @@ pub(crate) struct ClientAddr(pub(crate) IpAddr);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub(crate) SocketAddr);
 
-/// The key a request authenticated as (a request extension).
+/// The principal a request authenticated as (a request extension).
 #[derive(Debug, Clone)]
-pub(crate) struct Authenticated(pub(crate) KeyId);
+pub(crate) struct Authenticated<P>(pub(crate) P);
 
 /// The settings of the HTTP transport. Build one with `..HttpOptions::default()`.
 #[derive(Debug, Clone)]
@@ -179,15 +181,15 @@ fn host_allowed(value: &str, allowed: &[String]) -> bool {
         .any(|a| a.eq_ignore_ascii_case(&value) || a.eq_ignore_ascii_case(&name))
 }
 
-/// The whole HTTP service over `gateway`: the stack described in the module documentation,
-/// with metrics that count nothing (see [`app_with`]).
-pub fn app(gateway: Gateway, options: HttpOptions) -> App {
-    app_with(gateway, options, Metrics::new())
+/// The whole HTTP service over `backend` (the gateway, or another [`Backend`]): the stack
+/// described in the module documentation, with metrics that count nothing (see [`app_with`]).
+pub fn app<B: Backend>(backend: B, options: HttpOptions) -> App<B> {
+    app_with(backend, options, Metrics::new())
 }
 
 /// [`app`] serving `metrics` (whose sink the caller added to the gateway's audit pipeline) at
 /// `/metrics` when the options name an operations token.
-pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App {
+pub fn app_with<B: Backend>(backend: B, options: HttpOptions, metrics: Metrics) -> App<B> {
     let options = Arc::new(options);
     let sessions = Arc::new(Sessions::new(
         options.max_sessions,
@@ -195,7 +197,7 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
         options.session_idle_timeout,
     ));
     let mcp = Arc::new(mcp::Mcp {
-        gateway: gateway.clone(),
+        backend: backend.clone(),
         sessions: Arc::clone(&sessions),
         options: Arc::clone(&options),
     });
@@ -208,7 +210,7 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
     };
     let authenticated = ServiceBuilder::new()
         .layer(AuthLayer {
-            gateway: gateway.clone(),
+            backend: backend.clone(),
             oauth: options.oauth.clone().map(|validator| {
                 let metadata = oauth::resource_metadata_url(validator.config()).map(Arc::from);
                 Arc::new(TokenAuth {
@@ -219,7 +221,7 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
         })
         .service(endpoint);
     let ops = Ops::new(
-        gateway.clone(),
+        backend.clone(),
         metrics.clone(),
         Arc::clone(&sessions),
         options.ops_token.clone(),
@@ -238,9 +240,9 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
         metadata,
     };
     App {
-        service: stack(router, &options, &gateway),
+        service: stack(router, &options, &backend),
         sessions,
-        gateway,
+        backend,
         metrics,
         options,
         tls: None,
@@ -248,7 +250,7 @@ pub fn app_with(gateway: Gateway, options: HttpOptions, metrics: Metrics) -> App
 }
 
 /// The layers of the module documentation around `router`.
-fn stack(router: Router, options: &HttpOptions, gateway: &Gateway) -> Boxed {
+fn stack<B: Backend>(router: Router<B>, options: &HttpOptions, backend: &B) -> Boxed {
     let trusted = options.trusted_proxies.clone();
     let client = GuardLayer::new(move |request: &mut Request<Incoming>| {
         let Some(Peer(peer)) = request.extensions().get::<Peer>().copied() else {
@@ -263,7 +265,7 @@ fn stack(router: Router, options: &HttpOptions, gateway: &Gateway) -> Boxed {
     });
     let hosts = options.allowed_hosts.clone();
     let origins = options.allowed_origins.clone();
-    let recorder = gateway.clone();
+    let recorder = backend.clone();
     let origin_host = GuardLayer::new(move |request: &mut Request<Incoming>| {
         let caller = Caller::http(request.extensions().get::<ClientAddr>().map(|c| c.0));
         let host = request
@@ -366,8 +368,8 @@ fn stack(router: Router, options: &HttpOptions, gateway: &Gateway) -> Boxed {
 /// credential is checked on every request (a revocation or an expiry takes effect at once) and
 /// is never passed on to Odoo. Every refusal of a presented credential is audited.
 #[derive(Clone)]
-struct AuthLayer {
-    gateway: Gateway,
+struct AuthLayer<B> {
+    backend: B,
     oauth: Option<Arc<TokenAuth>>,
 }
 
@@ -377,25 +379,25 @@ struct TokenAuth {
     metadata: Option<Arc<str>>,
 }
 
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = Auth<S>;
+impl<S, B: Backend> tower::Layer<S> for AuthLayer<B> {
+    type Service = Auth<S, B>;
     fn layer(&self, inner: S) -> Self::Service {
         Auth {
             inner,
-            gateway: self.gateway.clone(),
+            backend: self.backend.clone(),
             oauth: self.oauth.clone(),
         }
     }
 }
 
 #[derive(Clone)]
-struct Auth<S> {
+struct Auth<S, B> {
     inner: S,
-    gateway: Gateway,
+    backend: B,
     oauth: Option<Arc<TokenAuth>>,
 }
 
-impl<S> Service<Request<Incoming>> for Auth<S>
+impl<S, B: Backend> Service<Request<Incoming>> for Auth<S, B>
 where
     S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
         + Clone
@@ -415,13 +417,13 @@ where
     }
 
     fn call(&mut self, mut request: Request<Incoming>) -> Self::Future {
-        let gateway = self.gateway.clone();
+        let backend = self.backend.clone();
         let tokens = self.oauth.clone();
         // The service that was made ready serves this request; a fresh clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            match authenticate(&gateway, tokens.as_deref(), &request).await {
+            match authenticate(&backend, tokens.as_deref(), &request).await {
                 Ok(key) => {
                     request.extensions_mut().insert(Authenticated(key));
                     inner.call(request).await
@@ -433,11 +435,11 @@ where
 }
 
 /// The key (or OAuth identity) `request` authenticates as, or the refusal.
-async fn authenticate(
-    gateway: &Gateway,
+async fn authenticate<B: Backend>(
+    backend: &B,
     tokens: Option<&TokenAuth>,
     request: &Request<Incoming>,
-) -> Result<KeyId, Response<Body>> {
+) -> Result<B::Principal, Response<Body>> {
     let ip = request.extensions().get::<ClientAddr>().map(|c| c.0);
     let caller = Caller::http(ip);
     let metadata = tokens.and_then(|t| t.metadata.as_deref());
@@ -463,7 +465,10 @@ async fn authenticate(
         })
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
-        gateway.record_refusal(
+        if let Some(principal) = backend.anonymous(&caller) {
+            return Ok(principal);
+        }
+        backend.record_refusal(
             &caller,
             None,
             "authenticate",
@@ -472,7 +477,7 @@ async fn authenticate(
         );
         return Err(unauthorized(None, metadata));
     };
-    let refused = |failure: warden_gateway::engine::AuthFailure| match failure.retry_after {
+    let refused = |failure: AuthFailure| match failure.retry_after {
         Some(after) => {
             let mut response = text_response(StatusCode::TOO_MANY_REQUESTS, &failure.message);
             if let Ok(value) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
@@ -489,11 +494,11 @@ async fn authenticate(
                 .validate(token, std::time::SystemTime::now())
                 .await
             {
-                Ok(identity) => gateway
+                Ok(identity) => backend
                     .authenticate_oauth(&identity.subject, &identity.profile, &caller)
                     .map_err(refused),
                 Err(error) => {
-                    let failure = gateway.reject_credential(&caller, &error.to_string());
+                    let failure = backend.reject_credential(&caller, &error.to_string());
                     if failure.retry_after.is_some() {
                         return Err(refused(failure));
                     }
@@ -508,7 +513,7 @@ async fn authenticate(
                 }
             }
         }
-        _ => gateway.authenticate_caller(token, &caller).map_err(refused),
+        _ => backend.authenticate(token, &caller).map_err(refused),
     }
 }
 
@@ -538,26 +543,26 @@ type Boxed = BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>;
 /// every Odoo identity's server answers, checked at most every 5 s), `/metrics` (Prometheus
 /// text). None of them says anything about the configuration or a secret.
 #[derive(Clone)]
-struct Ops {
-    gateway: Gateway,
+struct Ops<B: Backend> {
+    backend: B,
     metrics: Metrics,
-    sessions: Arc<Sessions>,
+    sessions: Arc<Sessions<B>>,
     token: Option<Arc<warden_odoo::SecretString>>,
     /// Served without a token (the operations listener on loopback).
     open: bool,
     ready: Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>,
 }
 
-impl Ops {
+impl<B: Backend> Ops<B> {
     fn new(
-        gateway: Gateway,
+        backend: B,
         metrics: Metrics,
-        sessions: Arc<Sessions>,
+        sessions: Arc<Sessions<B>>,
         token: Option<warden_odoo::SecretString>,
         open: bool,
     ) -> Self {
         Self {
-            gateway,
+            backend,
             metrics,
             sessions,
             token: token.map(Arc::new),
@@ -590,15 +595,7 @@ impl Ops {
         let mut cached = self.ready.lock().await;
         let fresh = cached.is_some_and(|(at, _)| at.elapsed() < Duration::from_secs(5));
         if !fresh {
-            let runtime = self.gateway.runtime();
-            let mut ok = true;
-            for catalog in runtime.catalogs() {
-                let reached = tokio::time::timeout(Duration::from_secs(5), catalog.ping()).await;
-                if !matches!(reached, Ok(Ok(()))) {
-                    ok = false;
-                    break;
-                }
-            }
+            let ok = self.backend.ready().await;
             *cached = Some((std::time::Instant::now(), ok));
         }
         if cached.is_some_and(|(_, ok)| ok) {
@@ -619,7 +616,7 @@ impl Ops {
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
                 self.metrics
-                    .render(self.gateway.auditor(), self.sessions.len()),
+                    .render(self.backend.auditor(), self.sessions.len()),
             )),
             _ => None,
         }
@@ -628,15 +625,15 @@ impl Ops {
 
 /// Routes by path: the operations endpoints, the MCP endpoint, 404 for the rest.
 #[derive(Clone)]
-struct Router {
+struct Router<B: Backend> {
     path: String,
     mcp: Option<Boxed>,
-    ops: Ops,
+    ops: Ops<B>,
     /// RFC 9728 protected resource metadata (OAuth): its paths and the document.
     metadata: Option<(Vec<String>, Arc<Value>)>,
 }
 
-impl Service<Request<Incoming>> for Router {
+impl<B: Backend> Service<Request<Incoming>> for Router<B> {
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = layers::BoxFuture;
@@ -674,28 +671,28 @@ impl Service<Request<Incoming>> for Router {
     }
 }
 
-/// The HTTP service and its session store.
+/// The HTTP service over a [`Backend`] (by default the gateway) and its session store.
 #[derive(Clone)]
-pub struct App {
+pub struct App<B: Backend = Gateway> {
     service: Boxed,
-    sessions: Arc<Sessions>,
-    gateway: Gateway,
+    sessions: Arc<Sessions<B>>,
+    backend: B,
     metrics: Metrics,
     options: Arc<HttpOptions>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
-impl App {
+impl<B: Backend> App<B> {
     /// The operations listener's service: `/healthz`, `/readyz` and `/metrics` only, behind the
     /// same layers; served without a token when `token` is `None` (a loopback listener).
-    pub fn ops(&self, token: Option<warden_odoo::SecretString>) -> App {
+    pub fn ops(&self, token: Option<warden_odoo::SecretString>) -> App<B> {
         let open = token.is_none();
         let router = Router {
             path: String::new(),
             mcp: None,
             metadata: None,
             ops: Ops::new(
-                self.gateway.clone(),
+                self.backend.clone(),
                 self.metrics.clone(),
                 Arc::clone(&self.sessions),
                 token,
@@ -703,9 +700,9 @@ impl App {
             ),
         };
         App {
-            service: stack(router, &self.options, &self.gateway),
+            service: stack(router, &self.options, &self.backend),
             sessions: Arc::clone(&self.sessions),
-            gateway: self.gateway.clone(),
+            backend: self.backend.clone(),
             metrics: self.metrics.clone(),
             options: Arc::clone(&self.options),
             tls: self.tls.clone(),
@@ -744,8 +741,8 @@ impl App {
 }
 
 /// Serve one connection until it ends, or until `stop` (then gracefully).
-async fn connection<IO>(
-    app: App,
+async fn connection<B: Backend, IO>(
+    app: App<B>,
     io: IO,
     peer: SocketAddr,
     header_timeout: Duration,
@@ -777,8 +774,8 @@ async fn connection<IO>(
 
 /// Serve `app` on `listener` until `shutdown` resolves: then stop accepting, let requests in
 /// flight finish within the drain timeout, end the sessions.
-pub async fn serve(
-    app: App,
+pub async fn serve<B: Backend>(
+    app: App<B>,
     listener: tokio::net::TcpListener,
     header_timeout: Duration,
     drain_timeout: Duration,

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::Backend;
 use tokio::sync::watch;
-use warden_gateway::engine::{KeyId, Session};
 
 /// One open session.
-pub(crate) struct Entry {
-    pub(crate) key: KeyId,
-    pub(crate) session: Session,
+pub(crate) struct Entry<B: Backend> {
+    pub(crate) key: B::Principal,
+    pub(crate) session: B::Session,
     pub(crate) version: String,
     last_seen: Instant,
     /// Flips to `true` when the session ends (DELETE, expiry, shutdown): open GET streams close.
@@ -27,8 +27,8 @@ pub(crate) enum Full {
 }
 
 /// The open sessions.
-pub(crate) struct Sessions {
-    map: Mutex<HashMap<String, Entry>>,
+pub(crate) struct Sessions<B: Backend> {
+    map: Mutex<HashMap<String, Entry<B>>>,
     max: usize,
     max_per_key: usize,
     idle: Duration,
@@ -41,7 +41,7 @@ fn new_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Sessions {
+impl<B: Backend> Sessions<B> {
     pub(crate) fn new(max: usize, max_per_key: usize, idle: Duration) -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
@@ -51,15 +51,15 @@ impl Sessions {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry<B>>> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Store `session` of `key`: its id.
     pub(crate) fn insert(
         &self,
-        key: &KeyId,
-        session: Session,
+        key: &B::Principal,
+        session: B::Session,
         version: &str,
     ) -> Result<String, Full> {
         let mut map = self.lock();
@@ -99,8 +99,8 @@ impl Sessions {
     pub(crate) fn get(
         &self,
         id: &str,
-        key: &KeyId,
-    ) -> Option<(Session, String, watch::Receiver<bool>)> {
+        key: &B::Principal,
+    ) -> Option<(B::Session, String, watch::Receiver<bool>)> {
         let mut map = self.lock();
         let idle = self.idle;
         let entry = map.get_mut(id)?;
@@ -122,7 +122,7 @@ impl Sessions {
     }
 
     /// End the session `id` of `key`; whether there was one.
-    pub(crate) fn remove(&self, id: &str, key: &KeyId) -> bool {
+    pub(crate) fn remove(&self, id: &str, key: &B::Principal) -> bool {
         let mut map = self.lock();
         if map.get(id).is_some_and(|e| e.key == *key)
             && let Some(entry) = map.remove(id)
@@ -150,7 +150,7 @@ impl Sessions {
         Self::expire(&mut self.lock(), self.idle);
     }
 
-    fn expire(map: &mut HashMap<String, Entry>, idle: Duration) {
+    fn expire(map: &mut HashMap<String, Entry<B>>, idle: Duration) {
         map.retain(|_, entry| {
             let keep = entry.last_seen.elapsed() <= idle;
             if !keep {

@@ -13,9 +13,8 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
-use warden_gateway::engine::Session;
 
-use super::Body;
+use super::{Backend, Body};
 
 /// A body fed by a channel: each item is one chunk; the body ends when the sender is dropped.
 pub(crate) struct ChannelBody {
@@ -60,11 +59,16 @@ fn stream_response(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
 /// The answer to one request as a stream: what the engine sends meanwhile, then the response.
 /// If the client goes away, or stops reading for longer than `stall`, the request still runs to
 /// its end (and is recorded); its output is dropped.
-pub(crate) fn request_stream(session: Session, message: Bytes, stall: Duration) -> Response<Body> {
+pub(crate) fn request_stream<B: Backend>(
+    backend: B,
+    session: B::Session,
+    message: Bytes,
+    stall: Duration,
+) -> Response<Body> {
     let (body_tx, body_rx) = mpsc::channel::<Bytes>(32);
     tokio::spawn(async move {
         let (out_tx, mut out_rx) = mpsc::channel::<Value>(16);
-        let work = session.handle(&message, &out_tx);
+        let work = backend.handle(&session, &message, &out_tx);
         tokio::pin!(work);
         let mut gone = false;
         loop {
