@@ -428,6 +428,147 @@ async fn the_modern_era_is_stateless_and_its_headers_must_match_the_body() {
     server.stop().await.expect("stop");
 }
 
+/// A 2026-07-28 request with the given `_meta` and `method`, its headers matching.
+fn modern_request(
+    server: &Server,
+    method: &str,
+    meta: Value,
+    version_header: &str,
+) -> reqwest::RequestBuilder {
+    server
+        .http
+        .post(&server.url)
+        .bearer_auth(&server.secrets["alice"])
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", version_header)
+        .header("mcp-method", method)
+        .body(
+            json!({"jsonrpc": "2.0", "id": 41, "method": method, "params": {"_meta": meta}})
+                .to_string(),
+        )
+}
+
+#[tokio::test]
+async fn the_modern_envelope_is_checked_and_errors_carry_their_http_status() {
+    let server = start(HttpOptions::default()).await;
+    let before = server.sim.request_count();
+    let caps = json!({});
+    // No protocol version in `_meta`, though the header names 2026-07-28: -32602, 400.
+    let response = modern_request(
+        &server,
+        "tools/list",
+        json!({"io.modelcontextprotocol/clientCapabilities": caps}),
+        MODERN,
+    )
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], -32602, "{body}");
+    assert_eq!(body["id"], 41, "the error carries the request's id");
+    // No client capabilities: -32602, 400.
+    let response = modern_request(
+        &server,
+        "tools/list",
+        json!({"io.modelcontextprotocol/protocolVersion": MODERN}),
+        MODERN,
+    )
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], -32602, "{body}");
+    // A revision this server does not speak: -32022, 400, naming what it supports.
+    let response = modern_request(
+        &server,
+        "tools/list",
+        json!({"io.modelcontextprotocol/protocolVersion": "v999.0.0",
+               "io.modelcontextprotocol/clientCapabilities": caps}),
+        "v999.0.0",
+    )
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], -32022, "{body}");
+    assert_eq!(body["error"]["data"]["requested"], "v999.0.0", "{body}");
+    assert!(
+        body["error"]["data"]["supported"]
+            .as_array()
+            .is_some_and(|v| v.contains(&json!(MODERN))),
+        "{body}"
+    );
+    // The header and the body disagree on the revision: -32020 comes first.
+    let response = modern_request(
+        &server,
+        "tools/list",
+        json!({"io.modelcontextprotocol/protocolVersion": "v999.0.0",
+               "io.modelcontextprotocol/clientCapabilities": caps}),
+        MODERN,
+    )
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], -32020, "{body}");
+    assert_eq!(server.sim.request_count(), before, "refusals reach nothing");
+    // Header values are compared without the whitespace around them (RFC 9110).
+    let response = server
+        .modern_with(
+            "alice",
+            5,
+            "count_records",
+            json!({"model": "res.partner"}),
+            &[("mcp-name", "  count_records  ")],
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+
+    // A method this server does not serve (a legacy one, or none at all): -32601, 404.
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": MODERN,
+                      "io.modelcontextprotocol/clientCapabilities": caps});
+    for method in ["ping", "unknown/method"] {
+        let response = modern_request(&server, method, meta.clone(), MODERN)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 404, "{method}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], -32601, "{method}: {body}");
+    }
+    // A known method is 200, answered as JSON (nothing was sent on the way).
+    let response = modern_request(&server, "tools/list", meta, MODERN)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("application/json")
+    );
+    let kinds = server.recorded_error_kinds().await;
+    for kind in [
+        "invalid_params",
+        "unsupported_protocol_version",
+        "header_mismatch",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} is audited: {kinds:?}"
+        );
+    }
+    server.stop().await.expect("stop");
+}
+
 #[tokio::test]
 async fn a_legacy_session_belongs_to_its_key_and_ends_with_delete() {
     let server = start(HttpOptions::default()).await;
@@ -464,7 +605,8 @@ async fn a_legacy_session_belongs_to_its_key_and_ends_with_delete() {
         .await
         .expect("send");
     assert_eq!(sessionless.status(), 400);
-    // A tool call over the session, answered as an event stream (the client accepts one).
+    // A tool call over the session: plain JSON, though the client takes a stream, as nothing
+    // is sent before the response.
     let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                       "params": {"name": "count_records", "arguments": {"model": "res.country"}}});
     let called = server
@@ -478,7 +620,7 @@ async fn a_legacy_session_belongs_to_its_key_and_ends_with_delete() {
         called.headers()["content-type"]
             .to_str()
             .expect("ascii")
-            .starts_with("text/event-stream")
+            .starts_with("application/json")
     );
     assert_eq!(message(called).await["result"]["isError"], false);
     // DELETE by another key changes nothing; by the owner it ends the session.

@@ -21,7 +21,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use warden_mcp::{ProtocolVersion, error_code, meta_key};
+use warden_mcp::{Era, ProtocolVersion, RequestMeta, error_code, meta_key};
 
 use super::sessions::{Full, Sessions};
 use super::sse;
@@ -118,7 +118,7 @@ impl<B: Backend> Mcp<B> {
     ) -> Result<OpenSession<B>, Response<Body>> {
         let modern = header(request, VERSION_HEADER)
             .and_then(ProtocolVersion::parse)
-            .is_some_and(|v| v.era() == warden_mcp::Era::Modern);
+            .is_some_and(|v| v.era() == Era::Modern);
         let Some(id) = header(request, SESSION_HEADER) else {
             let mut response = text_response(
                 if modern || request.method() != Method::POST {
@@ -235,6 +235,10 @@ impl<B: Backend> Mcp<B> {
         let sse_ok = accept
             .as_deref()
             .is_some_and(|a| a.to_ascii_lowercase().contains("text/event-stream"));
+        let accepts = Accepts {
+            json: json_ok,
+            sse: sse_ok,
+        };
         if !json_ok && !sse_ok {
             return self.refuse(
                 &caller,
@@ -302,38 +306,71 @@ impl<B: Backend> Mcp<B> {
             .and_then(|m| m.get(meta_key::PROTOCOL_VERSION))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let header_of = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let header_of = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
 
-        // 2026-07-28: stateless, the headers must say what the body says.
-        if let Some(version) = &modern_version
-            && ProtocolVersion::parse(version).is_some_and(|v| v.era() == warden_mcp::Era::Modern)
-        {
-            if let Some(problem) = header_mismatch(&header_of, version, method.as_deref(), params) {
+        // 2026-07-28: stateless. A request is of this era when its `_meta` names a 2026-07-28
+        // revision, or names a revision this server does not know (and no session), or when
+        // it names none but the MCP-Protocol-Version header names 2026-07-28 (and no session).
+        let no_session = headers.get(SESSION_HEADER).is_none();
+        let header_modern = header_of(VERSION_HEADER)
+            .and_then(|v| ProtocolVersion::parse(v.trim()))
+            .is_some_and(|v| v.era() == Era::Modern);
+        let body_version = modern_version.as_deref().map(ProtocolVersion::parse);
+        let modern = match body_version {
+            Some(Some(version)) => version.era() == Era::Modern,
+            Some(None) => no_session,
+            None => header_modern && no_session && is_request,
+        };
+        if modern {
+            let refuse = |kind: &str, problem: &str, error: Value| {
                 self.backend.record_refusal(
                     &caller,
                     Some(&key),
                     method.as_deref().unwrap_or("invalid"),
+                    kind,
+                    problem,
+                );
+                json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"jsonrpc": "2.0", "id": id, "error": error}),
+                )
+            };
+            let Some(version) = &modern_version else {
+                let problem = "params._meta must name io.modelcontextprotocol/protocolVersion";
+                return refuse(
+                    "invalid_params",
+                    problem,
+                    json!({"code": error_code::INVALID_PARAMS, "message": problem}),
+                );
+            };
+            if let Some(problem) = header_mismatch(&header_of, version, method.as_deref(), params) {
+                return refuse(
                     "header_mismatch",
                     &problem,
-                );
-                return rpc_error(
-                    StatusCode::BAD_REQUEST,
-                    &id,
-                    error_code::HEADER_MISMATCH,
-                    &problem,
+                    json!({"code": error_code::HEADER_MISMATCH, "message": problem}),
                 );
             }
+            if is_request {
+                let meta = params
+                    .and_then(|p| p.get("_meta"))
+                    .and_then(Value::as_object);
+                if let Some(Err(error)) = meta.map(RequestMeta::from_meta) {
+                    let kind = if error.code() == error_code::UNSUPPORTED_PROTOCOL_VERSION {
+                        "unsupported_protocol_version"
+                    } else {
+                        "invalid_params"
+                    };
+                    let object = serde_json::to_value(error.error_object()).unwrap_or(Value::Null);
+                    return refuse(kind, &error.to_string(), object);
+                }
+            }
             let session = self.backend.session(caller, key);
-            return self
-                .answer(
-                    session,
-                    bytes,
-                    is_request,
-                    sse_ok,
-                    json_ok,
-                    method.as_deref(),
-                )
-                .await;
+            return self.answer(session, bytes, is_request, accepts, true).await;
         }
 
         // Legacy: initialize opens a session; everything else names one.
@@ -414,52 +451,87 @@ impl<B: Backend> Mcp<B> {
                 &format!("MCP-Protocol-Version {named:?} is not the session's ({version})"),
             );
         }
-        self.answer(
-            session,
-            bytes,
-            is_request,
-            sse_ok,
-            json_ok,
-            method.as_deref(),
-        )
-        .await
+        self.answer(session, bytes, is_request, accepts, false)
+            .await
     }
 
     /// Hand the message to the session; answer 202 for what is not a request, JSON or SSE for
-    /// a request.
-    #[allow(clippy::too_many_arguments)]
+    /// a request. In the 2026-07-28 era a JSON error answer carries the HTTP status the
+    /// revision prescribes ([`modern_status`]).
     async fn answer(
         &self,
         session: B::Session,
         bytes: Bytes,
         is_request: bool,
-        sse_ok: bool,
-        json_ok: bool,
-        method: Option<&str>,
+        accepts: Accepts,
+        modern: bool,
     ) -> Response<Body> {
         if !is_request {
             let (tx, _) = mpsc::channel(1);
             let _ = self.backend.handle(&session, &bytes, &tx).await;
             return empty(StatusCode::ACCEPTED);
         }
-        // A tool call may send progress and (legacy) ask for a confirmation on the way: a
-        // stream, when the client takes one. Otherwise the outbound channel is closed, so the
-        // engine knows nobody can be asked.
-        let stream = sse_ok && (method == Some("tools/call") || !json_ok);
-        if stream {
-            return sse::request_stream(
+        let response = if accepts.sse {
+            // Whatever the backend sends before its response (progress, logging, a
+            // confirmation it asks for) turns the answer into a stream.
+            match sse::respond(
                 self.backend.clone(),
                 session,
                 bytes,
                 self.options.request_timeout,
-            );
-        }
-        let (tx, rx) = mpsc::channel(1);
-        drop(rx);
-        match self.backend.handle(&session, &bytes, &tx).await {
-            Some(response) => json_response(StatusCode::OK, &response),
+                accepts.json,
+            )
+            .await
+            {
+                sse::Started::Stream(stream) => return stream,
+                sse::Started::Json(response) => response,
+            }
+        } else {
+            // The outbound channel is closed: the backend knows nobody can be asked.
+            let (tx, rx) = mpsc::channel(1);
+            drop(rx);
+            self.backend.handle(&session, &bytes, &tx).await
+        };
+        match response {
+            Some(response) => {
+                let status = if modern {
+                    modern_status(&response)
+                } else {
+                    StatusCode::OK
+                };
+                json_response(status, &response)
+            }
             None => empty(StatusCode::ACCEPTED),
         }
+    }
+}
+
+/// What the client takes in answer.
+#[derive(Debug, Clone, Copy)]
+struct Accepts {
+    json: bool,
+    sse: bool,
+}
+
+/// The HTTP status of a 2026-07-28 JSON answer: 404 for an unknown method, 400 for the errors
+/// the revision ties to `400 Bad Request` (header mismatch, a missing client capability, an
+/// unsupported protocol version), 200 otherwise (a tool's failure is a result, and other
+/// errors are the protocol's to carry).
+fn modern_status(response: &Value) -> StatusCode {
+    match response.pointer("/error/code").and_then(Value::as_i64) {
+        Some(code) if code == i64::from(error_code::METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
+        Some(code)
+            if [
+                error_code::HEADER_MISMATCH,
+                error_code::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                error_code::UNSUPPORTED_PROTOCOL_VERSION,
+            ]
+            .iter()
+            .any(|c| i64::from(*c) == code) =>
+        {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::OK,
     }
 }
 

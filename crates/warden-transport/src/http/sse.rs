@@ -1,6 +1,6 @@
 //! Server-Sent Events: the stream answering one request (its progress notifications, the
-//! confirmation the legacy server asks for, then the response), and the idle stream of a legacy
-//! session's GET.
+//! confirmation the legacy server asks for, then the response) when the backend sends anything
+//! before the response, and the idle stream of a legacy session's GET.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,7 +12,7 @@ use hyper::body::Frame;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Backend, Body};
 
@@ -56,43 +56,83 @@ fn stream_response(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
     response
 }
 
-/// The answer to one request as a stream: what the engine sends meanwhile, then the response.
-/// If the client goes away, or stops reading for longer than `stall`, the request still runs to
-/// its end (and is recorded); its output is dropped.
-pub(crate) fn request_stream<B: Backend>(
+/// How a request is answered: one JSON value (the response, or nothing), or a stream.
+pub(crate) enum Started {
+    /// The response came before anything else: plain JSON (the status is the caller's to pick).
+    Json(Option<Value>),
+    /// The backend sent messages on the way: an SSE stream of them, then the response.
+    Stream(Response<Body>),
+}
+
+/// Answer one request of a client that takes an event stream. Plain JSON when the response
+/// comes before any other message (and the client takes JSON); otherwise a stream of what the
+/// backend sends meanwhile, then the response. The request runs to its end whatever the client
+/// does (so it is recorded); once the client has gone away, or stopped reading for longer than
+/// `stall`, the backend's outbound channel is closed, so it knows nobody is listening.
+pub(crate) async fn respond<B: Backend>(
     backend: B,
     session: B::Session,
     message: Bytes,
     stall: Duration,
-) -> Response<Body> {
-    let (body_tx, body_rx) = mpsc::channel::<Bytes>(32);
+    json_ok: bool,
+) -> Started {
+    let (mut start_tx, start_rx) = oneshot::channel::<Started>();
     tokio::spawn(async move {
         let (out_tx, mut out_rx) = mpsc::channel::<Value>(16);
-        let work = backend.handle(&session, &message, &out_tx);
+        let work = async move { backend.handle(&session, &message, &out_tx).await };
         tokio::pin!(work);
-        let mut gone = false;
-        loop {
-            tokio::select! {
-                Some(sent) = out_rx.recv() => {
-                    if !gone && !deliver(&body_tx, event(&sent), stall).await {
-                        gone = true;
-                    }
-                }
-                response = &mut work => {
-                    while let Ok(sent) = out_rx.try_recv() {
-                        if !gone && !deliver(&body_tx, event(&sent), stall).await {
-                            gone = true;
-                        }
-                    }
-                    if let (Some(response), false) = (response, gone) {
-                        let _ = deliver(&body_tx, event(&response), stall).await;
-                    }
-                    break;
-                }
+        let mut done: Option<Option<Value>> = None;
+        let mut first: Option<Value> = None;
+        tokio::select! {
+            biased;
+            response = &mut work => done = Some(response),
+            Some(sent) = out_rx.recv() => first = Some(sent),
+            () = start_tx.closed() => {
+                out_rx.close();
+                let _ = (&mut work).await;
+                return;
             }
         }
+        if first.is_none() {
+            first = out_rx.try_recv().ok();
+        }
+        if let (Some(response), None, true) = (&mut done, &first, json_ok) {
+            let _ = start_tx.send(Started::Json(response.take()));
+            return;
+        }
+        let (body_tx, body_rx) = mpsc::channel::<Bytes>(32);
+        let mut gone = start_tx
+            .send(Started::Stream(stream_response(body_rx)))
+            .is_err();
+        if let Some(sent) = first
+            && !gone
+        {
+            gone = !deliver(&body_tx, event(&sent), stall).await;
+        }
+        while done.is_none() {
+            if gone {
+                out_rx.close();
+            }
+            tokio::select! {
+                biased;
+                response = &mut work => done = Some(response),
+                Some(sent) = out_rx.recv(), if !gone => {
+                    gone = !deliver(&body_tx, event(&sent), stall).await;
+                }
+                () = body_tx.closed(), if !gone => gone = true,
+            }
+        }
+        while let Ok(sent) = out_rx.try_recv() {
+            if gone || !deliver(&body_tx, event(&sent), stall).await {
+                gone = true;
+                break;
+            }
+        }
+        if let (Some(Some(response)), false) = (done, gone) {
+            let _ = deliver(&body_tx, event(&response), stall).await;
+        }
     });
-    stream_response(body_rx)
+    start_rx.await.unwrap_or(Started::Json(None))
 }
 
 /// Hand `chunk` to the body within `stall`; whether the client took it.
