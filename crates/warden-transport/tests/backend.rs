@@ -1,0 +1,254 @@
+//! The HTTP stack over a `Backend` of our own (what an embedding service writes): the stack
+//! authenticates through it, binds sessions to its principal, answers plain JSON unless the
+//! backend sends something first, and tells the backend when the client has gone away.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use warden_transport::http::{self, AuthFailure, Backend, Caller, HttpOptions};
+
+/// A backend with one token per principal, and three methods: `initialize` (opens a legacy
+/// session), `echo` (returns its params), `listen` (sends a notification, then waits until
+/// nobody listens).
+#[derive(Clone, Default)]
+struct Echo {
+    /// Set once a `listen` saw its outbound channel close.
+    closed: Arc<AtomicBool>,
+    /// Messages handled.
+    handled: Arc<AtomicUsize>,
+}
+
+impl Backend for Echo {
+    type Principal = String;
+    type Session = Arc<str>;
+
+    fn authenticate(&self, token: &str, caller: &Caller) -> Result<String, AuthFailure> {
+        match token {
+            "token-a" | "token-b" => Ok(token.to_owned()),
+            _ => Err(self.reject_credential(caller, "unknown")),
+        }
+    }
+
+    fn reject_credential(&self, _caller: &Caller, reason: &str) -> AuthFailure {
+        AuthFailure {
+            message: "invalid credential".to_owned(),
+            retry_after: None,
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn session(&self, _caller: Caller, principal: String) -> Arc<str> {
+        Arc::from(principal)
+    }
+
+    async fn handle(
+        &self,
+        session: &Arc<str>,
+        message: &[u8],
+        outbound: &mpsc::Sender<Value>,
+    ) -> Option<Value> {
+        self.handled.fetch_add(1, Ordering::SeqCst);
+        let message: Value = serde_json::from_slice(message).ok()?;
+        let id = message.get("id")?.clone();
+        let result = match message["method"].as_str()? {
+            "initialize" => json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                                   "serverInfo": {"name": "echo", "version": "1"}}),
+            "echo" => json!({"params": message["params"], "principal": &**session}),
+            "listen" => {
+                let note = json!({"jsonrpc": "2.0", "method": "notifications/hello"});
+                if outbound.send(note).await.is_ok() {
+                    outbound.closed().await;
+                }
+                self.closed.store(true, Ordering::SeqCst);
+                return None;
+            }
+            _ => {
+                return Some(json!({"jsonrpc": "2.0", "id": id,
+                                   "error": {"code": -32601, "message": "method not found"}}));
+            }
+        };
+        Some(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    }
+
+    async fn ready(&self) -> bool {
+        true
+    }
+}
+
+struct Running {
+    url: String,
+    backend: Echo,
+    http: reqwest::Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start() -> Running {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let backend = Echo::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let app = http::app(backend.clone(), HttpOptions::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(http::serve(
+        app,
+        listener,
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Running {
+        url: format!("http://127.0.0.1:{}/mcp", addr.port()),
+        backend,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client"),
+        stop,
+        task,
+    }
+}
+
+impl Running {
+    fn post(&self, token: Option<&str>, body: &Value) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("join").expect("serve");
+    }
+}
+
+const MODERN: &str = "2026-07-28";
+
+fn modern(method: &str, id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {}}}})
+}
+
+#[tokio::test]
+async fn the_backend_decides_who_is_served_and_sessions_stay_with_their_principal() {
+    let server = start().await;
+    // No credential, and the backend serves nobody anonymously: 401, and nothing is handled.
+    let response = server
+        .post(None, &modern("echo", 1))
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "echo")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 401);
+    let response = server
+        .post(Some("token-x"), &modern("echo", 1))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 401);
+    assert_eq!(server.backend.handled.load(Ordering::SeqCst), 0);
+    // A stateless request is answered as JSON with the principal the backend named.
+    let response = server
+        .post(Some("token-a"), &modern("echo", 2))
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "echo")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["result"]["principal"], "token-a", "{body}");
+    // The backend's -32601 is a 404 in 2026-07-28.
+    let response = server
+        .post(Some("token-a"), &modern("nothing/here", 3))
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "nothing/here")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 404);
+    // A legacy session is the principal's: another one is told it does not exist.
+    let init = json!({"jsonrpc": "2.0", "id": 4, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let response = server
+        .post(Some("token-a"), &init)
+        .send()
+        .await
+        .expect("send");
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let echo = json!({"jsonrpc": "2.0", "id": 5, "method": "echo", "params": {}});
+    let mine = server
+        .post(Some("token-a"), &echo)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(mine.status(), 200);
+    let theirs = server
+        .post(Some("token-b"), &echo)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(theirs.status(), 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_starts_with_the_first_message_and_the_backend_learns_when_the_client_leaves() {
+    let server = start().await;
+    let mut response = server
+        .post(Some("token-a"), &modern("listen", 1))
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "listen")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/event-stream")
+    );
+    let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+        .await
+        .expect("in time")
+        .expect("read")
+        .expect("a first event");
+    assert!(
+        String::from_utf8_lossy(&chunk).contains("notifications/hello"),
+        "{chunk:?}"
+    );
+    assert!(!server.backend.closed.load(Ordering::SeqCst));
+    // The client goes away: the backend's outbound channel closes, so it stops waiting.
+    drop(response);
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while !server.backend.closed.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the backend was told the client left");
+    server.stop().await;
+}
