@@ -1025,7 +1025,9 @@ impl Session {
     fn discover(&self) -> Value {
         let info = &self.gateway.inner.info;
         let mut result = json!({
-            "supportedVersions": [warden_mcp::LATEST.as_str()],
+            // Every revision served: 2026-07-28 statelessly, the others through `initialize`
+            // (the same list an unsupported-version error names).
+            "supportedVersions": ProtocolVersion::supported_strings(),
             "capabilities": capabilities(),
             "ttlMs": LIST_TTL_MS,
             "cacheScope": "public",

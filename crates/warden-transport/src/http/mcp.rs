@@ -434,21 +434,27 @@ impl<B: Backend> Mcp<B> {
                 "no such session (it ended, expired or belongs to another key): initialize again",
             );
         };
+        // The header may name any legacy revision this server speaks (clients have been seen
+        // sending an older one than the session negotiated; the session's revision governs);
+        // an unknown one, or 2026-07-28 on a legacy session, is refused.
         if let Some(named) = header_of(VERSION_HEADER)
             && named != version
+            && !ProtocolVersion::parse(named).is_some_and(|v| v.era() == Era::Legacy)
         {
             self.backend.record_refusal(
                 &caller,
                 Some(&key),
                 method_name,
                 "header_mismatch",
-                "MCP-Protocol-Version is not the session's",
+                "MCP-Protocol-Version names no legacy revision this server speaks",
             );
             return rpc_error(
                 StatusCode::BAD_REQUEST,
                 &id,
                 error_code::INVALID_REQUEST,
-                &format!("MCP-Protocol-Version {named:?} is not the session's ({version})"),
+                &format!(
+                    "MCP-Protocol-Version {named:?} is not a revision this session can speak (it negotiated {version})"
+                ),
             );
         }
         self.answer(session, bytes, is_request, accepts, false)
