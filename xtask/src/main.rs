@@ -5,8 +5,10 @@
 //!   sources; advisories when the advisory database can be reached).
 //!   Then the end-to-end tests (`tests/e2e`): the official MCP Python SDK client and mcp-fuzzer,
 //!   installed at pinned versions into `.venv`, against the built binaries and the simulator;
-//!   and `tests/e2e-node`: the official TypeScript SDK client (pinned by its package-lock.json,
-//!   `npm ci`) against `odoo-warden-http`.
+//!   `tests/e2e-node`: the official TypeScript SDK client (pinned by its package-lock.json,
+//!   `npm ci`) against `odoo-warden-http`; and `tests/conformance`: the official MCP conformance
+//!   suite (0.1.16 for the legacy era, 0.2.0-alpha.12 with `--requirements 2026-07-28`, on Node
+//!   22 from the npm registry) against `examples/conformance-server`.
 //! - `bench`: the benchmarks (not part of CI: numbers need a quiet machine).
 //! - `fuzz [SECONDS]`: the MCP decoder under cargo-fuzz (default 600 s; not part of CI).
 //! - `fuzz [SECONDS]`: the `decode` target of `fuzz/` for SECONDS (default 600), installing
@@ -168,6 +170,13 @@ fn e2e() -> Result<()> {
             .arg(root.join("tests/e2e-node/run.sh"))
             .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
         "tests/e2e-node/run.sh",
+    )?;
+    report("== the official MCP conformance suite (tests/conformance)");
+    run(
+        Command::new("bash")
+            .arg(root.join("tests/conformance/run.sh"))
+            .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
+        "tests/conformance/run.sh",
     )
 }
 
