@@ -570,6 +570,37 @@ async fn the_modern_envelope_is_checked_and_errors_carry_their_http_status() {
 }
 
 #[tokio::test]
+async fn a_legacy_session_takes_any_legacy_revision_in_its_header_and_nothing_else() {
+    let server = start(HttpOptions::default()).await;
+    let response = server
+        .post(Some("alice"), &init_body(1))
+        .send()
+        .await
+        .expect("initialize");
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    for (named, status) in [
+        ("2025-03-26", 200),
+        ("2025-06-18", 200),
+        (MODERN, 400),
+        ("1999-01-01", 400),
+    ] {
+        let response = server
+            .post(Some("alice"), &list)
+            .header("mcp-session-id", &id)
+            .header("mcp-protocol-version", named)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), status, "{named}");
+    }
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
 async fn a_legacy_session_belongs_to_its_key_and_ends_with_delete() {
     let server = start(HttpOptions::default()).await;
     let id = server.session("alice").await;
