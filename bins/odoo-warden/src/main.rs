@@ -1,28 +1,43 @@
 //! `odoo-warden`: the admin command line. `keys` manages the API keys agents present, `policy
 //! explain` shows what the gateway would decide on a call and why, `config check` validates a
 //! configuration and warns about risky settings, `audit` verifies, searches and follows the
-//! audit log, and `demo` runs the Odoo simulator with a ready-to-use configuration.
+//! audit log, `doctor` checks that a deployment is ready, `demo` runs the Odoo simulator and the
+//! gateway with a ready-to-use configuration, and `completions` prints shell completion scripts.
 
 mod audit;
 mod check;
 mod common;
 mod demo;
+mod doctor;
 mod explain;
 mod keys;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// odoo-warden: a secure MCP gateway for Odoo.
 #[derive(Debug, Parser)]
 #[command(
     name = "odoo-warden",
     version,
-    after_help = "Exit status: 0 success, 64 usage or configuration error, 74 a folder or file \
-                  cannot be read, 1 other failure (`policy explain`, `config check` and `audit \
-                  verify` say more in their --help)."
+    after_help = "\
+Examples:
+  odoo-warden demo                                   try it on the built-in Odoo simulator
+  odoo-warden keys create --config warden.toml --name claude-desktop --profile sales
+  odoo-warden config check --config warden.toml --online
+  odoo-warden doctor --config warden.toml
+  odoo-warden policy explain --config warden.toml --key k_3f9a0c1e5b7d --tool search_records \\
+      --args '{\"model\": \"res.partner\", \"fields\": [\"name\", \"email\"]}'
+  odoo-warden audit verify /var/lib/odoo-warden/audit
+  odoo-warden audit search --config warden.toml --key claude-desktop --outcome denied --since 24h
+  odoo-warden completions bash > /etc/bash_completion.d/odoo-warden
+
+Exit status: 0 success; 1 a failure or a denial (`policy explain`), a broken chain (`audit \
+verify`), a failed check (`doctor`); 2 warnings (`config check`, `doctor`); 64 a usage or \
+configuration error; 69 Odoo unreachable; 74 a folder or file cannot be read. Errors are one \
+line on stderr, without secrets."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,8 +66,22 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
-    /// Start the Odoo simulator on loopback and print an MCP client entry for odoo-warden-stdio.
+    /// Is this deployment ready? Reach Odoo as every identity, compare the clocks, check the
+    /// keys, the audit folder and TLS.
+    Doctor(doctor::DoctorArgs),
+    /// Start the Odoo simulator and the HTTP gateway on loopback, with a demo key and
+    /// ready-to-paste client configurations.
     Demo(demo::DemoArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "\
+Examples:
+  odoo-warden completions bash > ~/.local/share/bash-completion/completions/odoo-warden
+  odoo-warden completions zsh > ~/.zfunc/_odoo-warden
+  odoo-warden completions fish > ~/.config/fish/completions/odoo-warden.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,7 +124,13 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check(args),
         } => check::run(&args),
         Command::Audit { command } => audit::run(command),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Demo(args) => demo::run(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "odoo-warden", &mut script);
+            common::out(&String::from_utf8_lossy(&script)).map(|()| common::EXIT_OK)
+        }
     };
     match outcome {
         Ok(status) => ExitCode::from(status),

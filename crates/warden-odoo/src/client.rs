@@ -131,6 +131,20 @@ impl OdooClient {
         .await
     }
 
+    /// The server's clock, from the `Date` header of its answer to
+    /// `/web/webclient/version_info` (`None` when it sends none or an unreadable one): what
+    /// `odoo-warden doctor` compares with this host's clock.
+    pub async fn server_date(&self) -> Result<Option<std::time::SystemTime>, OdooError> {
+        let raw = self
+            .post_json_rpc("/web/webclient/version_info", json!({}), HttpAuth::None)
+            .await?;
+        Ok(raw
+            .headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok()))
+    }
+
     /// The databases the server lists (`/web/database/list`; fails when listing is disabled).
     pub async fn list_databases(&self) -> Result<Vec<String>, OdooError> {
         self.timed("list_databases", async {
