@@ -50,6 +50,14 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
     let config = common::load_config(&args.config)?;
     let now = SystemTime::now();
     let mut warnings = config.policy.warnings(now);
+    // A profile reached through `[[http.oauth.map]]` is used, though by no API key.
+    if let Some(oauth) = &config.http.oauth {
+        warnings.retain(|w| {
+            !oauth.mappings.iter().any(|(_, _, profile)| {
+                *w == format!("profile \"{profile}\" is used by no key")
+            })
+        });
+    }
     warnings.extend(write_tools_warnings(&config));
     let (audit_warnings, audit_notes) = audit_warnings(&config);
     warnings.extend(audit_warnings);

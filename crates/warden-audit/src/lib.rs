@@ -25,8 +25,11 @@ pub mod verify;
 pub mod webhook;
 
 pub use alerts::AlertConfig;
-pub use event::{AuditEvent, Decision, EventKind, Latency, Outcome, Verdict};
+pub use event::{
+    Alert, AuditEvent, Decision, EventKind, Gap, Latency, Outcome, OutcomeStatus, Verdict,
+};
 pub use jsonl::{Durability, JsonlConfig, JsonlSink};
 pub use pipeline::{AuditError, Auditor, FailurePolicy, SinkOptions, SinkStats};
 pub use sink::{Batching, Sink, SinkError, Stream, StreamSink};
+pub use verify::{Report, VerifyOptions, verify_dir};
 pub use webhook::{WebhookConfig, WebhookSink};

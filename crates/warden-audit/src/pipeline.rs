@@ -368,8 +368,11 @@ impl Auditor {
         }
     }
 
-    /// Wait until every sink has written and flushed what was queued before the call, at most
-    /// `timeout`. Returns whether all did.
+    /// Wait until every sink has handled what was queued before the call (written and flushed
+    /// it, or failed to and applied its failure policy: a `block` sink's failure is reported to
+    /// the requests waiting for their events, a `drop` sink's losses are counted in
+    /// [`Auditor::stats`]), at most `timeout`. Returns whether all sinks got that far in time;
+    /// `true` does not mean that every write succeeded.
     pub async fn flush(&self, timeout: Duration) -> bool {
         self.tell_all(Message::Flush, timeout).await
     }
