@@ -230,7 +230,7 @@ impl Config {
         keys: KeyStoreSource<'_>,
     ) -> Result<Self, ConfigError> {
         let file = parse(text, env)?;
-        let identities = odoo::identities(file.odoo, env)?;
+        let identities = odoo::identities(file.odoo, env, base_dir)?;
         let tools = tools_settings(&file.tools)?;
         let limits = limits(&file.limits)?;
         let key_store = key_store_path(file.keys, base_dir)?;

@@ -50,8 +50,9 @@ struct IdentitySection {
 pub(crate) fn identities(
     section: OdooSection,
     env: &Environment,
+    base_dir: Option<&Path>,
 ) -> Result<BTreeMap<String, OdooConfig>, ConfigError> {
-    let base = connection(&section)?;
+    let base = connection(&section, base_dir)?;
     if section.identities.is_empty() {
         return Err(ConfigError::invalid(
             "odoo.identities",
@@ -63,7 +64,7 @@ pub(crate) fn identities(
     for (name, identity) in section.identities {
         let key = format!("odoo.identities.{name}");
         check_name(&key, &name)?;
-        let credential = credential(&key, &identity, env)?;
+        let credential = credential(&key, &identity, env, base_dir)?;
         let mut config = base.clone();
         config.login = identity.login;
         config.credential = credential;
@@ -110,7 +111,16 @@ pub(crate) fn refuse_moved_keys(document: &config::Config) -> Result<(), ConfigE
 }
 
 /// The connection settings, with a placeholder user that each identity replaces.
-fn connection(section: &OdooSection) -> Result<OdooConfig, ConfigError> {
+/// `path` as the configuration means it: relative to the configuration's folder, like every
+/// other path in it (the working directory only for a configuration that is not a file).
+fn resolve(path: &Path, base_dir: Option<&Path>) -> PathBuf {
+    match base_dir {
+        Some(dir) => dir.join(path),
+        None => path.to_owned(),
+    }
+}
+
+fn connection(section: &OdooSection, base_dir: Option<&Path>) -> Result<OdooConfig, ConfigError> {
     let url: url::Url = section
         .url
         .parse()
@@ -142,7 +152,8 @@ fn connection(section: &OdooSection) -> Result<OdooConfig, ConfigError> {
         config.max_response_bytes = bytes;
     }
     if let Some(path) = &section.tls_ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
+        let path = resolve(path, base_dir);
+        let pem = std::fs::read(&path).map_err(|e| {
             ConfigError::invalid(
                 "odoo.tls_ca_file",
                 format!("cannot read {}: {}", path.display(), e.kind()),
@@ -179,6 +190,7 @@ fn credential(
     key: &str,
     identity: &IdentitySection,
     env: &Environment,
+    base_dir: Option<&Path>,
 ) -> Result<Credential, ConfigError> {
     let sources = [
         identity.api_key_env.is_some(),
@@ -199,7 +211,7 @@ fn credential(
         (source, true, secret)
     } else if let Some(path) = &identity.api_key_file {
         let source = format!("{key}.api_key_file");
-        let secret = from_file(&source, path)?;
+        let secret = from_file(&source, &resolve(path, base_dir))?;
         (source, true, secret)
     } else if let Some(var) = &identity.password_env {
         let source = format!("{key}.password_env");
@@ -207,7 +219,7 @@ fn credential(
         (source, false, secret)
     } else if let Some(path) = &identity.password_file {
         let source = format!("{key}.password_file");
-        let secret = from_file(&source, path)?;
+        let secret = from_file(&source, &resolve(path, base_dir))?;
         (source, false, secret)
     } else {
         return Err(ConfigError::invalid(

@@ -734,6 +734,40 @@ fn a_missing_or_malformed_key_store_names_its_path() {
 }
 
 #[test]
+fn relative_secret_and_ca_files_are_relative_to_the_configuration_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let etc = dir.path().join("etc");
+    let config_path = etc.join("warden.toml");
+    let text = MINIMAL.replace(
+        "api_key_env = \"ODOO_API_KEY\"",
+        "api_key_file = \"secrets/odoo.key\"",
+    );
+    write(&config_path, &text);
+    write(&etc.join("keys.toml"), KEYS);
+    write(&etc.join("secrets").join("odoo.key"), "filekey0123\n");
+    // Read from the configuration's folder whatever the working directory (the test's is the
+    // crate's folder, which holds no `secrets/`).
+    let config = Config::load(&config_path, &env(&[])).expect("valid");
+    assert!(matches!(
+        config.identities["sales"].credential,
+        Credential::ApiKey(_)
+    ));
+    let text = text.replace(
+        "database = \"odoo\"",
+        "database = \"odoo\"\ntls_ca_file = \"missing-ca.pem\"",
+    );
+    write(&config_path, &text);
+    let message = match Config::load(&config_path, &env(&[])) {
+        Ok(_) => panic!("the CA file does not exist"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.contains(&etc.join("missing-ca.pem").display().to_string()),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_relative_key_store_is_relative_to_the_configuration_folder() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config_path = dir.path().join("etc").join("warden.toml");
