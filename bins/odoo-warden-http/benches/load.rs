@@ -24,6 +24,7 @@ use warden_policy::config::KeyStoreFile;
 const DEADLINE: Duration = Duration::from_secs(300);
 const LEVELS: [usize; 3] = [1, 8, 64];
 
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // p is in [0, 1]: a valid index
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1e3

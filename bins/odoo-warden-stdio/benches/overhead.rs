@@ -26,6 +26,7 @@ use warden_policy::config::KeyStoreFile;
 const WARMUP: usize = 200;
 const DEADLINE: Duration = Duration::from_secs(120);
 
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // p is in [0, 1]: a valid index
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]

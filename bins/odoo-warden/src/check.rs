@@ -53,9 +53,10 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
     // A profile reached through `[[http.oauth.map]]` is used, though by no API key.
     if let Some(oauth) = &config.http.oauth {
         warnings.retain(|w| {
-            !oauth.mappings.iter().any(|(_, _, profile)| {
-                *w == format!("profile \"{profile}\" is used by no key")
-            })
+            !oauth
+                .mappings
+                .iter()
+                .any(|(_, _, profile)| *w == format!("profile \"{profile}\" is used by no key"))
         });
     }
     warnings.extend(write_tools_warnings(&config));

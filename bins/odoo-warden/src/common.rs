@@ -59,7 +59,10 @@ pub(crate) fn exit_status(error: &anyhow::Error) -> ExitCode {
     });
     if usage {
         ExitCode::from(EXIT_USAGE)
-    } else if error.chain().any(|cause| cause.is::<Unavailable>()) {
+    } else if error
+        .chain()
+        .any(<dyn std::error::Error + 'static>::is::<Unavailable>)
+    {
         ExitCode::from(EXIT_UNAVAILABLE)
     } else {
         ExitCode::from(EXIT_FAIL)

@@ -49,7 +49,11 @@ fn create_prints_the_secret_once_and_stores_only_its_hash() {
     let leftovers: Vec<_> = std::fs::read_dir(setup.dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".tmp"))
+        .filter(|name| {
+            std::path::Path::new(name)
+                .extension()
+                .is_some_and(|e| e == "tmp")
+        })
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 

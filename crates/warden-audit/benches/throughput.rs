@@ -47,7 +47,7 @@ fn event(n: u64) -> AuditEvent {
         "phone".into(),
         "country_id".into(),
     ];
-    event.set_record_ids((n..n + 20).map(|i| i as i64));
+    event.set_record_ids((n..n + 20).map(|i| i64::try_from(i).unwrap_or(i64::MAX)));
     if n.is_multiple_of(17) {
         event.decision = Some(Decision::deny(
             "profile \"sales\": models.deny hr.*",
@@ -63,6 +63,7 @@ fn event(n: u64) -> AuditEvent {
     event
 }
 
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // p is in [0, 1]: a valid index
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e6

@@ -110,7 +110,7 @@ async fn block_waits_until_the_event_is_recorded() {
     for n in 0..20 {
         auditor.record(event(n)).await.expect("recorded");
         // Recorded means written, before record returns.
-        assert_eq!(memory.requests(), n as usize + 1);
+        assert_eq!(memory.requests(), usize::try_from(n).expect("small") + 1);
     }
 }
 

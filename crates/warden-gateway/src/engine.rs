@@ -1200,7 +1200,7 @@ impl Session {
         match answer {
             Ok(Ok(Ok(result))) if confirm::accepted(&result) == Some(true) => Confirmation::Proceed,
             Ok(Ok(Ok(_))) => Confirmation::Refused(declined()),
-            Ok(Ok(Err(_))) | Ok(Err(_)) => Confirmation::Refused(cannot_ask()),
+            Ok(Ok(Err(_)) | Err(_)) => Confirmation::Refused(cannot_ask()),
             Err(_) => Confirmation::Refused(crate::catalog::refused_outcome(
                 "confirmation_timeout",
                 "nobody confirmed the change in time; nothing was changed",
@@ -1325,7 +1325,7 @@ fn prompt_json(prompt: &PromptContent) -> Value {
         .map(|(role, text)| {
             let role = match role {
                 Role::Assistant => "assistant",
-                _ => "user",
+                Role::User => "user",
             };
             json!({"role": role, "content": {"type": "text", "text": text}})
         })

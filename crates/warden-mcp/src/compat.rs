@@ -39,7 +39,7 @@ pub fn adapt_result(version: ProtocolVersion, result: &mut Value) {
     for_each_object(result.get_mut("tools"), |tool| adapt_tool(version, tool));
     for_each_object(result.get_mut("resources"), |r| adapt_item(version, r));
     for_each_object(result.get_mut("resourceTemplates"), |r| {
-        adapt_item(version, r)
+        adapt_item(version, r);
     });
     for_each_object(result.get_mut("prompts"), |p| {
         adapt_item(version, p);
@@ -47,9 +47,9 @@ pub fn adapt_result(version: ProtocolVersion, result: &mut Value) {
     });
     for_each_object(result.get_mut("contents"), |c| adapt_item(version, c));
     if let Some(Value::Array(blocks)) = result.get_mut("content") {
-        blocks
-            .iter_mut()
-            .for_each(|block| adapt_content(version, block));
+        for block in blocks.iter_mut() {
+            adapt_content(version, block);
+        }
     }
     let keep_structured =
         version >= V0618 && result.get("structuredContent").is_none_or(Value::is_object);

@@ -66,7 +66,9 @@ impl Db {
         let total = 9 * 3600 + 40 * 60 + self.clock;
         let days = total / 86_400;
         let secs = total % 86_400;
-        let (y, m, d) = civil_from_days(days_from_civil(2026, 11, 23) + days as i64);
+        let (y, m, d) = civil_from_days(
+            days_from_civil(2026, 11, 23) + i64::try_from(days).unwrap_or(i64::MAX),
+        );
         format!(
             "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
             secs / 3600,
@@ -88,6 +90,8 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The date of a day count since 1970-01-01.
+// The day (1..=31) and the month (1..=12) fit a u32 by construction.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;

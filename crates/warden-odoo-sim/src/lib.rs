@@ -130,6 +130,8 @@ fn random_key() -> String {
 }
 
 /// Start a simulator on an already-bound listener (tests bind 127.0.0.1:0).
+// Async, like `start`, so that callers need not change if setting up ever waits.
+#[allow(clippy::unused_async)]
 pub async fn serve(listener: TcpListener, options: SimOptions) -> std::io::Result<SimHandle> {
     let addr = listener.local_addr()?;
     let mut api_keys = BTreeMap::new();

@@ -243,7 +243,8 @@ impl Call {
             None | Some(Value::Bool(false)) => Ok(None),
             Some(Value::Number(n)) => n
                 .as_u64()
-                .map(|n| Some(n as usize))
+                .and_then(|n| usize::try_from(n).ok())
+                .map(Some)
                 .ok_or_else(|| OdooError::value(format!("invalid {name}: {n}"))),
             Some(other) => Err(OdooError::type_error(format!(
                 "'{}' is not a valid {name}",
@@ -849,7 +850,7 @@ fn eval_leaf(
             match raw(db, hm, *hid, hrow, part, env) {
                 Value::Number(n) => next.extend(n.as_i64().map(|i| (cm, i))),
                 Value::Array(ids) => {
-                    next.extend(ids.iter().filter_map(Value::as_i64).map(|i| (cm, i)))
+                    next.extend(ids.iter().filter_map(Value::as_i64).map(|i| (cm, i)));
                 }
                 _ => {}
             }
@@ -1027,9 +1028,7 @@ fn hierarchy_match(db: &Db, m: &Model, id: i64, arg: &Value, op: &str) -> bool {
 fn parse_order(m: &Model, order: Option<&Value>) -> Result<Vec<(String, bool)>, OdooError> {
     let spec = match order {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        None | Some(Value::Null) | Some(Value::Bool(false)) | Some(Value::String(_)) => {
-            m.order.to_owned()
-        }
+        None | Some(Value::Null | Value::Bool(false) | Value::String(_)) => m.order.to_owned(),
         Some(other) => {
             return Err(OdooError::value(format!(
                 "Invalid \"order\" specified ({})",
@@ -1276,6 +1275,8 @@ fn convert(db: &Db, m: &Model, f: &crate::model::Field, v: &Value) -> Result<Val
     Ok(match f.ty {
         _ if is_empty(v) && f.ty != Ty::Bool => Value::Null,
         Ty::Bool => Value::Bool(!is_empty(v) && v != &json!(0)),
+        // A float given for an integer field is truncated, as Odoo's int() does.
+        #[allow(clippy::cast_possible_truncation)]
         Ty::Int => json!(
             v.as_i64()
                 .or_else(|| v.as_f64().map(|x| x as i64))
@@ -1419,7 +1420,7 @@ fn apply_x2many(
                         } else {
                             Vec::new()
                         };
-                        for (cid, row) in db.table_mut(comodel).rows.iter_mut() {
+                        for (cid, row) in &mut db.table_mut(comodel).rows {
                             let linked = row.get(inverse).and_then(Value::as_i64) == Some(id);
                             if keep.contains(cid) {
                                 row.insert(inverse, json!(id));
@@ -1765,7 +1766,7 @@ fn unlink(db: &mut Db, m: &'static Model, env: &Env, ids: &[i64]) -> Result<(), 
             let cascade = other.name == "sale.order.line" && f.name == "order_id";
             let mut to_delete = Vec::new();
             let mut blocked = false;
-            for (rid, row) in db.table_mut(other.name).rows.iter_mut() {
+            for (rid, row) in &mut db.table_mut(other.name).rows {
                 match row.get(f.name) {
                     Some(Value::Number(n)) if n.as_i64().is_some_and(|i| ids.contains(&i)) => {
                         if cascade {
@@ -2325,6 +2326,8 @@ fn read_group(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Valu
     ))
 }
 
+// An integer field's aggregate is an integer, as Odoo truncates it.
+#[allow(clippy::cast_possible_truncation)]
 fn num_json(ty: Ty, x: f64) -> Value {
     if ty == Ty::Int {
         json!(x as i64)

@@ -357,7 +357,7 @@ fn http_date(seconds: u64) -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0)
         + seconds;
-    let days = (now / 86_400) as i64;
+    let days = i64::try_from(now / 86_400).unwrap_or(i64::MAX);
     let secs = now % 86_400;
     let (y, m, d) = crate::db::civil_from_days(days);
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
@@ -366,7 +366,7 @@ fn http_date(seconds: u64) -> String {
     ];
     format!(
         "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[days.rem_euclid(7) as usize],
+        WEEKDAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)],
         MONTHS[(m as usize).saturating_sub(1) % 12],
         secs / 3600,
         (secs / 60) % 60,
@@ -551,7 +551,7 @@ fn dispatch(
                 };
                 let kwargs = match args.get(6) {
                     Some(Value::Object(k)) => k.clone(),
-                    None | Some(Value::Null) | Some(Value::Bool(false)) => Map::new(),
+                    None | Some(Value::Null | Value::Bool(false)) => Map::new(),
                     Some(_) => {
                         return Err(OdooError::type_error("execute_kw() kwargs must be a dict"));
                     }

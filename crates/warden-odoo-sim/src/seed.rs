@@ -248,7 +248,7 @@ pub(crate) fn seed() -> Db {
 
     for (i, entry) in COUNTRIES.split('|').enumerate() {
         let (code, name) = entry.split_once(':').unwrap_or((entry, entry));
-        let id = i as i64 + 1;
+        let id = i64::try_from(i).expect("a seed list is short") + 1;
         insert(
             &mut db,
             "res.country",
@@ -301,7 +301,7 @@ pub(crate) fn seed() -> Db {
     }
 
     for (i, (_, id, category, name)) in GROUPS.iter().enumerate() {
-        let cat = i as i64 + 1;
+        let cat = i64::try_from(i).expect("a seed list is short") + 1;
         insert(
             &mut db,
             "ir.module.category",
@@ -608,7 +608,7 @@ pub(crate) fn seed() -> Db {
         insert(
             &mut db,
             "ir.model",
-            i as i64 + 1,
+            i64::try_from(i).expect("a seed list is short") + 1,
             json!({"name": m.description, "model": m.name, "transient": false}),
         );
     }

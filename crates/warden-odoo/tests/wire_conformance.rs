@@ -200,7 +200,7 @@ fn expected_kind(name: &str) -> Option<ErrorKind> {
         (_, "authenticate-bad-password") => ErrorKind::AccessDenied,
         (_, "call_kw-access-error") => ErrorKind::AccessError,
         (_, "call_kw-private-method") => ErrorKind::AccessError,
-        (_, "database-list-get") | (_, "version_info-get") => ErrorKind::InvalidRequest,
+        (_, "database-list-get" | "version_info-get") => ErrorKind::InvalidRequest,
         _ => return None,
     })
 }
@@ -254,7 +254,7 @@ fn check_outcome(
             check_display(label, &error, problems);
         }
         (Some(kind), Ok(value)) => {
-            problems.push(format!("{label}: expected {kind:?}, got value {value}"))
+            problems.push(format!("{label}: expected {kind:?}, got value {value}"));
         }
         (None, Ok(value)) => match recorded_outcome(case) {
             Ok(expected) if expected == value => {}
@@ -585,7 +585,7 @@ async fn run_session_case(case: &Case, problems: &mut Vec<String>) {
                     }
                 }
                 (_, outcome) => {
-                    check_outcome(case, &label, outcome.map(|uid| json!(uid)), problems)
+                    check_outcome(case, &label, outcome.map(|uid| json!(uid)), problems);
                 }
             }
         }
@@ -690,7 +690,7 @@ async fn run_session_case(case: &Case, problems: &mut Vec<String>) {
             // The expired answer alone decodes to SessionExpired.
             match recorded_outcome(case) {
                 Err(error) if error.kind() == ErrorKind::SessionExpired => {
-                    check_display(&label, &error, problems)
+                    check_display(&label, &error, problems);
                 }
                 other => problems.push(format!("{label}: expired answer decodes to {other:?}")),
             }
@@ -810,9 +810,13 @@ async fn run_http_case(case: &Case, problems: &mut Vec<String>) {
 async fn every_recording_round_trips_through_the_client() {
     let mut names: Vec<String> = std::fs::read_dir(wire_dir())
         .expect("wire dir")
-        .filter_map(|entry| entry.ok())
+        .filter_map(std::result::Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json"))
+        .filter(|name| {
+            std::path::Path::new(name)
+                .extension()
+                .is_some_and(|e| e == "json")
+        })
         .map(|name| name.trim_end_matches(".json").to_owned())
         .collect();
     names.sort();

@@ -18,8 +18,8 @@ use warden_policy::{
 
 fn globs(allow: &[&str], deny: &[&str]) -> GlobLists {
     GlobLists {
-        allow: allow.iter().map(|s| s.to_string()).collect(),
-        deny: deny.iter().map(|s| s.to_string()).collect(),
+        allow: allow.iter().map(std::string::ToString::to_string).collect(),
+        deny: deny.iter().map(std::string::ToString::to_string).collect(),
     }
 }
 
@@ -139,7 +139,7 @@ fn decision(c: &mut Criterion) {
             policy
                 .authenticate(black_box(&secret), now)
                 .expect("authenticates")
-        })
+        });
     });
     let profile = policy.profile("sales").expect("profile").clone();
     let read = |field| FieldRef {

@@ -169,8 +169,8 @@ mod tests {
 
     fn rules(allow: &[&str], deny: &[&str]) -> IpRules {
         let config = IpRulesConfig {
-            allow: allow.iter().map(|s| s.to_string()).collect(),
-            deny: deny.iter().map(|s| s.to_string()).collect(),
+            allow: allow.iter().map(std::string::ToString::to_string).collect(),
+            deny: deny.iter().map(std::string::ToString::to_string).collect(),
         };
         IpRules::compile(&config, "network", &Arc::from("network")).unwrap()
     }

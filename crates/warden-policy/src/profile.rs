@@ -536,7 +536,7 @@ impl Profile {
         let mut indexes: Vec<usize> = self
             .literal_rules
             .get(model)
-            .map(|v| v.as_slice())
+            .map(std::vec::Vec::as_slice)
             .unwrap_or_default()
             .to_vec();
         let before = indexes.len();

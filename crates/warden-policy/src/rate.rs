@@ -42,7 +42,7 @@ fn address_key(ip: IpAddr) -> IpAddr {
             let s = v6.segments();
             IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 
@@ -430,7 +430,7 @@ mod tests {
     fn a_scope_over_the_cap_starts_afresh() {
         let clock = FakeRelativeClock::default();
         let scope: Scope<u32, FakeRelativeClock> = Scope::new(quota(60, None), &clock);
-        for i in 0..=(MAX_TRACKED as u32) {
+        for i in 0..=u32::try_from(MAX_TRACKED).expect("small") {
             assert!(scope.check(&i).is_ok());
         }
         scope.maintain();

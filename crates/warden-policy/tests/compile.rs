@@ -160,7 +160,7 @@ fn refused_key_stores_name_the_key() {
                 s.keys[0].previous.push(warden_policy::PreviousSecret {
                     hash,
                     until: "soon".into(),
-                })
+                });
             }),
         ),
         (
@@ -185,7 +185,7 @@ fn refused_key_stores_name_the_key() {
 fn hash_errors_do_not_repeat_the_value() {
     let (store, _) = store_with(&[("alice", "base", None)]);
     let message = key_store_error(&store, |s| {
-        s.keys[0].hash = "owk_0123456789ab_TOPSECRET".into()
+        s.keys[0].hash = "owk_0123456789ab_TOPSECRET".into();
     });
     assert!(!message.contains("TOPSECRET"), "{message}");
 }

@@ -15,8 +15,14 @@ fn ip(text: &str) -> Option<IpAddr> {
 fn setup(policy_text: &str, key_allow: &[&str], key_deny: &[&str]) -> (Policy, Principal) {
     let mut store = KeyStoreFile::default();
     let (_, secret) = warden_policy::keys::create(&mut store, "k", "p", None, now()).unwrap();
-    store.keys[0].network.allow = key_allow.iter().map(|s| s.to_string()).collect();
-    store.keys[0].network.deny = key_deny.iter().map(|s| s.to_string()).collect();
+    store.keys[0].network.allow = key_allow
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
+    store.keys[0].network.deny = key_deny
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     let policy = try_compile(policy_text, &store).unwrap();
     let principal = policy.authenticate(&secret, now()).unwrap();
     (policy, principal)

@@ -292,7 +292,8 @@ fn many_callers_stay_bounded_and_keep_working() {
     let alice = principal("k_alice", KeyRateLimitConfig::default());
     // Many distinct addresses across several maintenance passes.
     for i in 0..5000u32 {
-        let addr = IpAddr::from([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        let [_, a, b, c] = i.to_be_bytes();
+        let addr = IpAddr::from([10, a, b, c]);
         let _ = limiter.check(&alice, Some(addr), false);
         limiter.record_failed_auth(Some(addr));
         if i % 500 == 0 {

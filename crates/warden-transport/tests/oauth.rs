@@ -190,7 +190,7 @@ fn signing_input(header: &Value, claims: &Value) -> String {
 }
 
 fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs() as i64
+    i64::try_from(t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs()).expect("in range")
 }
 
 /// Claims valid at `now` for the reader profile.
@@ -380,7 +380,7 @@ async fn a_valid_token_gets_its_mapped_profile() {
     assert_eq!(identity.scopes, ["openid", "mcp:tools", "odoo:read"]);
     assert_eq!(
         identity.expires,
-        UNIX_EPOCH + Duration::from_secs((unix(now) + 300) as u64)
+        UNIX_EPOCH + Duration::from_secs(u64::try_from(unix(now) + 300).expect("after 1970"))
     );
 
     let identity = validate(&validator, &rsa.token(&claims(now)))

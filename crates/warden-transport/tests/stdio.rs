@@ -68,7 +68,7 @@ async fn run(input: &[u8], options: StdioOptions) -> Vec<Value> {
 async fn each_line_is_one_message_and_each_answer_one_line() {
     let out = run(b"{\"a\":1}\n{\"b\":2}\r\n\n   \n{\"c\":3}", options()).await;
     let mut echoed: Vec<Value> = out.iter().map(|v| v["echo"].clone()).collect();
-    echoed.sort_by_key(|v| v.to_string());
+    echoed.sort_by_key(std::string::ToString::to_string);
     // Blank lines are skipped; CRLF is accepted; the last line needs no newline.
     assert_eq!(
         echoed,

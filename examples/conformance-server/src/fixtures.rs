@@ -369,10 +369,14 @@ impl FixtureSession {
         let params = request.params.as_ref().unwrap_or(&empty);
         let modern = ctx.modern();
         let result = match request.method.as_str() {
-            m::TOOLS_LIST => listing("tools", catalog::TOOLS.iter().map(|t| t.listing()), params)?,
+            m::TOOLS_LIST => listing(
+                "tools",
+                catalog::TOOLS.iter().map(catalog::ToolDef::listing),
+                params,
+            )?,
             m::TOOLS_CALL => self.call_tool(ctx, params, outbound).await?,
             m::RESOURCES_LIST => {
-                let resources = catalog::RESOURCES.iter().map(|r| r.listing());
+                let resources = catalog::RESOURCES.iter().map(catalog::ResourceDef::listing);
                 listing("resources", resources, params)?
             }
             m::RESOURCES_TEMPLATES_LIST => {
@@ -381,7 +385,7 @@ impl FixtureSession {
             m::RESOURCES_READ => read_resource(ctx, params)?,
             m::PROMPTS_LIST => listing(
                 "prompts",
-                catalog::PROMPTS.iter().map(|p| p.listing()),
+                catalog::PROMPTS.iter().map(catalog::PromptDef::listing),
                 params,
             )?,
             m::PROMPTS_GET => self.get_prompt(ctx, params, outbound).await?,

@@ -21,9 +21,8 @@ pub(crate) fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]
         };
         for element in text.split(',') {
             for pair in element.split(';') {
-                let (name, value) = match pair.trim().split_once('=') {
-                    Some(kv) => kv,
-                    None => continue,
+                let Some((name, value)) = pair.trim().split_once('=') else {
+                    continue;
                 };
                 if name.trim().eq_ignore_ascii_case("for") {
                     match parse_forwarded_for(value.trim()) {
@@ -66,7 +65,7 @@ fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
 fn normalise(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 

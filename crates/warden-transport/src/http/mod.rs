@@ -272,7 +272,12 @@ fn stack<B: Backend>(router: Router<B>, options: &HttpOptions, backend: &B) -> B
             .headers()
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().authority().map(|a| a.as_str()));
+            .or_else(|| {
+                request
+                    .uri()
+                    .authority()
+                    .map(hyper::http::uri::Authority::as_str)
+            });
         match host {
             Some(host) if host_allowed(host, &hosts) => {}
             _ => {

@@ -880,9 +880,8 @@ impl Validator {
             .map_err(|_| TokenError::Malformed("the header is not base64url"))?;
         let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
             .map_err(|_| TokenError::Malformed("the header is not a json object"))?;
-        let alg = match header.get("alg") {
-            Some(Value::String(alg)) => alg,
-            _ => return Err(TokenError::Malformed("the header has no alg")),
+        let Some(Value::String(alg)) = header.get("alg") else {
+            return Err(TokenError::Malformed("the header has no alg"));
         };
         let Some(alg) = Algorithm::from_jose(alg).filter(|a| self.config().algorithms.contains(a))
         else {
