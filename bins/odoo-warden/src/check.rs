@@ -31,11 +31,15 @@ plain http, and profiles that record field values. For odoo-warden-http: plain H
 non-loopback address with no trusted proxy in front, a trusted proxy range covering everything,
 browser origins over plain http, an OAuth leeway over five minutes.
 
+With --json, one object on stdout: {\"config\", \"valid\": true, \"warnings\": [...], \"errors\":
+[...], \"notes\": [...]} (an invalid configuration is still one line on stderr and exit 64).
+
 Exit status: 0 valid and no warnings, 2 valid with warnings, 64 invalid (one line per error),
 1 an identity cannot log in (--online).
 
-Example:
-  odoo-warden config check --config /etc/odoo-warden/warden.toml --online")]
+Examples:
+  odoo-warden config check --config /etc/odoo-warden/warden.toml --online
+  odoo-warden config check --config warden.toml --json | jq -r '.warnings[]'")]
 pub(crate) struct CheckArgs {
     /// The configuration file.
     #[arg(long, env = "WARDEN_CONFIG", value_name = "PATH")]
@@ -43,6 +47,9 @@ pub(crate) struct CheckArgs {
     /// Also log in to Odoo as every identity and check its groups.
     #[arg(long)]
     online: bool,
+    /// One JSON object on stdout (`valid`, `warnings`, `errors`, `notes`) instead of lines.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `config check`.
@@ -89,6 +96,24 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
         online(&config, &flagged, &mut warnings, &mut failures, &mut notes)?;
     }
 
+    let status = if !failures.is_empty() {
+        EXIT_FAIL
+    } else if warnings.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_WARNINGS
+    };
+    if args.json {
+        let report = json!({
+            "config": args.config.display().to_string(),
+            "valid": true,
+            "warnings": warnings,
+            "errors": failures,
+            "notes": notes,
+        });
+        common::out(&format!("{report}\n"))?;
+        return Ok(status);
+    }
     let mut text = String::new();
     for warning in &warnings {
         text.push_str("warning: ");
@@ -118,13 +143,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
         }
     ));
     common::note(&summary);
-    Ok(if !failures.is_empty() {
-        EXIT_FAIL
-    } else if warnings.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_WARNINGS
-    })
+    Ok(status)
 }
 
 /// `[tools] write = true` and keys whose profile may change data from any address.

@@ -81,6 +81,19 @@ fn risky_settings_are_warned_about_with_exit_2() {
         has(&format!("key {writer} (\"alice\") may change data")),
         "{warnings:#?}"
     );
+    // The same, as one JSON object for scripts: the same warnings, the same exit status.
+    let json = check(&setup, &["--json"]);
+    assert_eq!(json.code, 2, "{}{}", json.stdout, json.stderr);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("one JSON object");
+    assert_eq!(report["valid"], true);
+    let listed: Vec<&str> = report["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert_eq!(listed, warnings, "the text and the JSON say the same");
+    assert_eq!(report["errors"], serde_json::json!([]));
 }
 
 #[test]
