@@ -20,6 +20,7 @@ pub(crate) struct HttpSection {
     allowed_hosts: Vec<String>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    forwarded_header: Option<String>,
     request_timeout_ms: Option<u64>,
     header_timeout_ms: Option<u64>,
     max_concurrent_requests: Option<usize>,
@@ -88,8 +89,11 @@ pub struct HttpSettings {
     pub allowed_origins: Vec<String>,
     /// `Host` values allowed; empty means the loopback names only.
     pub allowed_hosts: Vec<String>,
-    /// Proxies whose forwarding headers are believed.
+    /// Proxies whose forwarding header is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Whether they set RFC 7239 `Forwarded` (`forwarded_header = "forwarded"`) rather than
+    /// `X-Forwarded-For` (the default); only that one header is read.
+    pub forwarded_header_rfc7239: bool,
     /// Longest time for one request.
     pub request_timeout: Duration,
     /// Longest time for a request's headers.
@@ -245,12 +249,25 @@ pub(crate) fn settings(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let forwarded_header_rfc7239 = match section.forwarded_header.as_deref() {
+        None | Some("x-forwarded-for") => false,
+        Some("forwarded") => true,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "http.forwarded_header",
+                format!(
+                    "{other:?}: the header the trusted proxies set is \"x-forwarded-for\" or \"forwarded\""
+                ),
+            ));
+        }
+    };
     Ok(HttpSettings {
         bind,
         path,
         allowed_origins,
         allowed_hosts: section.allowed_hosts,
         trusted_proxies,
+        forwarded_header_rfc7239,
         request_timeout: Duration::from_millis(positive(
             "http.request_timeout_ms",
             section.request_timeout_ms,

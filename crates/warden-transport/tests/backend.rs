@@ -252,3 +252,127 @@ async fn a_stream_starts_with_the_first_message_and_the_backend_learns_when_the_
     assert!(closed.is_ok(), "the backend was told the client left");
     server.stop().await;
 }
+
+/// Serve `app` on a loopback port until the returned sender is dropped or fired.
+async fn serve_app(
+    app: http::App<Echo>,
+    header_timeout: Duration,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(http::serve(
+        app,
+        listener,
+        header_timeout,
+        Duration::from_secs(5),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (format!("http://127.0.0.1:{}", addr.port()), stop, task)
+}
+
+#[tokio::test]
+async fn the_operations_listener_answers_probes_by_address_and_serves_nothing_else() {
+    let server = start().await;
+    let app = http::app(Echo::default(), HttpOptions::default());
+    // Open (no token): the loopback operations listener.
+    let (base, stop, task) = serve_app(app.ops(None), Duration::from_secs(5)).await;
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        // A probe calls by address, with a Host the main listener would refuse.
+        let response = server
+            .http
+            .get(format!("{base}{path}"))
+            .header("host", "10.0.0.5:9464")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    // The MCP endpoint is not served there.
+    let response = server
+        .http
+        .post(format!("{base}/mcp"))
+        .header("content-type", "application/json")
+        .body(modern("echo", 1).to_string())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 404);
+    // A foreign page still gets nothing.
+    let response = server
+        .http
+        .get(format!("{base}/metrics"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 403);
+    let _ = stop.send(());
+    task.await.expect("join").expect("serve");
+
+    // With a token: /readyz and /metrics want it, /healthz does not.
+    let token = warden_odoo::SecretString::from("ops-token-0123456789".to_owned());
+    let (base, stop, task) = serve_app(app.ops(Some(token)), Duration::from_secs(5)).await;
+    let get = |path: &str, token: Option<&str>| {
+        let mut request = server.http.get(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(get("/healthz", None).await.expect("send").status(), 200);
+    assert_eq!(get("/metrics", None).await.expect("send").status(), 404);
+    assert_eq!(
+        get("/metrics", Some("wrong")).await.expect("send").status(),
+        404
+    );
+    assert_eq!(
+        get("/metrics", Some("ops-token-0123456789"))
+            .await
+            .expect("send")
+            .status(),
+        200
+    );
+    let _ = stop.send(());
+    task.await.expect("join").expect("serve");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let options = HttpOptions {
+        header_timeout: Duration::from_millis(300),
+        ..HttpOptions::default()
+    };
+    let header_timeout = options.header_timeout;
+    let (base, stop, task) = serve_app(http::app(Echo::default(), options), header_timeout).await;
+    let addr = base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    // Half a request, then silence (a slowloris).
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the server closed the connection");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "within the header timeout, not the request timeout: {:?}",
+        started.elapsed()
+    );
+    let _ = stop.send(());
+    task.await.expect("join").expect("serve");
+}

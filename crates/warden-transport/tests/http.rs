@@ -880,6 +880,24 @@ async fn the_client_address_comes_from_the_peer_unless_it_is_a_trusted_proxy() {
             .await
     );
     assert_eq!(last_ip(&proxied).as_deref(), Some("203.0.113.9"));
+    // A client's own `Forwarded`, passed through by a proxy that sets X-Forwarded-For, does not
+    // decide; nor does garbage the client put left of the address the proxy appended.
+    let response = proxied
+        .modern("alice", 2, "count_records", json!({"model": "res.partner"}))
+        .header("forwarded", "for=10.20.4.10")
+        .header("x-forwarded-for", "nonsense, 203.0.113.10")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert!(
+        proxied
+            .gateway
+            .auditor()
+            .flush(Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(last_ip(&proxied).as_deref(), Some("203.0.113.10"));
     proxied.stop().await.expect("stop");
 }
 

@@ -50,6 +50,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use warden_gateway::engine::Gateway;
 
 pub use backend::{AuthFailure, Backend, Caller};
+pub use client_ip::ForwardedHeader;
 use layers::GuardLayer;
 pub use metrics::{Metrics, MetricsSink};
 use sessions::Sessions;
@@ -80,8 +81,10 @@ pub struct HttpOptions {
     /// `Host` values allowed (`name` or `name:port`); others get 403 (DNS rebinding). Default:
     /// the loopback names.
     pub allowed_hosts: Vec<String>,
-    /// Proxies whose `X-Forwarded-For` / `Forwarded` is believed.
+    /// Proxies whose forwarding header is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Which forwarding header they set (default `X-Forwarded-For`); the other is never read.
+    pub forwarded_header: ForwardedHeader,
     /// Largest request body (default 1 MiB).
     pub max_body_bytes: usize,
     /// Longest time for a request, body and answer included (default 120 s).
@@ -113,6 +116,7 @@ impl Default for HttpOptions {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(120),
             header_timeout: Duration::from_secs(10),
@@ -240,7 +244,7 @@ pub fn app_with<B: Backend>(backend: B, options: HttpOptions, metrics: Metrics) 
         metadata,
     };
     App {
-        service: stack(router, &options, &backend),
+        service: stack(router, &options, &backend, true),
         sessions,
         backend,
         metrics,
@@ -250,8 +254,17 @@ pub fn app_with<B: Backend>(backend: B, options: HttpOptions, metrics: Metrics) 
 }
 
 /// The layers of the module documentation around `router`.
-fn stack<B: Backend>(router: Router<B>, options: &HttpOptions, backend: &B) -> Boxed {
+/// `check_host` is off for the operations listener only: probes and scrapers call it by address
+/// (`http://10.0.0.5:9464/healthz`), and it serves nothing a rebinding page could use (its
+/// `/metrics` wants its token); `Origin` is checked there too.
+fn stack<B: Backend>(
+    router: Router<B>,
+    options: &HttpOptions,
+    backend: &B,
+    check_host: bool,
+) -> Boxed {
     let trusted = options.trusted_proxies.clone();
+    let forwarded_header = options.forwarded_header;
     let client = GuardLayer::new(move |request: &mut Request<Incoming>| {
         let Some(Peer(peer)) = request.extensions().get::<Peer>().copied() else {
             return Err(text_response(
@@ -259,7 +272,7 @@ fn stack<B: Backend>(router: Router<B>, options: &HttpOptions, backend: &B) -> B
                 "no peer address",
             ));
         };
-        let ip = client_ip::client_ip(peer, request.headers(), &trusted);
+        let ip = client_ip::client_ip(peer, request.headers(), &trusted, forwarded_header);
         request.extensions_mut().insert(ClientAddr(ip));
         Ok(())
     });
@@ -279,6 +292,7 @@ fn stack<B: Backend>(router: Router<B>, options: &HttpOptions, backend: &B) -> B
                     .map(hyper::http::uri::Authority::as_str)
             });
         match host {
+            _ if !check_host => {}
             Some(host) if host_allowed(host, &hosts) => {}
             _ => {
                 recorder.record_refusal(
@@ -705,7 +719,7 @@ impl<B: Backend> App<B> {
             ),
         };
         App {
-            service: stack(router, &self.options, &self.backend),
+            service: stack(router, &self.options, &self.backend, false),
             sessions: Arc::clone(&self.sessions),
             backend: self.backend.clone(),
             metrics: self.metrics.clone(),
@@ -888,6 +902,11 @@ pub fn options(
         allowed_origins: settings.allowed_origins.clone(),
         allowed_hosts: settings.allowed_hosts.clone(),
         trusted_proxies: settings.trusted_proxies.clone(),
+        forwarded_header: if settings.forwarded_header_rfc7239 {
+            ForwardedHeader::Forwarded
+        } else {
+            ForwardedHeader::XForwardedFor
+        },
         max_body_bytes: limits.max_message_bytes,
         request_timeout: settings.request_timeout,
         header_timeout: settings.header_timeout,
