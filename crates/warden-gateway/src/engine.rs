@@ -493,8 +493,8 @@ impl Gateway {
     pub fn session(&self, caller: Caller, key: KeyId) -> Session {
         Session {
             gateway: self.clone(),
+            caller,
             state: Arc::new(SessionState {
-                caller,
                 key,
                 legacy: Mutex::new(None),
                 elicitation: Mutex::new(false),
@@ -511,13 +511,15 @@ impl Gateway {
 #[derive(Clone)]
 pub struct Session {
     gateway: Gateway,
+    /// Who sends the message being handled: a legacy HTTP session's requests may each come
+    /// from another address (see [`Session::with_caller`]).
+    caller: Caller,
     state: Arc<SessionState>,
 }
 
 type Answer = Result<Value, String>;
 
 struct SessionState {
-    caller: Caller,
     key: KeyId,
     legacy: Mutex<Option<ProtocolVersion>>,
     /// Whether the legacy client declared the elicitation capability.
@@ -586,7 +588,20 @@ type RpcResult = Result<Value, RpcError>;
 impl Session {
     /// The caller this session serves.
     pub fn caller(&self) -> &Caller {
-        &self.state.caller
+        &self.caller
+    }
+
+    /// The same session (its key, negotiated revision, requests in flight and awaited answers),
+    /// for a message from `caller`: over HTTP each request of a legacy session is checked
+    /// against, rate limited by and recorded with the address it came from, not the one that
+    /// opened the session.
+    #[must_use]
+    pub fn with_caller(&self, caller: Caller) -> Session {
+        Session {
+            gateway: self.gateway.clone(),
+            caller,
+            state: Arc::clone(&self.state),
+        }
     }
 
     /// The key this session belongs to.
@@ -694,8 +709,8 @@ impl Session {
             method,
             request_id,
             self.state.key.as_str(),
-            self.state.caller.transport,
-            self.state.caller.client_ip,
+            self.caller.transport,
+            self.caller.client_ip,
         )
     }
 
@@ -809,7 +824,7 @@ impl Session {
         trace: &mut Trace,
     ) -> Result<Admitted, RpcError> {
         let runtime = self.gateway.runtime();
-        let ip = self.state.caller.client_ip;
+        let ip = self.caller.client_ip;
         let principal = runtime
             .policy()
             .principal(self.state.key.as_str(), SystemTime::now())

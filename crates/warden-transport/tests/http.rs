@@ -601,6 +601,49 @@ async fn a_legacy_session_takes_any_legacy_revision_in_its_header_and_nothing_el
 }
 
 #[tokio::test]
+async fn each_request_of_a_legacy_session_is_seen_from_its_own_address() {
+    // Loopback is the trusted proxy, so X-Forwarded-For says where each request comes from.
+    let server = start(HttpOptions {
+        trusted_proxies: vec!["127.0.0.0/8".parse().expect("net")],
+        ..HttpOptions::default()
+    })
+    .await;
+    let response = server
+        .post(Some("alice"), &init_body(1))
+        .header("x-forwarded-for", "198.51.100.1")
+        .send()
+        .await
+        .expect("initialize");
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "count_records", "arguments": {"model": "res.partner"}}});
+    let response = server
+        .post(Some("alice"), &call)
+        .header("mcp-session-id", &id)
+        .header("x-forwarded-for", "203.0.113.5")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(response.status(), 200);
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let recorded = server
+        .audit
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .rev()
+        .find(|e| e.tool.is_some())
+        .and_then(|e| e.client_ip.clone());
+    // The address that the policy's IP rules, the rate limits and the audit see.
+    assert_eq!(recorded.as_deref(), Some("203.0.113.5"));
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
 async fn a_legacy_session_belongs_to_its_key_and_ends_with_delete() {
     let server = start(HttpOptions::default()).await;
     let id = server.session("alice").await;

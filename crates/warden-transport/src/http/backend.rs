@@ -68,6 +68,12 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// A new conversation for `principal`.
     fn session(&self, caller: Caller, principal: Self::Principal) -> Self::Session;
 
+    /// `session` for one more request of it, from `caller` (a legacy session's requests may
+    /// each come from another address). Default: the session as it is.
+    fn for_request(&self, session: &Self::Session, _caller: &Caller) -> Self::Session {
+        session.clone()
+    }
+
     /// Handle one JSON-RPC message of `session`: the response to send, if any. Messages for the
     /// client on the way (progress, logging, requests of the server's own) go to `outbound`;
     /// when it is closed, nobody is listening (the client asked for plain JSON, or went away).
@@ -121,6 +127,11 @@ impl Backend for Gateway {
 
     fn session(&self, caller: Caller, principal: KeyId) -> Session {
         Gateway::session(self, caller, principal)
+    }
+
+    /// The request's own address decides its IP rules, rate limits and audit record.
+    fn for_request(&self, session: &Session, caller: &Caller) -> Session {
+        session.with_caller(caller.clone())
     }
 
     async fn handle(

@@ -457,6 +457,8 @@ impl<B: Backend> Mcp<B> {
                 ),
             );
         }
+        // This request's own address, not the one that opened the session.
+        let session = self.backend.for_request(&session, &caller);
         self.answer(session, bytes, is_request, accepts, false)
             .await
     }
