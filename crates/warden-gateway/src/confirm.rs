@@ -5,10 +5,13 @@
 //!   `elicitation/create` request on the session and waits for the answer.
 //! - 2026-07-28: the call is answered with an `input_required` result carrying the same
 //!   elicitation and a `requestState`; the client retries the call with the human's answer in
-//!   `inputResponses` and the state. The state is an HMAC over the key, the tool and the
-//!   arguments with an expiry, under a key that lives only in this process: an answer is
-//!   accepted only for the exact call it was asked about, by the same key, within ten minutes.
+//!   `inputResponses` and the state. The state is an HMAC over the key, the tool, the
+//!   arguments, an expiry and a random nonce, under a key that lives only in this process: an
+//!   answer is accepted only for the exact call it was asked about, by the same key, within ten
+//!   minutes, and once (a replayed state is refused, so one confirmation is one change).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -22,15 +25,37 @@ pub(crate) const INPUT_KEY: &str = "confirm";
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The secret the request states are signed with.
-pub(crate) struct StateKey([u8; 32]);
+/// States redeemed and not yet expired, at most this many (beyond: refused until some expire,
+/// so memory stays bounded however many confirmations are answered).
+const MAX_REDEEMED: usize = 100_000;
+
+/// The secret the request states are signed with, and the states already redeemed.
+pub(crate) struct StateKey {
+    key: [u8; 32],
+    /// Redeemed states (their nonce) with their expiry (UNIX seconds).
+    redeemed: Mutex<HashMap<u128, u64>>,
+}
+
+/// What [`StateKey::redeem`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Redeemed {
+    /// Issued for this call, unexpired, first use.
+    Fresh,
+    /// Not issued for this call, or expired.
+    Invalid,
+    /// Used before (or too many are outstanding to remember another).
+    Used,
+}
 
 impl StateKey {
     /// A fresh random key.
     pub(crate) fn random() -> Self {
         let mut key = [0u8; 32];
         rand::Rng::fill(&mut rand::rng(), &mut key);
-        Self(key)
+        Self {
+            key,
+            redeemed: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The MAC over one call, ready to finalize or verify.
@@ -40,14 +65,16 @@ impl StateKey {
         tool: &str,
         arguments: &Map<String, Value>,
         until: u64,
+        nonce: u128,
     ) -> Option<HmacSha256> {
-        let mut mac = HmacSha256::new_from_slice(&self.0).ok()?;
+        let mut mac = HmacSha256::new_from_slice(&self.key).ok()?;
         for part in [key_id.as_bytes(), b"\0", tool.as_bytes(), b"\0"] {
             mac.update(part);
         }
         mac.update(canonical(&Value::Object(arguments.clone())).as_bytes());
         mac.update(b"\0");
         mac.update(&until.to_be_bytes());
+        mac.update(&nonce.to_be_bytes());
         Some(mac)
     }
 
@@ -62,14 +89,42 @@ impl StateKey {
         let until = (now + VALIDITY)
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let nonce: u128 = rand::random();
         let tag = self
-            .mac(key_id, tool, arguments, until)
+            .mac(key_id, tool, arguments, until, nonce)
             .map(|mac| hex(&mac.finalize().into_bytes()))
             .unwrap_or_default();
-        format!("{until:016x}{tag}")
+        format!("{until:016x}{nonce:032x}{tag}")
     }
 
-    /// Whether `state` was issued for this call and has not expired.
+    /// The expiry and nonce of `state` if it was issued for this call and has not expired.
+    fn check(
+        &self,
+        state: &str,
+        key_id: &str,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        now: SystemTime,
+    ) -> Option<(u64, u128)> {
+        if state.len() != 16 + 32 + 64 || !state.is_ascii() {
+            return None;
+        }
+        let until = u64::from_str_radix(&state[..16], 16).ok()?;
+        let nonce = u128::from_str_radix(&state[16..48], 16).ok()?;
+        let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if now_secs > until {
+            return None;
+        }
+        let given = unhex(&state[48..])?;
+        // `verify_slice` compares in constant time.
+        self.mac(key_id, tool, arguments, until, nonce)?
+            .verify_slice(&given)
+            .ok()
+            .map(|()| (until, nonce))
+    }
+
+    /// Whether `state` was issued for this call and has not expired (it may have been used).
+    #[cfg(test)]
     pub(crate) fn verify(
         &self,
         state: &str,
@@ -78,22 +133,31 @@ impl StateKey {
         arguments: &Map<String, Value>,
         now: SystemTime,
     ) -> bool {
-        if state.len() != 16 + 64 || !state.is_ascii() {
-            return false;
-        }
-        let Ok(until) = u64::from_str_radix(&state[..16], 16) else {
-            return false;
+        self.check(state, key_id, tool, arguments, now).is_some()
+    }
+
+    /// Use `state` for this call: [`Redeemed::Fresh`] once, [`Redeemed::Used`] after.
+    pub(crate) fn redeem(
+        &self,
+        state: &str,
+        key_id: &str,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        now: SystemTime,
+    ) -> Redeemed {
+        let Some((until, nonce)) = self.check(state, key_id, tool, arguments, now) else {
+            return Redeemed::Invalid;
         };
         let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if now_secs > until {
-            return false;
+        let mut redeemed = self.redeemed.lock().unwrap_or_else(PoisonError::into_inner);
+        if redeemed.len() >= MAX_REDEEMED {
+            redeemed.retain(|_, expires| *expires >= now_secs);
         }
-        let Some(given) = unhex(&state[16..]) else {
-            return false;
-        };
-        // `verify_slice` compares in constant time.
-        self.mac(key_id, tool, arguments, until)
-            .is_some_and(|mac| mac.verify_slice(&given).is_ok())
+        if redeemed.contains_key(&nonce) || redeemed.len() >= MAX_REDEEMED {
+            return Redeemed::Used;
+        }
+        redeemed.insert(nonce, until);
+        Redeemed::Fresh
     }
 }
 
@@ -186,9 +250,37 @@ mod tests {
         let later = now + VALIDITY + Duration::from_secs(2);
         assert!(!key.verify(&state, "k_1", "delete_records", &a, later));
         assert!(!StateKey::random().verify(&state, "k_1", "delete_records", &a, now));
-        for bad in ["", "zz", &state[..70], &format!("{}0", &state[..79])] {
+        let last = state.len() - 1;
+        for bad in ["", "zz", &state[..70], &format!("{}0", &state[..last])] {
             assert!(!key.verify(bad, "k_1", "delete_records", &a, now), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_state_is_redeemed_once() {
+        let key = StateKey::random();
+        let now = SystemTime::now();
+        let a = args(r#"{"model": "res.partner", "ids": "[1]"}"#);
+        let state = key.issue("k_1", "delete_records", &a, now);
+        assert_eq!(
+            key.redeem(&state, "k_1", "delete_records", &a, now),
+            Redeemed::Fresh
+        );
+        assert_eq!(
+            key.redeem(&state, "k_1", "delete_records", &a, now),
+            Redeemed::Used
+        );
+        // Another confirmation of the same call is another state, good once too.
+        let again = key.issue("k_1", "delete_records", &a, now);
+        assert_ne!(again, state);
+        assert_eq!(
+            key.redeem(&again, "k_1", "delete_records", &a, now),
+            Redeemed::Fresh
+        );
+        assert_eq!(
+            key.redeem(&again, "k_2", "delete_records", &a, now),
+            Redeemed::Invalid
+        );
     }
 
     #[test]

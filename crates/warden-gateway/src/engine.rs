@@ -1148,11 +1148,20 @@ impl Session {
                     .get("requestState")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                if !key.verify(state, &principal.key_id, tool, arguments, now) {
-                    return Confirmation::Refused(crate::catalog::refused_outcome(
-                        "confirmation_invalid",
-                        "the confirmation does not belong to this call or has expired; call the tool again without inputResponses to ask again",
-                    ));
+                match key.redeem(state, &principal.key_id, tool, arguments, now) {
+                    confirm::Redeemed::Fresh => {}
+                    confirm::Redeemed::Invalid => {
+                        return Confirmation::Refused(crate::catalog::refused_outcome(
+                            "confirmation_invalid",
+                            "the confirmation does not belong to this call or has expired; call the tool again without inputResponses to ask again",
+                        ));
+                    }
+                    confirm::Redeemed::Used => {
+                        return Confirmation::Refused(crate::catalog::refused_outcome(
+                            "confirmation_used",
+                            "this confirmation was used already (one confirmation, one change); call the tool again without inputResponses to ask again",
+                        ));
+                    }
                 }
                 return match confirm::accepted(answer) {
                     Some(true) => Confirmation::Proceed,

@@ -1158,6 +1158,14 @@ async fn modern_writes_are_confirmed_by_a_person() {
             json!({"confirm": {"action": "decline"}}),
             "confirmation_declined",
         ),
+        // The human answered (declined): that question is spent.
+        (
+            "answered already",
+            arguments.clone(),
+            state.clone(),
+            accept.clone(),
+            "confirmation_used",
+        ),
     ] {
         let result = c
             .result(
@@ -1180,15 +1188,31 @@ async fn modern_writes_are_confirmed_by_a_person() {
         );
     }
 
-    let result = c
-        .result(
-            "tools/call",
-            json!({"name": WRITE, "arguments": arguments, "inputResponses": accept,
-                   "requestState": state}),
-        )
-        .await;
+    // Asked again, accepted: the change is made, once.
+    let asked = c.call(WRITE, arguments.clone()).await;
+    let state = asked["requestState"]
+        .as_str()
+        .expect("requestState")
+        .to_owned();
+    let confirmed = json!({"name": WRITE, "arguments": arguments, "inputResponses": accept,
+                           "requestState": state});
+    let result = c.result("tools/call", confirmed.clone()).await;
     assert_eq!(result["isError"], json!(false), "{result}");
     assert_eq!(phone_of(&mut c, 12).await, json!("accepted"));
+    // Replaying the confirmed call is refused: one confirmation, one change.
+    let rewritten = c
+        .result(
+            "tools/call",
+            json!({"name": WRITE, "arguments": phone_update(12, "accepted"),
+                   "inputResponses": accept, "requestState": confirmed["requestState"]}),
+        )
+        .await;
+    assert_eq!(rewritten["isError"], json!(true), "{rewritten}");
+    assert_eq!(
+        rewritten["structuredContent"]["error"]["kind"],
+        json!("confirmation_used"),
+        "{rewritten}"
+    );
 }
 
 #[tokio::test]
