@@ -33,8 +33,17 @@ Example:
       --expires 30d --allow-ip 10.0.0.0/8 --per-minute 60")]
     Create(CreateArgs),
     /// List the keys: id, name, profile, dates and state (never a hash).
+    #[command(after_help = "\
+Examples:
+  odoo-warden keys list --config warden.toml
+  odoo-warden keys list --config warden.toml --json | jq -r '.[] | select(.state == \"expired\") | .id'")]
     List(ListArgs),
     /// Revoke a key: it never authenticates again.
+    #[command(after_help = "\
+Takes effect at the key's next request: running servers watch the key store.
+
+Example:
+  odoo-warden keys revoke --config warden.toml k_3f9a0c1e5b7d")]
     Revoke(IdArgs),
     /// Give a key a new secret; the old one keeps working until the grace period ends.
     #[command(
