@@ -680,6 +680,55 @@ async fn the_records_domain_bounds_every_path() {
         let sum = groups[0]["amount_total"].as_f64().expect("sum");
         assert!((sum - total).abs() < 0.005, "{version}: {sum} != {total}");
 
+        // A reference from a visible record to one outside the domain is the bare id: the
+        // order line shows its order's name only when the order is the key's to read.
+        let lines = c
+            .ok(
+                "search_records",
+                json!({"model": "sale.order.line", "fields": ["order_id"], "limit": 200}),
+            )
+            .await;
+        let lines = lines["records"].as_array().expect("records");
+        let (mut named, mut bare) = (0, 0);
+        for line in lines {
+            let order = &line["order_id"];
+            match order {
+                Value::Array(pair) => {
+                    let id = pair[0].as_i64().expect("id");
+                    assert!(IN_SCOPE.contains(&id), "{version}: a name leaked: {line}");
+                    named += 1;
+                }
+                Value::Number(id) => {
+                    let id = id.as_i64().expect("id");
+                    assert!(
+                        OUT_OF_SCOPE.contains(&id),
+                        "{version}: a name was lost: {line}"
+                    );
+                    bare += 1;
+                }
+                other => panic!("{version}: {other}"),
+            }
+        }
+        assert!(
+            named > 0 && bare > 0,
+            "{version}: {named} named, {bare} bare"
+        );
+        // The key without a domain sees every order's name.
+        let all = admin
+            .ok(
+                "search_records",
+                json!({"model": "sale.order.line", "fields": ["order_id"], "limit": 200}),
+            )
+            .await;
+        assert!(
+            all["records"]
+                .as_array()
+                .expect("records")
+                .iter()
+                .all(|l| l["order_id"].is_array()),
+            "{version}"
+        );
+
         // Records named by id outside the domain do not exist for the key.
         let read = c
             .ok(

@@ -427,8 +427,11 @@ pub(crate) fn mask_relations(catalog: &Catalog, view: &ModelView, row: &mut Map<
     }
 }
 
-/// `mask_relations` over rows of `model`.
-async fn masked(
+/// `mask_relations` over rows of `model`, then the records domains: a many2one into a model
+/// whose records the caller sees only in part keeps the related record's name only when that
+/// record is within the caller's domain there (one search per such model and answer), so a
+/// reference does not reveal the name of a record the caller may not read.
+pub(crate) async fn masked(
     catalog: &Catalog,
     model: &str,
     mut rows: Vec<Map<String, Value>>,
@@ -437,7 +440,47 @@ async fn masked(
     for row in &mut rows {
         mask_relations(catalog, &view, row);
     }
+    // The related ids still shown with a name, by model, where that model has a domain.
+    let mut named: std::collections::BTreeMap<String, (Value, Vec<i64>)> =
+        std::collections::BTreeMap::new();
+    for row in &rows {
+        for (key, value) in row {
+            let Some(relation) = view.get(key).and_then(|f| f.relation.as_deref()) else {
+                continue;
+            };
+            let Some(id) = named_id(value) else { continue };
+            if let Some(entry) = named.get_mut(relation) {
+                entry.1.push(id);
+            } else if let Some(domain) = catalog.access.records_domain(relation) {
+                named.insert(relation.to_owned(), (domain, vec![id]));
+            }
+        }
+    }
+    for (relation, (domain, mut ids)) in named {
+        ids.sort_unstable();
+        ids.dedup();
+        let visible = ids_in_scope(&catalog.inner, &relation, &ids, &domain).await?;
+        for row in &mut rows {
+            for (key, value) in row.iter_mut() {
+                let related = view.get(key).and_then(|f| f.relation.as_deref());
+                if related == Some(relation.as_str())
+                    && let Some(id) = named_id(value)
+                    && !visible.contains(&id)
+                {
+                    *value = Value::from(id);
+                }
+            }
+        }
+    }
     Ok(rows)
+}
+
+/// The id of a many2one value still carrying its display name (`[id, "name"]`).
+fn named_id(value: &Value) -> Option<i64> {
+    match value {
+        Value::Array(pair) if pair.len() == 2 => pair[0].as_i64(),
+        _ => None,
+    }
 }
 
 /// Rows with only `id` and the fields the call asked for (and the checks allowed).

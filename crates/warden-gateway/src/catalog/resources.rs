@@ -162,8 +162,10 @@ pub(crate) async fn read(catalog: &Catalog, uri: &str) -> Result<ResourceContent
             match rows.into_iter().next() {
                 Some(mut row) => {
                     row.retain(|key, _| key == "id" || names.iter().any(|n| n == key));
-                    super::exec::mask_relations(catalog, &fields, &mut row);
-                    Value::Object(row)
+                    let mut rows = super::exec::masked(catalog, model, vec![row])
+                        .await
+                        .map_err(|e| not_found_or(e, uri))?;
+                    Value::Object(rows.pop().unwrap_or_default())
                 }
                 None => return Err(CallError::ResourceNotFound(uri.to_owned())),
             }
