@@ -392,3 +392,22 @@ async fn parsed_call_exposes_what_a_policy_checks() -> Result<()> {
     assert_eq!(parsed.operation(), Operation::Call);
     Ok(())
 }
+
+#[tokio::test]
+async fn ping_checks_that_the_credential_still_works() -> Result<()> {
+    let (sim, catalog) = setup("sales_agent", CatalogSettings::default()).await?;
+    catalog.ping().await?;
+    // The same server, a credential it refuses: not ready, though Odoo answers.
+    let mut config = OdooConfig::new(
+        url::Url::parse(&sim.url())?,
+        sim.database(),
+        "sales_agent",
+        Credential::ApiKey(SecretString::from(
+            "ffffffffffffffffffffffffffffffffffffffff".to_owned(),
+        )),
+    );
+    config.protocol = Protocol::JsonRpc;
+    let refused = Catalog::new(OdooClient::new(config)?, CatalogSettings::default());
+    anyhow::ensure!(refused.ping().await.is_err(), "a refused key is not ready");
+    Ok(())
+}

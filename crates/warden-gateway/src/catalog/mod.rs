@@ -403,12 +403,15 @@ impl Catalog {
         &self.inner.odoo.config().login
     }
 
-    /// Whether Odoo answers as this catalog's user sees it: the server version (no record is
-    /// read). For readiness checks; the error never names a host.
+    /// Whether Odoo answers and still accepts this catalog's credential: the server version,
+    /// then one authenticated call that reads nothing (the count of the user's own record), so
+    /// an expired or revoked Odoo API key makes the gateway not ready. For readiness checks; the
+    /// error never names a host.
     pub async fn ping(&self) -> Result<(), CallError> {
-        self.inner
-            .odoo
-            .version()
+        let odoo = &self.inner.odoo;
+        odoo.version().await.map_err(CallError::Odoo)?;
+        let uid = odoo.authenticate().await.map_err(CallError::Odoo)?;
+        odoo.search_count("res.users", &serde_json::json!([["id", "=", uid]]))
             .await
             .map(|_| ())
             .map_err(CallError::Odoo)
