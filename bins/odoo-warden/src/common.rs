@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use warden_config::{Config, ConfigError, Environment};
+use warden_config::{Config, ConfigError, Environment, KeyAdmin};
 
 /// Success.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -79,16 +79,13 @@ pub(crate) fn load_config(path: &Path) -> Result<Config> {
     Ok(Config::load(path, &environment())?)
 }
 
-/// Loads the configuration; a key store that does not exist yet counts as empty (for
-/// `keys create`, which creates it).
-pub(crate) fn load_config_allow_missing_store(path: &Path) -> Result<Config> {
+/// What key administration needs of the configuration (no secret is read); a key store that
+/// does not exist yet counts as empty when `allow_missing` (for `keys create`, which creates it).
+pub(crate) fn load_key_admin(path: &Path, allow_missing: bool) -> Result<KeyAdmin> {
     let env = environment();
-    match Config::load(path, &env) {
-        Err(ConfigError::KeyStore { path: store, .. }) if !store.exists() => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let base_dir = path.parent().unwrap_or_else(|| Path::new(""));
-            Ok(Config::from_toml_with_keys(&text, "", base_dir, &env)?)
+    match KeyAdmin::load(path, &env) {
+        Err(ConfigError::KeyStore { path: store, .. }) if allow_missing && !store.exists() => {
+            Ok(KeyAdmin::load_with_keys(path, "", &env)?)
         }
         other => Ok(other?),
     }

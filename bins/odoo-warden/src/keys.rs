@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use warden_config::Config;
+use warden_config::KeyAdmin;
 use warden_policy::keys;
 use warden_policy::{KeyInfo, KeyStoreFile, Policy};
 
@@ -188,8 +188,8 @@ fn read_store(path: &Path, allow_missing: bool) -> Result<KeyStoreFile> {
 }
 
 /// Checks the new store against the configuration, then replaces the file.
-fn save_store(config: &Config, store: &KeyStoreFile) -> Result<()> {
-    let identities: Vec<&str> = config.identities.keys().map(String::as_str).collect();
+fn save_store(config: &KeyAdmin, store: &KeyStoreFile) -> Result<()> {
+    let identities: Vec<&str> = config.identities.iter().map(String::as_str).collect();
     Policy::compile(&config.policy_config, store, &identities)?;
     common::write_atomic(&config.key_store, &store.to_toml())
         .with_context(|| format!("key store {} left unchanged", config.key_store.display()))
@@ -200,7 +200,7 @@ fn parse_duration(option: &str, text: &str) -> Result<Duration> {
 }
 
 fn create(args: &CreateArgs) -> Result<u8> {
-    let config = common::load_config_allow_missing_store(&args.config)?;
+    let config = common::load_key_admin(&args.config, true)?;
     if config.policy.profile(&args.profile).is_none() {
         let known: Vec<&str> = config
             .policy_config
@@ -295,7 +295,7 @@ fn state(key: &KeyInfo, now: SystemTime) -> String {
 }
 
 fn list(args: &ListArgs) -> Result<u8> {
-    let config = common::load_config(&args.config)?;
+    let config = common::load_key_admin(&args.config, false)?;
     let now = SystemTime::now();
     let keys: Vec<&KeyInfo> = config.policy.keys().collect();
     if args.json {
@@ -369,7 +369,7 @@ fn list(args: &ListArgs) -> Result<u8> {
 }
 
 fn revoke(args: &IdArgs) -> Result<u8> {
-    let config = common::load_config(&args.config)?;
+    let config = common::load_key_admin(&args.config, false)?;
     let _lock = StoreLock::take(&config.key_store)?;
     let mut store = read_store(&config.key_store, false)?;
     let already = store
@@ -395,7 +395,7 @@ fn revoke(args: &IdArgs) -> Result<u8> {
 
 fn rotate(args: &RotateArgs) -> Result<u8> {
     let grace = parse_duration("--grace", &args.grace)?;
-    let config = common::load_config(&args.config)?;
+    let config = common::load_key_admin(&args.config, false)?;
     let _lock = StoreLock::take(&config.key_store)?;
     let mut store = read_store(&config.key_store, false)?;
     let now = SystemTime::now();

@@ -320,3 +320,41 @@ fn revoked_keys_never_authenticate() {
     // The name of a revoked key can be used again.
     setup.create_key("alice", "reader", &[]);
 }
+
+#[test]
+fn key_commands_need_no_secret_of_the_service() {
+    // The configuration names an Odoo API key variable, a sealed audit log and an operations
+    // token; none of them is set in this shell, and `keys` works all the same.
+    let config = format!(
+        "{CONFIG}\n[audit]\nseal_key_env = \"TEST_SEAL_KEY\"\n\n[http]\nops_token_env = \"TEST_OPS_TOKEN\"\n"
+    );
+    let setup = Setup::new(&config);
+    let no_secrets: &[(&str, &str)] = &[];
+    let run = support::run_with(
+        &setup.config(),
+        &["keys", "create", "--name", "alice", "--profile", "reader"],
+        no_secrets,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = warden_policy::keys::key_id_of(run.stdout.trim()).expect("a secret");
+    let listed = support::run_with(&setup.config(), &["keys", "list"], no_secrets);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains(&id), "{}", listed.stdout);
+    let revoked = support::run_with(&setup.config(), &["keys", "revoke", &id], no_secrets);
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    // Serving, and checking the configuration, still need them: named, never guessed.
+    let check = support::run_with(&setup.config(), &["config", "check"], no_secrets);
+    assert_eq!(check.code, 64, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("TEST_ODOO_API_KEY"),
+        "{}",
+        check.stderr
+    );
+    // A bad profile is still refused without secrets.
+    let bad = support::run_with(
+        &setup.config(),
+        &["keys", "create", "--name", "bob", "--profile", "nobody"],
+        no_secrets,
+    );
+    assert_eq!(bad.code, 64, "{}", bad.stderr);
+}

@@ -192,10 +192,7 @@ impl Config {
     /// Read and parse the configuration file at `path`, then the key store it names (a relative
     /// `[keys] file` is relative to `path`'s folder), with overrides and secrets from `env`.
     pub fn load(path: &Path, env: &Environment) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.to_owned(),
-            message: e.kind().to_string(),
-        })?;
+        let text = read_config_text(path)?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new(""));
         let mut config = Self::build(&text, env, Some(base_dir), KeyStoreSource::Read)?;
         config.files.insert(0, path.to_owned());
@@ -269,6 +266,79 @@ impl Config {
             key_store,
             audit,
             http,
+        })
+    }
+}
+
+fn read_config_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        message: e.kind().to_string(),
+    })
+}
+
+/// What key administration needs of a configuration: the key store, the profiles and the
+/// identities' names, with the policy compiled from them. No secret is read (no Odoo credential,
+/// seal key, webhook secret or operations token), so `odoo-warden keys` works from a shell that
+/// does not hold the service's secrets; it can serve nothing.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct KeyAdmin {
+    /// The key store file.
+    pub key_store: PathBuf,
+    /// The policy's configuration (profiles, IP rules, rate limits).
+    pub policy_config: PolicyConfig,
+    /// The Odoo identities' names.
+    pub identities: Vec<String>,
+    /// The policy compiled with the key store.
+    pub policy: Policy,
+}
+
+impl KeyAdmin {
+    /// Read the configuration at `path` (overrides from `env`, no secret) and its key store.
+    pub fn load(path: &Path, env: &Environment) -> Result<Self, ConfigError> {
+        let text = read_config_text(path)?;
+        let base_dir = path.parent().unwrap_or_else(|| Path::new(""));
+        Self::build(&text, env, base_dir, KeyStoreSource::Read)
+    }
+
+    /// [`KeyAdmin::load`] with the key store's text given (`""` for one not created yet).
+    pub fn load_with_keys(
+        path: &Path,
+        keys_toml: &str,
+        env: &Environment,
+    ) -> Result<Self, ConfigError> {
+        let text = read_config_text(path)?;
+        let base_dir = path.parent().unwrap_or_else(|| Path::new(""));
+        Self::build(&text, env, base_dir, KeyStoreSource::Given(keys_toml))
+    }
+
+    fn build(
+        text: &str,
+        env: &Environment,
+        base_dir: &Path,
+        keys: KeyStoreSource<'_>,
+    ) -> Result<Self, ConfigError> {
+        let file = parse(text, env)?;
+        let identities = file.odoo.identity_names()?;
+        let key_store = key_store_path(file.keys, Some(base_dir))?;
+        let store = match keys {
+            KeyStoreSource::Read => read_key_store(&key_store)?,
+            KeyStoreSource::Given(text) => parse_key_store(&key_store, text)?,
+        };
+        let policy_config = PolicyConfig {
+            network: file.network,
+            rate_limits: file.rate_limits,
+            profiles: file.profiles,
+        };
+        let names: Vec<&str> = identities.iter().map(String::as_str).collect();
+        let policy = Policy::compile(&policy_config, &store, &names)
+            .map_err(|e| policy_error(&e.to_string(), &key_store))?;
+        Ok(Self {
+            key_store,
+            policy_config,
+            identities,
+            policy,
         })
     }
 }

@@ -46,6 +46,16 @@ struct IdentitySection {
     lang: Option<String>,
 }
 
+impl OdooSection {
+    /// The identities' names, checked, without reading any credential.
+    pub(crate) fn identity_names(&self) -> Result<Vec<String>, ConfigError> {
+        for name in self.identities.keys() {
+            check_name(&format!("odoo.identities.{name}"), name)?;
+        }
+        Ok(self.identities.keys().cloned().collect())
+    }
+}
+
 /// One [`OdooConfig`] per identity, by name.
 pub(crate) fn identities(
     section: OdooSection,
