@@ -244,18 +244,13 @@ impl Config {
                 format!("no profile {profile:?} in [profiles]"),
             ));
         }
-        let store = match keys {
-            KeyStoreSource::Read => read_key_store(&key_store)?,
-            KeyStoreSource::Given(text) => parse_key_store(&key_store, text)?,
-        };
         let policy_config = PolicyConfig {
             network: file.network,
             rate_limits: file.rate_limits,
             profiles: file.profiles,
         };
         let names: Vec<&str> = identities.keys().map(String::as_str).collect();
-        let policy = Policy::compile(&policy_config, &store, &names)
-            .map_err(|e| policy_error(&e.to_string(), &key_store))?;
+        let policy = compile_with_store(&policy_config, &key_store, keys, &names)?;
         Ok(Self {
             identities,
             tools,
@@ -268,6 +263,22 @@ impl Config {
             http,
         })
     }
+}
+
+/// The policy of `policy_config` with the key store at `key_store` (read, or given), over the
+/// identities `names`.
+fn compile_with_store(
+    policy_config: &PolicyConfig,
+    key_store: &Path,
+    keys: KeyStoreSource<'_>,
+    names: &[&str],
+) -> Result<Policy, ConfigError> {
+    let store = match keys {
+        KeyStoreSource::Read => read_key_store(key_store)?,
+        KeyStoreSource::Given(text) => parse_key_store(key_store, text)?,
+    };
+    Policy::compile(policy_config, &store, names)
+        .map_err(|e| policy_error(&e.to_string(), key_store))
 }
 
 fn read_config_text(path: &Path) -> Result<String, ConfigError> {
@@ -322,18 +333,13 @@ impl KeyAdmin {
         let file = parse(text, env)?;
         let identities = file.odoo.identity_names()?;
         let key_store = key_store_path(file.keys, Some(base_dir))?;
-        let store = match keys {
-            KeyStoreSource::Read => read_key_store(&key_store)?,
-            KeyStoreSource::Given(text) => parse_key_store(&key_store, text)?,
-        };
         let policy_config = PolicyConfig {
             network: file.network,
             rate_limits: file.rate_limits,
             profiles: file.profiles,
         };
         let names: Vec<&str> = identities.iter().map(String::as_str).collect();
-        let policy = Policy::compile(&policy_config, &store, &names)
-            .map_err(|e| policy_error(&e.to_string(), &key_store))?;
+        let policy = compile_with_store(&policy_config, &key_store, keys, &names)?;
         Ok(Self {
             key_store,
             policy_config,

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use warden_transport::http::{self, AuthFailure, Backend, Caller, HttpOptions};
 
+mod support;
+
 /// A backend with one token per principal, and three methods: `initialize` (opens a legacy
 /// session), `echo` (returns its params), `listen` (sends a notification, then waits until
 /// nobody listens).
@@ -82,37 +84,18 @@ struct Running {
     url: String,
     backend: Echo,
     http: reqwest::Client,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    served: support::Served,
 }
 
 async fn start() -> Running {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let backend = Echo::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listen");
-    let addr = listener.local_addr().expect("addr");
     let app = http::app(backend.clone(), HttpOptions::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(http::serve(
-        app,
-        listener,
-        Duration::from_secs(5),
-        Duration::from_secs(5),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let served = support::serve(app, Duration::from_secs(5)).await;
     Running {
-        url: format!("http://127.0.0.1:{}/mcp", addr.port()),
+        url: format!("{}/mcp", served.base()),
         backend,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("client"),
-        stop,
-        task,
+        http: support::client(),
+        served,
     }
 }
 
@@ -131,8 +114,7 @@ impl Running {
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.expect("join").expect("serve");
+        self.served.stop().await.expect("serve");
     }
 }
 
@@ -253,38 +235,13 @@ async fn a_stream_starts_with_the_first_message_and_the_backend_learns_when_the_
     server.stop().await;
 }
 
-/// Serve `app` on a loopback port until the returned sender is dropped or fired.
-async fn serve_app(
-    app: http::App<Echo>,
-    header_timeout: Duration,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listen");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(http::serve(
-        app,
-        listener,
-        header_timeout,
-        Duration::from_secs(5),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    (format!("http://127.0.0.1:{}", addr.port()), stop, task)
-}
-
 #[tokio::test]
 async fn the_operations_listener_answers_probes_by_address_and_serves_nothing_else() {
     let server = start().await;
     let app = http::app(Echo::default(), HttpOptions::default());
     // Open (no token): the loopback operations listener.
-    let (base, stop, task) = serve_app(app.ops(None), Duration::from_secs(5)).await;
+    let served = support::serve(app.ops(None), Duration::from_secs(5)).await;
+    let base = served.base();
     for path in ["/healthz", "/readyz", "/metrics"] {
         // A probe calls by address, with a Host the main listener would refuse.
         let response = server
@@ -315,12 +272,12 @@ async fn the_operations_listener_answers_probes_by_address_and_serves_nothing_el
         .await
         .expect("send");
     assert_eq!(response.status(), 403);
-    let _ = stop.send(());
-    task.await.expect("join").expect("serve");
+    served.stop().await.expect("serve");
 
     // With a token: /readyz and /metrics want it, /healthz does not.
     let token = warden_odoo::SecretString::from("ops-token-0123456789".to_owned());
-    let (base, stop, task) = serve_app(app.ops(Some(token)), Duration::from_secs(5)).await;
+    let served = support::serve(app.ops(Some(token)), Duration::from_secs(5)).await;
+    let base = served.base();
     let get = |path: &str, token: Option<&str>| {
         let mut request = server.http.get(format!("{base}{path}"));
         if let Some(token) = token {
@@ -341,8 +298,7 @@ async fn the_operations_listener_answers_probes_by_address_and_serves_nothing_el
             .status(),
         200
     );
-    let _ = stop.send(());
-    task.await.expect("join").expect("serve");
+    served.stop().await.expect("serve");
     server.stop().await;
 }
 
@@ -354,8 +310,8 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         ..HttpOptions::default()
     };
     let header_timeout = options.header_timeout;
-    let (base, stop, task) = serve_app(http::app(Echo::default(), options), header_timeout).await;
-    let addr = base.trim_start_matches("http://").to_owned();
+    let served = support::serve(http::app(Echo::default(), options), header_timeout).await;
+    let addr = served.addr;
     let mut stream = tokio::net::TcpStream::connect(&addr)
         .await
         .expect("connect");
@@ -373,6 +329,5 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         "within the header timeout, not the request timeout: {:?}",
         started.elapsed()
     );
-    let _ = stop.send(());
-    task.await.expect("join").expect("serve");
+    served.stop().await.expect("serve");
 }

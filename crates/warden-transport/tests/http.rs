@@ -20,6 +20,8 @@ use warden_odoo_sim::{SimHandle, SimOptions};
 use warden_policy::config::{KeyStoreFile, PolicyConfig};
 use warden_transport::http::{self, HttpOptions};
 
+mod support;
+
 const POLICY: &str = r#"
 [profiles.reader]
 identity = "sales"
@@ -132,42 +134,20 @@ async fn start_with(policy: &str, profile: &str, options: HttpOptions) -> Server
         ServerInfo::default(),
         auditor,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listen");
-    let addr = listener.local_addr().expect("addr");
     let app = http::app_with(gateway.clone(), options, metrics);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(http::serve(
-        app,
-        listener,
-        Duration::from_secs(5),
-        Duration::from_secs(5),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let served = support::serve(app, Duration::from_secs(5)).await;
     Server {
         sim,
-        url: format!("http://127.0.0.1:{}/mcp", addr.port()),
-        addr,
+        url: format!("{}/mcp", served.base()),
+        addr: served.addr,
         secrets,
         store,
         gateway,
         audit,
-        stop: Some(stop),
-        task,
-        http: client(),
+        stop: Some(served.stop),
+        task: served.task,
+        http: support::client(),
     }
-}
-
-/// An HTTP client (plain http to loopback; rustls with ring, as everywhere in the project).
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
 }
 
 fn init_body(id: u64) -> Value {
@@ -454,68 +434,55 @@ async fn the_modern_envelope_is_checked_and_errors_carry_their_http_status() {
     let server = start(HttpOptions::default()).await;
     let before = server.sim.request_count();
     let caps = json!({});
-    // No protocol version in `_meta`, though the header names 2026-07-28: -32602, 400.
-    let response = modern_request(
-        &server,
-        "tools/list",
-        json!({"io.modelcontextprotocol/clientCapabilities": caps}),
-        MODERN,
-    )
-    .send()
-    .await
-    .expect("send");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"]["code"], -32602, "{body}");
-    assert_eq!(body["id"], 41, "the error carries the request's id");
-    // No client capabilities: -32602, 400.
-    let response = modern_request(
-        &server,
-        "tools/list",
-        json!({"io.modelcontextprotocol/protocolVersion": MODERN}),
-        MODERN,
-    )
-    .send()
-    .await
-    .expect("send");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"]["code"], -32602, "{body}");
-    // A revision this server does not speak: -32022, 400, naming what it supports.
-    let response = modern_request(
-        &server,
-        "tools/list",
-        json!({"io.modelcontextprotocol/protocolVersion": "v999.0.0",
-               "io.modelcontextprotocol/clientCapabilities": caps}),
-        "v999.0.0",
-    )
-    .send()
-    .await
-    .expect("send");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"]["code"], -32022, "{body}");
-    assert_eq!(body["error"]["data"]["requested"], "v999.0.0", "{body}");
-    assert!(
-        body["error"]["data"]["supported"]
-            .as_array()
-            .is_some_and(|v| v.contains(&json!(MODERN))),
-        "{body}"
-    );
-    // The header and the body disagree on the revision: -32020 comes first.
-    let response = modern_request(
-        &server,
-        "tools/list",
-        json!({"io.modelcontextprotocol/protocolVersion": "v999.0.0",
-               "io.modelcontextprotocol/clientCapabilities": caps}),
-        MODERN,
-    )
-    .send()
-    .await
-    .expect("send");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"]["code"], -32020, "{body}");
+    // (what, _meta, MCP-Protocol-Version header, the JSON-RPC error code; all 400)
+    let refused = [
+        (
+            "no protocol version in _meta, though the header names 2026-07-28",
+            json!({"io.modelcontextprotocol/clientCapabilities": caps}),
+            MODERN,
+            -32602,
+        ),
+        (
+            "no client capabilities",
+            json!({"io.modelcontextprotocol/protocolVersion": MODERN}),
+            MODERN,
+            -32602,
+        ),
+        (
+            "a revision this server does not speak",
+            json!({"io.modelcontextprotocol/protocolVersion": "v999.0.0",
+                   "io.modelcontextprotocol/clientCapabilities": caps}),
+            "v999.0.0",
+            -32022,
+        ),
+        (
+            "the header and the body disagree on the revision (checked first)",
+            json!({"io.modelcontextprotocol/protocolVersion": "v999.0.0",
+                   "io.modelcontextprotocol/clientCapabilities": caps}),
+            MODERN,
+            -32020,
+        ),
+    ];
+    for (what, meta, header, code) in refused {
+        let response = modern_request(&server, "tools/list", meta, header)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 400, "{what}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], code, "{what}: {body}");
+        assert_eq!(body["id"], 41, "{what}: the error carries the request's id");
+        if code == -32022 {
+            // It names what the server supports, and echoes what was asked.
+            assert_eq!(body["error"]["data"]["requested"], "v999.0.0", "{body}");
+            assert!(
+                body["error"]["data"]["supported"]
+                    .as_array()
+                    .is_some_and(|v| v.contains(&json!(MODERN))),
+                "{body}"
+            );
+        }
+    }
     assert_eq!(server.sim.request_count(), before, "refusals reach nothing");
     // Header values are compared without the whitespace around them (RFC 9110).
     let response = server
@@ -1021,7 +988,7 @@ async fn shutdown_lets_a_request_in_flight_finish() {
         assert_eq!(response.status(), 200);
     }
     // After the stop nothing listens.
-    let refused = client()
+    let refused = support::client()
         .post(url)
         .timeout(Duration::from_secs(2))
         .send()
@@ -1174,21 +1141,9 @@ async fn tls_serves_with_hsts_and_refuses_plain_http() {
         warden_policy::keys::create(&mut store, "alice", "reader", None, SystemTime::now())
             .expect("key");
     let gateway = Gateway::new(runtime(&sim, &store), ServerInfo::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listen");
-    let port = listener.local_addr().expect("addr").port();
     let app = http::app(gateway, HttpOptions::default()).with_tls(acceptor);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(http::serve(
-        app,
-        listener,
-        Duration::from_secs(2),
-        Duration::from_secs(5),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let served = support::serve(app, Duration::from_secs(2)).await;
+    let port = served.addr.port();
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let trusted = reqwest::Certificate::from_pem(cert_pem.as_bytes()).expect("cert");
@@ -1219,17 +1174,15 @@ async fn tls_serves_with_hsts_and_refuses_plain_http() {
         "max-age=31536000"
     );
     // Plain HTTP on the TLS port gets no answer it could mistake for one.
-    let plain = client()
+    let plain = support::client()
         .get(format!("http://127.0.0.1:{port}/healthz"))
         .timeout(Duration::from_secs(5))
         .send()
         .await;
     assert!(plain.is_err() || !plain.expect("answer").status().is_success());
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(15), task)
+    tokio::time::timeout(Duration::from_secs(15), served.stop())
         .await
         .expect("bounded")
-        .expect("task")
         .expect("serve");
 }
 

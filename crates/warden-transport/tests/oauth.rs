@@ -22,6 +22,8 @@ use warden_transport::http::oauth::{
     self, Algorithm, ClaimMapping, Identity, OAuthConfig, TokenError, Validator,
 };
 
+mod support;
+
 const ISSUER: &str = "https://auth.example.com/realms/odoo";
 const AUDIENCE: &str = "https://gateway.example.com/mcp";
 
@@ -1273,24 +1275,8 @@ async fn gateway_over_http(
             ..http::HttpOptions::default()
         },
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("listen");
-    let base = format!(
-        "http://127.0.0.1:{}",
-        listener.local_addr().expect("addr").port()
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(http::serve(
-        app,
-        listener,
-        Duration::from_secs(5),
-        Duration::from_secs(5),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    (base, stop, sim)
+    let served = support::serve(app, Duration::from_secs(5)).await;
+    (served.base(), served.stop, sim)
 }
 
 fn tools_list(
