@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 use warden_audit::{AuditEvent, Auditor, Decision, Outcome};
-use warden_mcp::{Era, Incoming, ProtocolVersion, RequestMeta, error_code, method as m};
+use warden_mcp::{Era, Incoming, ProtocolVersion, RequestMeta, RpcError, error_code, method as m};
 use warden_policy::{DenialKind, Principal, RateLimitConfig, RateLimiter};
 
 use crate::catalog::{CallError, Catalog, PromptContent, Role, ToolDef, ToolOutcome};
@@ -540,42 +540,6 @@ enum Confirmation {
     Proceed,
     Refused(ToolOutcome),
     InputRequired(Value),
-}
-
-/// A JSON-RPC error to answer with.
-struct RpcError {
-    code: i32,
-    message: String,
-    data: Option<Value>,
-}
-
-impl RpcError {
-    fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    fn invalid_params(message: impl Into<String>) -> Self {
-        Self::new(error_code::INVALID_PARAMS, message)
-    }
-
-    fn with_data(mut self, data: Value) -> Self {
-        self.data = Some(data);
-        self
-    }
-
-    fn from_object(object: &warden_mcp::ErrorObjectOwned) -> Self {
-        Self {
-            code: object.code(),
-            message: object.message().to_owned(),
-            data: object
-                .data()
-                .and_then(|raw| serde_json::from_str(raw.get()).ok()),
-        }
-    }
 }
 
 /// The key of a request id in the in-flight table: its JSON text, as `requestId` is compared.

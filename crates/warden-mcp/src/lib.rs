@@ -21,6 +21,7 @@ pub mod error_code;
 mod jsonrpc;
 mod meta;
 pub mod method;
+mod rpc_error;
 mod types;
 mod version;
 
@@ -32,6 +33,7 @@ pub use jsonrpc::{
 };
 pub use jsonrpsee_types::{ErrorCode, ErrorObject, ErrorObjectOwned, Id};
 pub use meta::{MetaError, RequestMeta, meta_key};
+pub use rpc_error::RpcError;
 pub use types::*;
 pub use version::{
     Era, LATEST, LATEST_LEGACY, ProtocolVersion, SUPPORTED, UnknownVersion, negotiate,

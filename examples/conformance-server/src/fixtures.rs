@@ -32,9 +32,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use warden_mcp::{
     CacheScope, ClientCapabilities, CompleteParams, CompletionReference, DiscoverResult, Era, Id,
-    Implementation, Incoming, InitializeResult, LoggingLevel, MetaError, ParamsError,
-    ProgressParams, ProgressToken, ProtocolVersion, Request, RequestId, RequestMeta, Response,
-    ResponsePayload, ServerCapabilities, SetLevelParams, error_code, meta_key, method as m,
+    Implementation, Incoming, InitializeResult, LoggingLevel, ProgressParams, ProgressToken,
+    ProtocolVersion, Request, RequestId, RequestMeta, Response, ResponsePayload, RpcError,
+    ServerCapabilities, SetLevelParams, error_code, meta_key, method as m,
 };
 
 use self::catalog::{Behaviour, Change, Reference, Render};
@@ -126,62 +126,12 @@ struct Legacy {
     log_level: Option<LoggingLevel>,
 }
 
-/// A JSON-RPC error to answer with.
-#[derive(Debug)]
-struct RpcError {
-    code: i32,
-    message: String,
-    data: Option<Value>,
-}
-
-impl RpcError {
-    fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    fn invalid_params(message: impl Into<String>) -> Self {
-        Self::new(error_code::INVALID_PARAMS, message)
-    }
-
-    /// `-32021` for the capabilities in `required` (a `ClientCapabilities` object).
-    fn missing_capability(required: Map<String, Value>) -> Self {
-        let names: Vec<&str> = required.keys().map(String::as_str).collect();
-        let message = format!("missing required client capability: {}", names.join(", "));
-        Self::new(error_code::MISSING_REQUIRED_CLIENT_CAPABILITY, message)
-            .with_data(json!({"requiredCapabilities": required}))
-    }
-
-    fn with_data(mut self, data: Value) -> Self {
-        self.data = Some(data);
-        self
-    }
-
-    fn response(&self, id: &RequestId) -> Value {
-        warden_mcp::error_response(id, self.code, &self.message, self.data.clone())
-    }
-}
-
-impl From<MetaError> for RpcError {
-    fn from(error: MetaError) -> Self {
-        let object = error.error_object();
-        Self {
-            code: object.code(),
-            message: object.message().to_owned(),
-            data: object
-                .data()
-                .and_then(|raw| serde_json::from_str(raw.get()).ok()),
-        }
-    }
-}
-
-impl From<ParamsError> for RpcError {
-    fn from(error: ParamsError) -> Self {
-        Self::invalid_params(error.to_string())
-    }
+/// `-32021` for the capabilities in `required` (a `ClientCapabilities` object).
+fn missing_capability(required: Map<String, Value>) -> RpcError {
+    let names: Vec<&str> = required.keys().map(String::as_str).collect();
+    let message = format!("missing required client capability: {}", names.join(", "));
+    RpcError::new(error_code::MISSING_REQUIRED_CLIENT_CAPABILITY, message)
+        .with_data(json!({"requiredCapabilities": required}))
 }
 
 /// The revision and client a request is served for.
