@@ -129,12 +129,14 @@ async fn main() -> std::process::ExitCode {
         },
         options,
     );
+    // Installed before anything is announced: a supervisor may stop us as soon as it reads it.
+    let stop = http::stop_signal();
     let _ = writeln!(
         std::io::stdout(),
         "conformance-server listening on http://{local}/mcp"
     );
     let _ = std::io::stdout().flush();
-    let served = http::serve(app, listener, header_timeout, drain_timeout, stop()).await;
+    let served = http::serve(app, listener, header_timeout, drain_timeout, stop).await;
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -142,20 +144,4 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(74)
         }
     }
-}
-
-/// SIGTERM or Ctrl-C.
-async fn stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1075,8 +1075,8 @@ fn validator(settings: &warden_config::OAuthSettings) -> Result<oauth::Validator
 }
 
 /// SIGTERM or SIGINT (Ctrl-C): the handlers are installed when this is called, not when the
-/// future is first polled.
-fn stop_signal() -> impl std::future::Future<Output = ()> {
+/// future is first polled. What [`run`] stops on; a server of one's own on [`serve`] can too.
+pub fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
