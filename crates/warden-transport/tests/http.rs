@@ -265,6 +265,14 @@ impl Server {
 }
 
 /// The JSON-RPC message of an answer: the body, or the last `data:` of an event stream.
+/// The `Mcp-Session-Id` an `initialize` answer carries.
+fn session_id(response: &reqwest::Response) -> String {
+    response.headers()["mcp-session-id"]
+        .to_str()
+        .expect("a session id")
+        .to_owned()
+}
+
 async fn message(response: reqwest::Response) -> Value {
     let sse = response
         .headers()
@@ -544,10 +552,7 @@ async fn a_legacy_session_takes_any_legacy_revision_in_its_header_and_nothing_el
         .send()
         .await
         .expect("initialize");
-    let id = response.headers()["mcp-session-id"]
-        .to_str()
-        .expect("id")
-        .to_owned();
+    let id = session_id(&response);
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     for (named, status) in [
         ("2025-03-26", 200),
@@ -581,10 +586,7 @@ async fn each_request_of_a_legacy_session_is_seen_from_its_own_address() {
         .send()
         .await
         .expect("initialize");
-    let id = response.headers()["mcp-session-id"]
-        .to_str()
-        .expect("id")
-        .to_owned();
+    let id = session_id(&response);
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
                       "params": {"name": "count_records", "arguments": {"model": "res.partner"}}});
     let response = server
@@ -1284,10 +1286,7 @@ confirm_writes = true
         .send()
         .await
         .expect("initialize");
-    let id = response.headers()["mcp-session-id"]
-        .to_str()
-        .expect("id")
-        .to_owned();
+    let id = session_id(&response);
     let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
         "name": "update_records",
         "arguments": {"model": "res.partner", "ids": [3], "values": "{'phone': '+32 2 555 00 00'}"}}});
