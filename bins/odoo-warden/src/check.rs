@@ -56,16 +56,19 @@ pub(crate) struct CheckArgs {
 pub(crate) fn run(args: &CheckArgs) -> Result<u8> {
     let config = common::load_config(&args.config)?;
     let now = SystemTime::now();
-    let mut warnings = config.policy.warnings(now);
     // A profile reached through `[[http.oauth.map]]` is used, though by no API key.
-    if let Some(oauth) = &config.http.oauth {
-        warnings.retain(|w| {
-            !oauth
+    let reached: Vec<&str> = config
+        .http
+        .oauth
+        .iter()
+        .flat_map(|oauth| {
+            oauth
                 .mappings
                 .iter()
-                .any(|(_, _, profile)| *w == format!("profile \"{profile}\" is used by no key"))
-        });
-    }
+                .map(|(_, _, profile)| profile.as_str())
+        })
+        .collect();
+    let mut warnings = config.policy.warnings_reaching(now, &reached);
     warnings.extend(write_tools_warnings(&config));
     let (audit_warnings, audit_notes) = audit_warnings(&config);
     warnings.extend(audit_warnings);

@@ -758,9 +758,21 @@ impl Policy {
 
     /// Risky settings, one sentence each, in a stable order.
     pub fn warnings(&self, now: SystemTime) -> Vec<String> {
+        self.warnings_reaching(now, &[])
+    }
+
+    /// [`Policy::warnings`] where the profiles `reached` (and those they extend) are used by
+    /// something other than a key, e.g. OAuth claim mappings: they are not "used by no key".
+    pub fn warnings_reaching(&self, now: SystemTime, reached: &[&str]) -> Vec<String> {
         let mut out = Vec::new();
         let global_restricts = self.network.restricts();
         let mut used: BTreeSet<&str> = BTreeSet::new();
+        for name in reached {
+            if let Some(profile) = self.profiles.get(*name) {
+                used.insert(profile.name());
+                used.extend(profile.ancestors().iter().map(String::as_str));
+            }
+        }
         for entry in self.keys.values() {
             let info = &entry.info;
             if info.revoked.is_some() {

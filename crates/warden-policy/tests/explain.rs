@@ -253,6 +253,16 @@ fn warnings_name_risky_settings() {
     );
     assert!(!joined.contains("profile \"locked\" is used"), "{joined}");
     assert!(warnings.iter().all(|w| !w.contains('\n')));
+    // a profile reached otherwise (OAuth claim mappings) is used
+    let reaching = policy.warnings_reaching(now(), &["unused"]).join("\n");
+    assert!(
+        !reaching.contains("profile \"unused\" is used by no key"),
+        "{reaching}"
+    );
+    assert!(
+        reaching.contains("profile \"blind\" is used by no key"),
+        "{reaching}"
+    );
     // expiry warnings move with time
     let later = policy.warnings(now() + days(4)).join("\n");
     assert!(
