@@ -353,6 +353,9 @@ export async function withClient(url, key, era, fn) {
     }
 }
 
+/** Where a failed tool call carries its machine-readable error (kind, message, hint). */
+export const ERROR_META = 'io.github.odoo-warden/error';
+
 /** The structured content of a tool result (which must have one). */
 export function structured(result) {
     if (!result.structuredContent) throw new Error(`no structured content: ${JSON.stringify(result)}`);

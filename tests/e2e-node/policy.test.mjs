@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 
 import { ProtocolError, UnauthorizedError } from '@modelcontextprotocol/client';
 
-import { ERAS, binary, bounded, newKey, sdkClient, startWorld, stop, structured, textOf, withClient } from './harness.mjs';
+import { ERAS, ERROR_META, binary, bounded, newKey, sdkClient, startWorld, stop, structured, textOf, withClient } from './harness.mjs';
 
 const READ_TOOLS = [
     'aggregate_records',
@@ -98,7 +98,8 @@ for (const era of ERAS) {
                     bounded(),
                 );
                 assert.equal(result.isError, true, JSON.stringify(result));
-                const { kind } = structured(result).error;
+                assert.equal(result.structuredContent, undefined, 'an error has no structured content');
+                const { kind } = result._meta[ERROR_META];
                 assert.ok(['invalid_arguments', 'forbidden'].includes(kind), kind);
                 assert.match(textOf(result), /email/);
                 assert.ok(!JSON.stringify(result).includes(DECO_EMAIL));

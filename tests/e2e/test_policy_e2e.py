@@ -105,6 +105,19 @@ def structured(result) -> dict:
     return result.structured_content
 
 
+# Where a failed tool call carries its machine-readable error (kind, message, hint).
+ERROR_META = "io.github.odoo-warden/error"
+
+
+def error_of(result) -> dict:
+    """The error of a failed tool call: flagged, readable, without structured content (which
+    clients validate against the tool's output schema), its kind in `_meta`."""
+    assert result.is_error is True, result
+    assert result.structured_content is None, result
+    assert text_of(result).startswith("error ("), text_of(result)
+    return (result.meta or {})[ERROR_META]
+
+
 def text_of(result) -> str:
     return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
 
@@ -112,9 +125,8 @@ def text_of(result) -> str:
 def assert_refused(result, *hidden: str, naming: str | None = None) -> None:
     """A refusal: a tool error of kind invalid_arguments or forbidden, naming `naming` (what was
     refused) and leaking none of `hidden`."""
-    assert result.is_error is True, result
-    kind = structured(result)["error"]["kind"]
-    assert kind in ("invalid_arguments", "forbidden"), structured(result)
+    kind = error_of(result)["kind"]
+    assert kind in ("invalid_arguments", "forbidden"), result
     if naming is not None:
         assert naming in text_of(result), text_of(result)
     for value in hidden:

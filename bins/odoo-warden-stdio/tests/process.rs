@@ -770,7 +770,7 @@ fn an_odoo_that_never_answers_gives_a_timeout_tool_error_at_the_configured_limit
     let took = started.elapsed();
     assert_eq!(result["isError"], true, "{result}");
     assert_eq!(
-        result["structuredContent"]["error"]["kind"], "timeout",
+        result["_meta"]["io.github.odoo-warden/error"]["kind"], "timeout",
         "{result}"
     );
     let text = tool_text(&result);
@@ -797,7 +797,7 @@ fn an_odoo_access_error_is_a_tool_error() {
     let result = server.call_tool(1, "count_records", json!({"model": "ir.config_parameter"}));
     assert_eq!(result["isError"], true, "{result}");
     assert_eq!(
-        result["structuredContent"]["error"]["kind"], "access_error",
+        result["_meta"]["io.github.odoo-warden/error"]["kind"], "access_error",
         "{result}"
     );
     let text = tool_text(&result);

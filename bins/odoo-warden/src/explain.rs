@@ -486,10 +486,8 @@ struct Report {
 /// The error message of a tool outcome.
 fn outcome_message(outcome: &ToolOutcome) -> String {
     outcome
-        .structured
-        .pointer("/error/message")
-        .and_then(Value::as_str)
-        .map_or_else(|| outcome.text.clone(), str::to_owned)
+        .error()
+        .map_or_else(|| outcome.text.clone(), |e| e.message.clone())
 }
 
 /// The decision with Odoo's metadata: the gateway's own parser and checks for the key's

@@ -69,7 +69,7 @@ impl Default for ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             instructions: Some(
                 "Tools over an Odoo ERP. Odoo domains are lists of conditions such as \
-                 [('is_company', '=', True)]; use describe_model to learn a model's fields and \
+                 [[\"is_company\", \"=\", true]]; use describe_model to learn a model's fields and \
                  list_models to find models. Results are paged: pass offset to get more."
                     .to_owned(),
             ),
@@ -1068,10 +1068,8 @@ impl Session {
                 Confirmation::Proceed => {}
                 Confirmation::Refused(outcome) => {
                     let kind = outcome
-                        .structured
-                        .pointer("/error/kind")
-                        .and_then(Value::as_str)
-                        .unwrap_or("confirmation_declined")
+                        .error()
+                        .map_or("confirmation_declined", |e| e.kind.as_str())
                         .to_owned();
                     trace.deny("confirm_writes", &kind);
                     return Ok(tool_result(outcome));
@@ -1298,12 +1296,34 @@ fn tool_json(tool: &ToolDef) -> Value {
     })
 }
 
+/// The `_meta` key under which a failed tool call carries its machine-readable error.
+pub const TOOL_ERROR_META: &str = "io.github.odoo-warden/error";
+
+/// A `CallToolResult`. A success carries `structuredContent` (which matches the tool's output
+/// schema); a failure carries none — every client validates `structuredContent` against the
+/// output schema when it is present, and that schema describes success — but its text says what
+/// went wrong, and its kind, message and hint travel in `_meta` under [`TOOL_ERROR_META`], which
+/// every revision allows on every result.
 fn tool_result(outcome: ToolOutcome) -> Value {
-    json!({
-        "content": [{"type": "text", "text": outcome.text}],
-        "structuredContent": outcome.structured,
-        "isError": outcome.is_error,
-    })
+    let content = json!([{"type": "text", "text": outcome.text}]);
+    match outcome.result {
+        Ok(structured) => json!({
+            "content": content,
+            "structuredContent": structured,
+            "isError": false,
+        }),
+        Err(error) => {
+            let mut detail = json!({"kind": error.kind, "message": error.message});
+            if let Some(hint) = error.hint {
+                detail["hint"] = Value::String(hint);
+            }
+            json!({
+                "content": content,
+                "isError": true,
+                "_meta": {TOOL_ERROR_META: detail},
+            })
+        }
+    }
 }
 
 fn prompt_json(prompt: &PromptContent) -> Value {

@@ -126,19 +126,15 @@ impl Trace {
 
     /// The tool's outcome: its error kind, or what it returned.
     pub(crate) fn outcome(&mut self, outcome: &ToolOutcome) {
-        if outcome.is_error {
-            let kind = outcome
-                .structured
-                .get("error")
-                .and_then(|e| e.get("kind"))
-                .and_then(Value::as_str)
-                .unwrap_or("tool_error");
-            if !self.failed() {
-                self.error(kind);
+        let structured = match &outcome.result {
+            Ok(structured) => structured,
+            Err(error) => {
+                if !self.failed() {
+                    self.error(&error.kind);
+                }
+                return;
             }
-            return;
-        }
-        let structured = &outcome.structured;
+        };
         if let Some(count) = structured.get("count").and_then(Value::as_u64) {
             self.event.result_count = Some(count);
         }

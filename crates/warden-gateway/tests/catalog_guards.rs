@@ -11,6 +11,9 @@ use warden_gateway::catalog::{CallError, Catalog, CatalogSettings, Role};
 use warden_odoo::{Credential, OdooClient, OdooConfig, Protocol, SecretString};
 use warden_odoo_sim::{Fault, SimHandle, SimOptions};
 
+mod support;
+use support::native;
+
 fn client(
     url: &str,
     database: &str,
@@ -65,7 +68,7 @@ async fn malformed_arguments_are_refused_before_odoo() -> Result<()> {
         let out = catalog
             .call_tool("describe_model", args(json!({"model": model})))
             .await?;
-        assert!(!out.is_error, "{}", out.text);
+        assert!(!out.is_error(), "{}", out.text);
     }
     let p = "res.partner";
     let table: Vec<(&str, Value, &str)> = vec![
@@ -262,17 +265,64 @@ async fn malformed_arguments_are_refused_before_odoo() -> Result<()> {
             "not a valid method name",
         ),
     ];
-    let before = sim.request_count();
+    // Every case as written, and with its structured arguments as the native JSON agents send:
+    // both forms are refused alike.
+    let mut forms: Vec<(&str, Value, &str)> = Vec::new();
     for (tool, arguments, expected) in &table {
+        forms.push((tool, arguments.clone(), expected));
+        if let Some(native) = native(arguments) {
+            forms.push((tool, native, expected));
+        }
+    }
+    assert!(
+        forms.len() >= table.len() + 10,
+        "native forms are tried too"
+    );
+    // Bounds hold on native values as on text: depth, number of values, size.
+    let mut deep = json!("x");
+    for _ in 0..40 {
+        deep = json!([deep]);
+    }
+    let many: Vec<Value> = (0..20_001).map(|i| json!(["id", "=", i])).collect();
+    let wide = json!([["name", "=", "x".repeat(300 * 1024)]]);
+    forms.extend([
+        (
+            "search_records",
+            json!({"model": p, "domain": [["name", "=", deep]]}),
+            "nested too deeply",
+        ),
+        (
+            "search_records",
+            json!({"model": p, "domain": many}),
+            "too many items",
+        ),
+        (
+            "count_records",
+            json!({"model": p, "domain": wide}),
+            "too long",
+        ),
+        (
+            "create_records",
+            json!({"model": p, "values": [{"name": deep}]}),
+            "nested too deeply",
+        ),
+        (
+            "call_method",
+            json!({"model": p, "method": "action_archive", "kwargs": {"x": deep}}),
+            "nested too deeply",
+        ),
+    ]);
+    let before = sim.request_count();
+    for (tool, arguments, expected) in &forms {
         let out = catalog.call_tool(tool, args(arguments.clone())).await?;
-        assert!(out.is_error, "{tool} {arguments} should fail");
+        assert!(out.is_error(), "{tool} {arguments} should fail");
         assert!(
             out.text.contains(expected),
             "{tool} {arguments}: {:?} should mention {expected:?}",
             out.text
         );
         assert!(!out.text.contains("Traceback"));
-        assert_eq!(out.structured["error"]["kind"], "invalid_arguments");
+        assert_eq!(out.error_kind(), Some("invalid_arguments"));
     }
     assert_eq!(
         sim.request_count(),
@@ -299,17 +349,21 @@ async fn limits_are_clamped_and_large_results_paged() -> Result<()> {
             args(json!({"model": "res.partner", "fields": ["name"]})),
         )
         .await?;
-    assert_eq!(out.structured["count"], 3, "default limit");
-    assert_eq!(out.structured["next_offset"], 3);
+    assert_eq!(
+        out.structured().expect("a success")["count"],
+        3,
+        "default limit"
+    );
+    assert_eq!(out.structured().expect("a success")["next_offset"], 3);
     let out = catalog
         .call_tool(
             "search_records",
             args(json!({"model": "res.partner", "fields": ["name"], "limit": 100_000})),
         )
         .await?;
-    assert!(!out.is_error, "{}", out.text);
-    assert_eq!(out.structured["count"], 5);
-    assert_eq!(out.structured["limit"], 5);
+    assert!(!out.is_error(), "{}", out.text);
+    assert_eq!(out.structured().expect("a success")["count"], 5);
+    assert_eq!(out.structured().expect("a success")["limit"], 5);
     assert!(
         out.text
             .contains("the limit 100000 was reduced to the maximum of 5"),
@@ -327,8 +381,8 @@ async fn limits_are_clamped_and_large_results_paged() -> Result<()> {
     )
     .await?;
     let first = catalog.call_tool("search_records", args(json!({"model": "res.partner", "fields": ["name", "email"], "order": "id asc", "limit": 100}))).await?;
-    assert!(!first.is_error, "{}", first.text);
-    let s = &first.structured;
+    assert!(!first.is_error(), "{}", first.text);
+    let s = first.structured().expect("a success");
     assert_eq!(s["truncated"], true);
     let count = s["count"].as_u64().unwrap();
     assert!(count > 0 && count < 50, "count {count}");
@@ -339,7 +393,9 @@ async fn limits_are_clamped_and_large_results_paged() -> Result<()> {
     let last_first = s["records"].as_array().unwrap().last().unwrap()["id"]
         .as_i64()
         .unwrap();
-    let first_second = second.structured["records"][0]["id"].as_i64().unwrap();
+    let first_second = second.structured().expect("a success")["records"][0]["id"]
+        .as_i64()
+        .unwrap();
     assert!(
         first_second > last_first,
         "the next page continues after the first"
@@ -377,7 +433,7 @@ async fn write_tools_are_hidden_and_refused_when_disabled() -> Result<()> {
             args(json!({"model": "res.partner", "domain": "[('id', '=', 10)]"})),
         )
         .await?;
-    assert_eq!(out.structured["count"], 1);
+    assert_eq!(out.structured().expect("a success")["count"], 1);
     Ok(())
 }
 
@@ -390,8 +446,8 @@ async fn odoo_access_errors_are_clean_tool_errors() -> Result<()> {
             args(json!({"model": "res.partner", "values": "[{'name': 'Nope'}]"})),
         )
         .await?;
-    assert!(out.is_error);
-    assert_eq!(out.structured["error"]["kind"], "access_error");
+    assert!(out.is_error());
+    assert_eq!(out.error_kind(), Some("access_error"));
     assert!(
         out.text
             .contains("You are not allowed to create 'Contact' (res.partner) records"),
@@ -412,7 +468,7 @@ async fn odoo_access_errors_are_clean_tool_errors() -> Result<()> {
     let warm = catalog
         .call_tool("describe_model", args(json!({"model": "hr.employee"})))
         .await?;
-    assert!(!warm.is_error, "{}", warm.text);
+    assert!(!warm.is_error(), "{}", warm.text);
     assert!(!warm.text.contains("private_email"));
     let before = sim.request_count();
     let out = catalog
@@ -421,7 +477,7 @@ async fn odoo_access_errors_are_clean_tool_errors() -> Result<()> {
             args(json!({"model": "hr.employee", "fields": ["name", "private_email"]})),
         )
         .await?;
-    assert!(out.is_error);
+    assert!(out.is_error());
     assert!(
         out.text.contains("private_email") && out.text.contains("may not read it"),
         "{}",
@@ -435,8 +491,8 @@ async fn odoo_access_errors_are_clean_tool_errors() -> Result<()> {
             args(json!({"model": "sale.order", "ids": [2], "fields": ["name"]})),
         )
         .await?;
-    assert!(out.is_error, "{}", out.text);
-    assert_eq!(out.structured["error"]["kind"], "access_error");
+    assert!(out.is_error(), "{}", out.text);
+    assert_eq!(out.error_kind(), Some("access_error"));
     assert!(
         out.text.contains("doesn't have 'read' access"),
         "{}",
@@ -451,9 +507,12 @@ async fn odoo_access_errors_are_clean_tool_errors() -> Result<()> {
         )
         .await?;
     // Odoo's read skips records that do not exist; the result names them.
-    assert!(!out.is_error, "{}", out.text);
-    assert_eq!(out.structured["count"], 0);
-    assert_eq!(out.structured["missing_ids"], json!([999_999]));
+    assert!(!out.is_error(), "{}", out.text);
+    assert_eq!(out.structured().expect("a success")["count"], 0);
+    assert_eq!(
+        out.structured().expect("a success")["missing_ids"],
+        json!([999_999])
+    );
     // Changing a record that does not exist is Odoo's missing-record error.
     let out = catalog
         .call_tool(
@@ -461,12 +520,8 @@ async fn odoo_access_errors_are_clean_tool_errors() -> Result<()> {
             args(json!({"model": "crm.lead", "ids": [999_999], "values": "{'name': 'x'}"})),
         )
         .await?;
-    assert!(out.is_error);
-    assert_eq!(
-        out.structured["error"]["kind"], "missing_record",
-        "{}",
-        out.text
-    );
+    assert!(out.is_error());
+    assert_eq!(out.error_kind(), Some("missing_record"), "{}", out.text);
     assert!(
         out.text
             .contains("Record does not exist or has been deleted"),
@@ -492,7 +547,7 @@ async fn odoo_slow_or_down_is_a_clear_tool_error() -> Result<()> {
     let warm = catalog
         .call_tool("count_records", args(json!({"model": "res.partner"})))
         .await?;
-    assert!(!warm.is_error, "{}", warm.text);
+    assert!(!warm.is_error(), "{}", warm.text);
     sim.set_fault(Fault::Delay(Duration::from_secs(3)));
     let started = Instant::now();
     let out = catalog
@@ -502,8 +557,8 @@ async fn odoo_slow_or_down_is_a_clear_tool_error() -> Result<()> {
         started.elapsed() < Duration::from_secs(2),
         "answered within the timeout"
     );
-    assert!(out.is_error);
-    assert_eq!(out.structured["error"]["kind"], "timeout");
+    assert!(out.is_error());
+    assert_eq!(out.error_kind(), Some("timeout"));
     assert!(
         out.text.contains("Odoo did not answer within 0.4 s"),
         "{}",
@@ -526,8 +581,8 @@ async fn odoo_slow_or_down_is_a_clear_tool_error() -> Result<()> {
     let out = catalog
         .call_tool("search_records", args(json!({"model": "res.partner"})))
         .await?;
-    assert!(out.is_error);
-    assert_eq!(out.structured["error"]["kind"], "unreachable");
+    assert!(out.is_error());
+    assert_eq!(out.error_kind(), Some("unreachable"));
     assert!(out.text.contains("Odoo is unreachable"), "{}", out.text);
     assert!(
         !out.text.contains("127.0.0.1"),
@@ -542,7 +597,7 @@ async fn metadata_is_fetched_once_under_concurrent_misses() -> Result<()> {
     let (sim, catalog) = setup("admin", CatalogSettings::default()).await?;
     // Authenticate first, so that only metadata and data calls are counted.
     let client_only = catalog.call_tool("list_models", Map::new()).await?;
-    assert!(!client_only.is_error);
+    assert!(!client_only.is_error());
     let before = sim.request_count();
     let mut tasks = Vec::new();
     for _ in 0..10 {
@@ -555,7 +610,7 @@ async fn metadata_is_fetched_once_under_concurrent_misses() -> Result<()> {
     }
     for task in tasks {
         let out = tokio::time::timeout(Duration::from_secs(10), task).await???;
-        assert!(!out.is_error, "{}", out.text);
+        assert!(!out.is_error(), "{}", out.text);
     }
     // fields_get of res.partner and res.country once each, then 10 data calls.
     assert_eq!(sim.request_count() - before, 2 + 10);

@@ -42,9 +42,11 @@ fn args(value: Value) -> Map<String, Value> {
 /// Call a tool, require success, and validate the structured result against the output schema.
 async fn ok(catalog: &Catalog, tool: &str, arguments: Value) -> Result<Value> {
     let outcome = catalog.call_tool(tool, args(arguments)).await?;
-    anyhow::ensure!(!outcome.is_error, "{tool} failed: {}", outcome.text);
+    anyhow::ensure!(!outcome.is_error(), "{tool} failed: {}", outcome.text);
     check_output(catalog, tool, &outcome)?;
-    Ok(outcome.structured)
+    outcome
+        .result
+        .map_err(|e| anyhow::anyhow!("{tool} failed: {}", e.message))
 }
 
 fn check_output(catalog: &Catalog, tool: &str, outcome: &ToolOutcome) -> Result<()> {
@@ -55,8 +57,9 @@ fn check_output(catalog: &Catalog, tool: &str, outcome: &ToolOutcome) -> Result<
         .context("tool listed")?;
     let validator = jsonschema::validator_for(&def.output_schema)
         .map_err(|e| anyhow::anyhow!("output schema of {tool} is invalid: {e}"))?;
+    let structured = outcome.structured().context("a success")?;
     let errors: Vec<String> = validator
-        .iter_errors(&outcome.structured)
+        .iter_errors(structured)
         .map(|e| e.to_string())
         .collect();
     anyhow::ensure!(
@@ -67,23 +70,35 @@ fn check_output(catalog: &Catalog, tool: &str, outcome: &ToolOutcome) -> Result<
     let (summary, json) = outcome.text.split_once('\n').context("two parts")?;
     anyhow::ensure!(!summary.is_empty());
     let parsed: Value = serde_json::from_str(json)?;
-    anyhow::ensure!(
-        parsed == outcome.structured,
-        "text carries the structured result"
-    );
+    anyhow::ensure!(&parsed == structured, "text carries the structured result");
     Ok(())
 }
 
-/// Walk a schema: every property has exactly one `type` (a string), every object lists its
-/// `required` and forbids other properties.
+/// Walk a schema: every property has exactly one `type` (a string), or is an `anyOf` whose every
+/// branch has one (the portable spelling of a union: no `type` arrays, no `oneOf`); every object
+/// with properties lists its `required` and forbids other properties, and a free-form object
+/// (field values) says so with `additionalProperties: true`.
 fn assert_strict(schema: &Value, at: &str) {
+    assert!(schema.get("oneOf").is_none(), "{at}: oneOf");
+    if let Some(branches) = schema.get("anyOf") {
+        assert!(schema.get("type").is_none(), "{at}: type beside anyOf");
+        let branches = branches.as_array().expect("anyOf is a list");
+        assert!(branches.len() >= 2, "{at}: anyOf of one branch");
+        for (i, branch) in branches.iter().enumerate() {
+            assert_strict(branch, &format!("{at}.anyOf[{i}]"));
+        }
+        return;
+    }
     let ty = schema.get("type").and_then(Value::as_str);
     assert!(ty.is_some(), "{at}: no single string type in {schema}");
-    assert!(
-        schema.get("anyOf").is_none() && schema.get("oneOf").is_none(),
-        "{at}: union"
-    );
     match ty {
+        Some("object") if schema.get("properties").is_none() => {
+            assert_eq!(
+                schema.get("additionalProperties"),
+                Some(&json!(true)),
+                "{at}: a free-form object says so"
+            );
+        }
         Some("object") => {
             assert_eq!(
                 schema.get("additionalProperties"),
@@ -106,7 +121,11 @@ fn assert_strict(schema: &Value, at: &str) {
                 assert_strict(prop, &format!("{at}.{name}"));
             }
         }
-        Some("array") => assert_strict(&schema["items"], &format!("{at}.items")),
+        Some("array") => {
+            if let Some(items) = schema.get("items") {
+                assert_strict(items, &format!("{at}.items"));
+            }
+        }
         _ => {}
     }
 }
@@ -134,6 +153,14 @@ async fn tool_list_and_schemas_are_strict() -> Result<()> {
     );
     for tool in &tools {
         assert_strict(&tool.input_schema, tool.name);
+        // Valid JSON Schema under the dialects the revisions name: draft-07 (what clients of
+        // 2025-03-26 and 2025-06-18 assume) and 2020-12 (the default from 2025-11-25 on).
+        for schema in [&tool.input_schema, &tool.output_schema] {
+            jsonschema::draft7::meta::validate(schema)
+                .map_err(|e| anyhow::anyhow!("{}: not draft-07: {e}", tool.name))?;
+            jsonschema::draft202012::meta::validate(schema)
+                .map_err(|e| anyhow::anyhow!("{}: not 2020-12: {e}", tool.name))?;
+        }
         assert_eq!(tool.output_schema["type"], "object", "{}", tool.name);
         jsonschema::validator_for(&tool.output_schema)
             .map_err(|e| anyhow::anyhow!("{}: {e}", tool.name))?;
@@ -145,7 +172,16 @@ async fn tool_list_and_schemas_are_strict() -> Result<()> {
     assert!(!hint("create_records").destructive && !hint("create_records").idempotent);
     assert!(hint("update_records").destructive && hint("delete_records").destructive);
     assert!(hint("call_method").destructive && !hint("call_method").read_only);
-    assert!(tools[0].description.contains("('is_company', '=', True)"));
+    // Examples are written in the native form agents send.
+    assert!(
+        tools[0]
+            .description
+            .contains(r#"[["is_company", "=", true]"#)
+    );
+    assert_eq!(
+        tools[0].input_schema["properties"]["domain"]["type"],
+        "array"
+    );
     Ok(())
 }
 
@@ -178,9 +214,27 @@ async fn search_read_count_find_on_demo_data() -> Result<()> {
         json!({"model": "res.partner", "domain": r#"[["is_company", "=", true], ["country_id.code", "in", ["BE", "FR"]]]"#, "fields": ["name"]}),
     )
     .await?;
+    let native = ok(
+        &catalog,
+        "search_records",
+        json!({"model": "res.partner", "domain": [["is_company", "=", true], ["country_id.code", "in", ["BE", "FR"]]], "fields": ["name"]}),
+    )
+    .await?;
     assert_eq!(py["records"], js["records"]);
+    assert_eq!(py["records"], native["records"]);
     assert_eq!(py["records"][0]["name"], "OpenWood");
     assert_eq!(py["count"], 1);
+    // An empty domain, native or text, is every record.
+    let every = ok(&catalog, "count_records", json!({"model": "res.partner"})).await?;
+    for empty in [json!([]), json!(""), json!("  ")] {
+        let out = ok(
+            &catalog,
+            "count_records",
+            json!({"model": "res.partner", "domain": empty}),
+        )
+        .await?;
+        assert_eq!(out["count"], every["count"], "{empty}");
+    }
 
     // Prefix operators and order.
     let out = ok(
@@ -310,6 +364,15 @@ async fn write_tools_create_update_archive_delete() -> Result<()> {
         .collect();
     assert_eq!(ids.len(), 2);
 
+    // Native values, as agents send them.
+    let native = ok(
+        &catalog,
+        "create_records",
+        json!({"model": "res.partner", "values": [{"name": "Warden Native", "is_company": false}]}),
+    )
+    .await?;
+    assert_eq!(native["count"], 1);
+
     ok(
         &catalog,
         "update_records",
@@ -323,12 +386,25 @@ async fn write_tools_create_update_archive_delete() -> Result<()> {
     )
     .await?;
     assert_eq!(read["records"][0]["city"], "Namur");
+    ok(
+        &catalog,
+        "update_records",
+        json!({"model": "res.partner", "ids": [ids[0]], "values": {"city": "Liège"}}),
+    )
+    .await?;
+    let read = ok(
+        &catalog,
+        "read_records",
+        json!({"model": "res.partner", "ids": [ids[0]], "fields": ["city"]}),
+    )
+    .await?;
+    assert_eq!(read["records"][0]["city"], "Liège");
 
     // A method returning None is a success.
     let out = ok(
         &catalog,
         "call_method",
-        json!({"model": "res.partner", "method": "action_archive", "ids": [ids[0]]}),
+        json!({"model": "res.partner", "method": "action_archive", "ids": [ids[0]], "args": [], "kwargs": {}}),
     )
     .await?;
     assert_eq!(out["result"], Value::Null);

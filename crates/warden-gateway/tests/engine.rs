@@ -307,6 +307,161 @@ async fn every_message_validates_against_the_schema_of_its_revision() {
     }
 }
 
+/// The id a create_records result names first (in its text, which every revision has).
+fn first_id(result: &Value) -> i64 {
+    let text = result["content"][0]["text"].as_str().expect("text");
+    let json = text.split_once('\n').expect("summary, then JSON").1;
+    let parsed: Value = serde_json::from_str(json).expect("json");
+    parsed["ids"][0].as_i64().expect("an id")
+}
+
+/// Clients (TypeScript SDK v1, the Inspector) validate `structuredContent` against the tool's
+/// `outputSchema` whenever it is present, error or not: every tool's success matches its schema,
+/// and every failure carries no structured content, a text that says what went wrong, and its
+/// kind in `_meta` — in every revision, for every tool.
+#[tokio::test]
+async fn every_tool_result_is_valid_for_clients_that_check_output_schemas() {
+    let sim = sim().await;
+    let gateway = support::harness(
+        &sim,
+        support::ALLOW_ALL,
+        CatalogSettings {
+            write_tools: true,
+            ..CatalogSettings::default()
+        },
+    );
+    let p = "res.partner";
+    // (tool, arguments of a success, arguments of a failure, the failure's kind)
+    let table = [
+        (
+            "search_records",
+            json!({"model": p, "domain": [["id", "=", 10]], "fields": ["name"]}),
+            json!({"model": p, "domain": [["nope", "=", 1]]}),
+            "invalid_arguments",
+        ),
+        (
+            "read_records",
+            json!({"model": p, "ids": [10], "fields": ["name"]}),
+            json!({"model": p, "ids": [10], "fields": ["nope"]}),
+            "invalid_arguments",
+        ),
+        (
+            "count_records",
+            json!({"model": p, "domain": "[('is_company', '=', True)]"}),
+            json!({"model": "no.such.model"}),
+            "invalid_arguments",
+        ),
+        (
+            "aggregate_records",
+            json!({"model": "sale.order", "group_by": ["state"], "aggregates": ["amount_total:sum"]}),
+            json!({"model": "sale.order", "aggregates": ["amount_total:median"]}),
+            "invalid_arguments",
+        ),
+        (
+            "find_by_name",
+            json!({"model": p, "name": "deco"}),
+            json!({"model": p, "name": "deco", "limit": 0}),
+            "invalid_arguments",
+        ),
+        (
+            "list_models",
+            json!({"filter": "partner"}),
+            json!({"filter": 5}),
+            "invalid_arguments",
+        ),
+        (
+            "describe_model",
+            json!({"model": p}),
+            json!({"model": "Not A Model"}),
+            "invalid_arguments",
+        ),
+        (
+            "create_records",
+            json!({"model": p, "values": [{"name": "Output Schema Co"}]}),
+            json!({"model": p, "values": [{"nope": 1}]}),
+            "invalid_arguments",
+        ),
+        (
+            "update_records",
+            json!({"model": p, "ids": [10], "values": {"city": "Pleasant Hill"}}),
+            json!({"model": p, "ids": [999_999], "values": {"city": "x"}}),
+            "missing_record",
+        ),
+        // Deletes the record create_records made just before (its id is filled in below).
+        (
+            "delete_records",
+            json!({"model": p, "ids": []}),
+            json!({"model": p, "ids": [1]}),
+            "validation",
+        ),
+        (
+            "call_method",
+            json!({"model": p, "method": "action_unarchive", "ids": [10]}),
+            json!({"model": p, "method": "_private", "ids": [10]}),
+            "invalid_arguments",
+        ),
+    ];
+    for version in LEGACY.iter().copied().chain([MODERN]) {
+        let schema = Schema::load(version);
+        let mut c = initialized(&gateway, version, &schema).await;
+        let (listed, _) = c.request("tools/list", json!({})).await;
+        let tools = listed["result"]["tools"].as_array().expect("tools");
+        assert_eq!(tools.len(), table.len(), "{version}: every tool is tried");
+        let mut created = json!([]);
+        for (tool, good, bad, kind) in &table {
+            let what = format!("{version} {tool}");
+            let mut good = good.clone();
+            if *tool == "delete_records" {
+                good["ids"] = created.clone();
+            }
+            let output_schema = tools
+                .iter()
+                .find(|t| t["name"] == json!(tool))
+                .and_then(|t| t.get("outputSchema"));
+            let (r, _) = c
+                .request("tools/call", json!({"name": tool, "arguments": good}))
+                .await;
+            schema.check_result(&what, &r, "CallToolResult");
+            let result = &r["result"];
+            assert_eq!(result["isError"], json!(false), "{what}: {result}");
+            if *tool == "create_records" {
+                created = json!([first_id(result)]);
+            }
+            if let Some(output_schema) = output_schema {
+                let structured = result.get("structuredContent").expect("structured content");
+                let validator = jsonschema::validator_for(output_schema).expect("output schema");
+                let errors: Vec<String> = validator
+                    .iter_errors(structured)
+                    .map(|e| e.to_string())
+                    .collect();
+                assert!(errors.is_empty(), "{what}: {errors:?}");
+            } else {
+                assert_eq!(version, "2025-03-26");
+                assert!(result.get("structuredContent").is_none(), "{what}");
+            }
+
+            let (r, _) = c
+                .request("tools/call", json!({"name": tool, "arguments": bad}))
+                .await;
+            schema.check_result(&format!("{what} error"), &r, "CallToolResult");
+            let result = &r["result"];
+            assert_eq!(result["isError"], json!(true), "{what}: {result}");
+            assert!(
+                result.get("structuredContent").is_none(),
+                "{what}: an error has no structured content: {result}"
+            );
+            let error = &result["_meta"][warden_gateway::engine::TOOL_ERROR_META];
+            assert_eq!(error["kind"], json!(kind), "{what}: {result}");
+            let message = error["message"].as_str().expect("a message");
+            let text = result["content"][0]["text"].as_str().expect("a text");
+            assert!(
+                text.starts_with(&format!("error ({kind}): {message}")),
+                "{what}: the text says what went wrong: {text}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn nothing_is_served_without_a_protocol_version() {
     let sim = sim().await;

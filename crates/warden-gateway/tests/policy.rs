@@ -123,9 +123,12 @@ async fn hidden_partner_values(sim: &SimHandle) -> BTreeSet<String> {
         )
         .await
         .expect("a tool");
-    assert!(!outcome.is_error, "{}", outcome.text);
+    assert!(!outcome.is_error(), "{}", outcome.text);
     let mut values = Vec::new();
-    support::strings_of(&outcome.structured["records"], &mut values);
+    support::strings_of(
+        &outcome.structured().expect("a success")["records"],
+        &mut values,
+    );
     let values: BTreeSet<String> = values.into_iter().filter(|v| v.len() > 3).collect();
     assert!(values.contains("info@agrolait.com") && values.contains("US12345673"));
     values
@@ -465,6 +468,18 @@ async fn a_hidden_field_is_refused_wherever_it_is_named_before_odoo() {
             "update values besides an allowed one",
         ),
     ];
+    // Every case as written (text) and as the native JSON agents send.
+    let table: Vec<(&str, Value, &str, String)> = table
+        .iter()
+        .flat_map(|(tool, arguments, field, how)| {
+            let mut forms = vec![(*tool, arguments.clone(), *field, (*how).to_owned())];
+            if let Some(native) = support::native(arguments) {
+                forms.push((*tool, native, *field, format!("{how}, native")));
+            }
+            forms
+        })
+        .collect();
+    assert!(table.len() > 20, "native forms are tried too");
     for version in ERAS {
         let mut c = Client::of(&h, "sales", version).await;
         warm(&mut c, &[p, so]).await;
@@ -1052,7 +1067,7 @@ async fn legacy_writes_are_confirmed_by_a_person() {
     let result = &response["result"];
     assert_eq!(result["isError"], json!(true), "{response}");
     assert_eq!(
-        result["structuredContent"]["error"]["kind"],
+        result["_meta"]["io.github.odoo-warden/error"]["kind"],
         json!("confirmation_unavailable")
     );
     assert_eq!(phone_of(&mut c, 12).await, original);
@@ -1073,7 +1088,7 @@ async fn legacy_writes_are_confirmed_by_a_person() {
         "{question}"
     );
     assert_eq!(
-        response["result"]["structuredContent"]["error"]["kind"],
+        response["result"]["_meta"]["io.github.odoo-warden/error"]["kind"],
         json!("confirmation_declined"),
         "{response}"
     );
@@ -1095,7 +1110,7 @@ async fn legacy_writes_are_confirmed_by_a_person() {
         .await;
     assert!(asked.is_some());
     assert_eq!(
-        response["result"]["structuredContent"]["error"]["kind"],
+        response["result"]["_meta"]["io.github.odoo-warden/error"]["kind"],
         json!("confirmation_unavailable"),
         "{response}"
     );
@@ -1131,7 +1146,7 @@ async fn legacy_writes_are_confirmed_by_a_person() {
         .await;
     assert!(asked.is_none(), "{response}");
     assert_eq!(
-        response["result"]["structuredContent"]["error"]["kind"],
+        response["result"]["_meta"]["io.github.odoo-warden/error"]["kind"],
         json!("forbidden")
     );
 }
@@ -1225,7 +1240,7 @@ async fn modern_writes_are_confirmed_by_a_person() {
             .await;
         assert_eq!(result["isError"], json!(true), "{what}: {result}");
         assert_eq!(
-            result["structuredContent"]["error"]["kind"],
+            result["_meta"]["io.github.odoo-warden/error"]["kind"],
             json!(kind),
             "{what}: {result}"
         );
@@ -1258,7 +1273,7 @@ async fn modern_writes_are_confirmed_by_a_person() {
         .await;
     assert_eq!(rewritten["isError"], json!(true), "{rewritten}");
     assert_eq!(
-        rewritten["structuredContent"]["error"]["kind"],
+        rewritten["_meta"]["io.github.odoo-warden/error"]["kind"],
         json!("confirmation_used"),
         "{rewritten}"
     );

@@ -277,7 +277,7 @@ impl World {
                 .call_tool("describe_model", object(json!({"model": PARTNER})))
                 .await
                 .expect("a tool");
-            let described: BTreeSet<String> = described.structured["fields"]
+            let described: BTreeSet<String> = described.structured().expect("a success")["fields"]
                 .as_array()
                 .expect("fields")
                 .iter()
@@ -293,8 +293,8 @@ impl World {
                 )
                 .await
                 .expect("a tool");
-            assert!(!found.is_error, "{}", found.text);
-            found.structured["records"]
+            assert!(!found.is_error(), "{}", found.text);
+            found.structured().expect("a success")["records"]
                 .as_array()
                 .expect("records")
                 .clone()
@@ -486,7 +486,7 @@ fn calls_naming_a_hidden_field_are_refused_before_odoo() {
                     &result
                 );
                 prop_assert_eq!(
-                    &result["structuredContent"]["error"]["kind"],
+                    &result["_meta"]["io.github.odoo-warden/error"]["kind"],
                     &json!("invalid_arguments"),
                     "{} {}",
                     call.tool,

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::domain::kind;
+use super::literal;
 
 /// Most ids in one call.
 pub(crate) const MAX_IDS: usize = 1000;
@@ -63,6 +64,23 @@ impl Args {
                 "the argument {name:?} must be a string, found {}",
                 kind(&other)
             )),
+        }
+    }
+
+    /// An optional structured argument (`domain`, `values`, `args`, `kwargs`): native JSON as
+    /// agents send it, or the same written as text — JSON, or Odoo's Python-literal form — for
+    /// clients that send it so. Both forms are held to the same size, depth and item bounds
+    /// ([`literal`]); an empty or blank text is absent.
+    pub(crate) fn opt_structured(&mut self, name: &str) -> Result<Option<Value>, String> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+            Some(Value::String(text)) => literal::parse(&text)
+                .map(Some)
+                .map_err(|e| format!("the argument {name:?} does not parse: {e}")),
+            Some(value) => literal::check_bounds(&value)
+                .map(|()| Some(value))
+                .map_err(|e| format!("the argument {name:?} is refused: {e}")),
         }
     }
 

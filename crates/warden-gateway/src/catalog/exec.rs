@@ -6,7 +6,7 @@ use warden_odoo::{ErrorKind, OdooError, ReadGroup, SearchRead};
 
 use super::metadata::ModelView;
 use super::parsed::{Action, ParsedCall, restrict};
-use super::{Catalog, Denied, Inner, ToolOutcome};
+use super::{Catalog, Denied, Inner, ToolError, ToolOutcome};
 
 /// Bytes kept for the result's envelope (model, counts, notes) when rows are measured.
 const ENVELOPE_BYTES: usize = 2048;
@@ -85,19 +85,18 @@ pub(crate) fn strip_hidden(value: &mut Value, view: &ModelView) {
 }
 
 pub(crate) fn error_outcome(kind: &str, message: &str, hint: Option<&str>) -> ToolOutcome {
-    let mut error = Map::new();
-    error.insert("kind".into(), json!(kind));
-    error.insert("message".into(), json!(message));
-    let mut text = format!("error: {message}");
+    let mut text = format!("error ({kind}): {message}");
     if let Some(hint) = hint {
-        error.insert("hint".into(), json!(hint));
         text.push_str("\nhint: ");
         text.push_str(hint);
     }
     ToolOutcome {
-        structured: json!({ "error": error }),
         text,
-        is_error: true,
+        result: Err(ToolError {
+            kind: kind.to_owned(),
+            message: message.to_owned(),
+            hint: hint.map(str::to_owned),
+        }),
     }
 }
 
@@ -182,8 +181,7 @@ fn success(summary: String, structured: Value) -> ToolOutcome {
     let json = serde_json::to_string(&structured).unwrap_or_else(|_| "{}".to_owned());
     ToolOutcome {
         text: format!("{summary}\n{json}"),
-        structured,
-        is_error: false,
+        result: Ok(structured),
     }
 }
 

@@ -60,6 +60,48 @@ pub(crate) fn parse(text: &str) -> Result<Value, LiteralError> {
     Ok(value)
 }
 
+/// Hold a value that arrived as native JSON to the bounds text is held to: its size as JSON,
+/// its nesting depth and its number of values.
+pub(crate) fn check_bounds(value: &Value) -> Result<(), LiteralError> {
+    let mut items = 0usize;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, d)) = stack.pop() {
+        if d > MAX_DEPTH {
+            return Err(LiteralError::TooDeep);
+        }
+        items += 1;
+        if items > MAX_ITEMS {
+            return Err(LiteralError::TooManyItems);
+        }
+        match v {
+            Value::Array(values) => stack.extend(values.iter().map(|i| (i, d + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|i| (i, d + 1))),
+            _ => {}
+        }
+    }
+    let mut size = SizeLimit(0);
+    if serde_json::to_writer(&mut size, value).is_err() {
+        return Err(LiteralError::TooLong(size.0));
+    }
+    Ok(())
+}
+
+/// Counts the bytes of JSON written, and fails past [`MAX_TEXT_BYTES`].
+struct SizeLimit(usize);
+
+impl std::io::Write for SizeLimit {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        if self.0 > MAX_TEXT_BYTES {
+            return Err(std::io::Error::other("too long"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn depth(value: &Value) -> usize {
     // Iterative, so that a deeply nested JSON value cannot exhaust the stack here.
     let mut max = 0;

@@ -201,17 +201,51 @@ pub struct ToolHints {
     pub open_world: bool,
 }
 
-/// The result of a tool call. Tool-level failures (bad arguments, Odoo refusing) are outcomes
-/// with `is_error` set and a clear, actionable `text`.
+/// The result of a tool call. Tool-level failures (bad arguments, a policy refusal, Odoo refusing)
+/// are outcomes too, with a [`ToolError`] and a clear, actionable `text`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {
-    /// A JSON object: on success it matches the tool's output schema; on error it is
-    /// `{"error": {"kind", "message"}}`.
-    pub structured: Value,
-    /// A one-line summary then the structured result as compact JSON (or the error and a hint).
+    /// What the caller reads: a one-line summary then the structured result as compact JSON, or
+    /// the error, its kind and a hint.
     pub text: String,
+    /// On success, the structured result (a JSON object matching the tool's output schema); on
+    /// failure, the error. An error has no structured result: MCP clients validate
+    /// `structuredContent` against the output schema, which describes success only.
+    pub result: Result<Value, ToolError>,
+}
+
+impl ToolOutcome {
     /// Whether the call failed.
-    pub is_error: bool,
+    pub fn is_error(&self) -> bool {
+        self.result.is_err()
+    }
+
+    /// The structured result of a successful call.
+    pub fn structured(&self) -> Option<&Value> {
+        self.result.as_ref().ok()
+    }
+
+    /// The error of a failed call.
+    pub fn error(&self) -> Option<&ToolError> {
+        self.result.as_ref().err()
+    }
+
+    /// The kind of the error of a failed call.
+    pub fn error_kind(&self) -> Option<&str> {
+        self.error().map(|e| e.kind.as_str())
+    }
+}
+
+/// Why a tool call failed, for machines: the kind (`invalid_arguments`, `forbidden`,
+/// `access_error`, ...), the message and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError {
+    /// A stable, machine-readable name of the failure (see docs/clients.md).
+    pub kind: String,
+    /// What went wrong, for the agent.
+    pub message: String,
+    /// What the agent can do instead, if anything.
+    pub hint: Option<String>,
 }
 
 /// A resource template (`odoo://{model}/{id}`, `odoo://{model}`).

@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 use super::args::{self, Args};
 use super::domain::{self, CheckedDomain};
 use super::exec::{invalid, odoo_error_outcome};
-use super::literal;
 use super::metadata::{FieldInfo, ModelView};
 use super::schema::{self, Tool};
 use super::{CallError, Catalog, ToolOutcome};
@@ -428,11 +427,11 @@ impl CallParser<'_> {
         records: Option<&Value>,
         uses: &mut Vec<FieldUse>,
     ) -> Result<CheckedDomain, Refusal> {
-        let text = args
-            .opt_string("domain")
+        let value = args
+            .opt_structured("domain")
             .map_err(refuse)?
-            .unwrap_or_default();
-        let mut checked = domain::parse(&text).map_err(refuse)?;
+            .unwrap_or_else(|| Value::Array(Vec::new()));
+        let mut checked = domain::check(&value).map_err(refuse)?;
         for path in &checked.paths {
             let field = self.resolve_path(model, path, Usage::Filter, uses).await?;
             if !field.searchable {
@@ -787,10 +786,7 @@ impl CallParser<'_> {
     async fn create(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
         let model = self.model(args).await?;
         let fields = self.fields(&model).await?;
-        let text = args.string("values").map_err(refuse)?;
-        let parsed =
-            literal::parse(&text).map_err(|e| refuse(format!("\"values\" does not parse: {e}")))?;
-        let list = match parsed {
+        let list = match required_structured(args, "values")? {
             Value::Array(items) => items,
             object @ Value::Object(_) => vec![object],
             other => {
@@ -845,10 +841,7 @@ impl CallParser<'_> {
         let model = self.model(args).await?;
         let fields = self.fields(&model).await?;
         let ids = required_ids(args)?;
-        let text = args.string("values").map_err(refuse)?;
-        let values = match literal::parse(&text)
-            .map_err(|e| refuse(format!("\"values\" does not parse: {e}")))?
-        {
+        let values = match required_structured(args, "values")? {
             Value::Object(map) if !map.is_empty() => map,
             Value::Object(_) => {
                 return Err(refuse(
@@ -904,12 +897,9 @@ impl CallParser<'_> {
             )));
         }
         let ids = args.ids("ids").map_err(refuse)?;
-        let call_args = match args.opt_string("args").map_err(refuse)? {
+        let call_args = match args.opt_structured("args").map_err(refuse)? {
             None => Vec::new(),
-            Some(text) if text.trim().is_empty() => Vec::new(),
-            Some(text) => match literal::parse(&text)
-                .map_err(|e| refuse(format!("\"args\" does not parse: {e}")))?
-            {
+            Some(value) => match value {
                 Value::Array(items) => items,
                 other => {
                     return Err(refuse(format!(
@@ -919,12 +909,9 @@ impl CallParser<'_> {
                 }
             },
         };
-        let kwargs = match args.opt_string("kwargs").map_err(refuse)? {
+        let kwargs = match args.opt_structured("kwargs").map_err(refuse)? {
             None => Map::new(),
-            Some(text) if text.trim().is_empty() => Map::new(),
-            Some(text) => match literal::parse(&text)
-                .map_err(|e| refuse(format!("\"kwargs\" does not parse: {e}")))?
-            {
+            Some(value) => match value {
                 Value::Object(map) => map,
                 other => {
                     return Err(refuse(format!(
@@ -988,6 +975,13 @@ pub(crate) fn restrict(records: Value, domain: Value) -> Value {
 
 fn model_name(call: &ParsedCall) -> String {
     call.model.clone().unwrap_or_default()
+}
+
+/// A structured argument the tool requires (see [`Args::opt_structured`]).
+fn required_structured(args: &mut Args, name: &str) -> Result<Value, Refusal> {
+    args.opt_structured(name)
+        .map_err(refuse)?
+        .ok_or_else(|| refuse(format!("the argument {name:?} is required")))
 }
 
 fn required_ids(args: &mut Args) -> Result<Vec<i64>, Refusal> {

@@ -90,6 +90,18 @@ async fn existing(
     Ok(out)
 }
 
+/// Those of `wanted` the caller may read on `model`, as a JSON list for the instructions: a
+/// prompt never steers the agent into asking for a field its key cannot see.
+async fn readable(catalog: &Catalog, model: &str, wanted: &[&str]) -> Result<String, CallError> {
+    let fields = catalog.model_fields(model).await.map_err(CallError::Odoo)?;
+    let names: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|name| fields.contains_key(name))
+        .collect();
+    Ok(serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned()))
+}
+
 /// A JSON string literal (quotes and escapes), to embed a user's text in instructions.
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
@@ -110,19 +122,58 @@ pub(crate) async fn get(
                     "this Odoo database has no contacts (res.partner)".to_owned(),
                 ));
             }
+            let partner_fields = readable(
+                catalog,
+                "res.partner",
+                &[
+                    "name",
+                    "email",
+                    "phone",
+                    "website",
+                    "street",
+                    "city",
+                    "country_id",
+                    "vat",
+                    "is_company",
+                    "child_ids",
+                ],
+            )
+            .await?;
+            let contact_fields = readable(
+                catalog,
+                "res.partner",
+                &["name", "email", "phone", "function"],
+            )
+            .await?;
             let mut steps = vec![
                 format!(
                     "1. Call find_by_name with model \"res.partner\" and name {} to find the customer. If several match, prefer the company; if none match, say so and stop.",
                     quoted(&customer)
                 ),
-                "2. Call read_records on \"res.partner\" with the customer's id and fields [\"name\", \"email\", \"phone\", \"website\", \"street\", \"city\", \"country_id\", \"vat\", \"is_company\", \"child_ids\"].".to_owned(),
-                "3. If it has contacts (child_ids), call search_records on \"res.partner\" with domain [('parent_id', '=', ID)] and fields [\"name\", \"email\", \"phone\", \"function\"].".to_owned(),
+                format!(
+                    "2. Call read_records on \"res.partner\" with the customer's id and fields {partner_fields}."
+                ),
+                format!(
+                    "3. If it has contacts (child_ids), call search_records on \"res.partner\" with domain [[\"parent_id\", \"=\", ID]] and fields {contact_fields}."
+                ),
             ];
             if models.contains(&"sale.order") {
-                steps.push("4. Call search_records on \"sale.order\" with domain [('partner_id', 'child_of', ID)], fields [\"name\", \"date_order\", \"state\", \"amount_total\"] and order \"date_order desc\", limit 20; and aggregate_records on \"sale.order\" with the same domain, group_by [\"state\"] and aggregates [\"amount_total:sum\"].".to_owned());
+                let fields = readable(
+                    catalog,
+                    "sale.order",
+                    &["name", "date_order", "state", "amount_total"],
+                )
+                .await?;
+                steps.push(format!("4. Call search_records on \"sale.order\" with domain [[\"partner_id\", \"child_of\", ID]], fields {fields} and order \"date_order desc\", limit 20; and aggregate_records on \"sale.order\" with the same domain, group_by [\"state\"] and aggregates [\"amount_total:sum\"]."));
             }
             if models.contains(&"crm.lead") {
-                steps.push("5. Call search_records on \"crm.lead\" with domain [('partner_id', 'child_of', ID)] and fields [\"name\", \"type\", \"expected_revenue\", \"probability\", \"user_id\"].".to_owned());
+                let fields = readable(
+                    catalog,
+                    "crm.lead",
+                    &["name", "type", "expected_revenue", "probability", "user_id"],
+                )
+                .await?;
+                steps.push(format!("5. Call search_records on \"crm.lead\" with domain [[\"partner_id\", \"child_of\", ID]] and fields {fields}."));
             }
             let text = format!(
                 "Summarize the Odoo customer {}. Use the odoo-warden tools, replacing ID with the customer's id:\n{}\nThen write a short summary: who they are, how to reach them, their key contacts, their sales history (totals by state, the latest orders) and open opportunities. Quote amounts with their currency and say when data is missing or could not be read.",
@@ -169,11 +220,11 @@ Then explain what the model is for, its key fields (required ones first), how it
             }
             let mut steps = Vec::new();
             if models.contains(&"sale.order") {
-                steps.push("- Call aggregate_records on \"sale.order\" with group_by [\"state\"] and aggregates [\"amount_total:sum\"]; then with group_by [\"user_id\"] and domain [('state', 'in', ['draft', 'sent'])] for open quotations per salesperson.".to_owned());
-                steps.push("- Call search_records on \"sale.order\" with domain [('state', 'in', ['draft', 'sent'])], fields [\"name\", \"partner_id\", \"user_id\", \"date_order\", \"amount_total\"], order \"amount_total desc\" and limit 10 for the largest open quotations.".to_owned());
+                steps.push("- Call aggregate_records on \"sale.order\" with group_by [\"state\"] and aggregates [\"amount_total:sum\"]; then with group_by [\"user_id\"] and domain [[\"state\", \"in\", [\"draft\", \"sent\"]]] for open quotations per salesperson.".to_owned());
+                steps.push("- Call search_records on \"sale.order\" with domain [[\"state\", \"in\", [\"draft\", \"sent\"]]], fields [\"name\", \"partner_id\", \"user_id\", \"date_order\", \"amount_total\"], order \"amount_total desc\" and limit 10 for the largest open quotations.".to_owned());
             }
             if models.contains(&"crm.lead") {
-                steps.push("- Call aggregate_records on \"crm.lead\" with domain [('type', '=', 'opportunity')], group_by [\"user_id\"] and aggregates [\"expected_revenue:sum\", \"probability:avg\"].".to_owned());
+                steps.push("- Call aggregate_records on \"crm.lead\" with domain [[\"type\", \"=\", \"opportunity\"]], group_by [\"user_id\"] and aggregates [\"expected_revenue:sum\", \"probability:avg\"].".to_owned());
             }
             let text = format!(
                 "Review the sales pipeline in Odoo. Use the odoo-warden tools:\n{}\nThen report: totals by state, open quotations and opportunities per salesperson, the largest deals, and anything that needs attention (old quotations, deals without a salesperson). Keep it short and quote amounts.",

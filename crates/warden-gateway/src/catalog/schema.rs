@@ -1,5 +1,6 @@
 //! The tools' definitions: names, titles, descriptions with examples, strict input schemas
-//! (every property typed, no unions, no extra properties) and output schemas.
+//! (every property typed, the structured arguments as native JSON lists and objects, unions only
+//! as `anyOf` branches of one type each, no extra properties) and output schemas.
 
 use serde_json::{Value, json};
 
@@ -106,12 +107,13 @@ pub(crate) fn argument_names(tool: Tool) -> &'static [&'static str] {
     }
 }
 
-const DOMAIN_HELP: &str = "Odoo domain as a string: a list of (field, operator, value) conditions, \
-in JSON form [[\"is_company\", \"=\", true]] or Python form [('is_company', '=', True)]. \
-Conditions are ANDed; prefix \"|\" (or), \"&\" (and) and \"!\" (not) combine the next ones, e.g. \
-['|', ('city', '=', 'Brussels'), ('city', '=', 'Paris')]. Follow relations with dots: \
-('country_id.code', 'in', ['BE', 'FR']). Operators: =, !=, <, >, <=, >=, in, not in, like, not like, \
-ilike, not ilike, =like, =ilike, child_of, parent_of. Empty or omitted: all records.";
+const DOMAIN_HELP: &str = "The domain is a list of conditions [field, operator, value], e.g. \
+[[\"is_company\", \"=\", true]]. Conditions are ANDed; the prefix operators \"|\" (or), \"&\" (and) \
+and \"!\" (not) combine the next ones, e.g. [\"|\", [\"city\", \"=\", \"Brussels\"], \
+[\"city\", \"=\", \"Paris\"]]. Follow relations with dots: [\"country_id.code\", \"in\", \
+[\"BE\", \"FR\"]]. Operators: =, !=, <, >, <=, >=, in, not in, like, not like, ilike, not ilike, \
+=like, =ilike, child_of, parent_of. Empty or omitted: all records. The same list written as text \
+(JSON, or Odoo's Python form \"[('is_company', '=', True)]\") is accepted too.";
 
 fn model_prop() -> Value {
     json!({
@@ -123,7 +125,26 @@ fn model_prop() -> Value {
 }
 
 fn domain_prop() -> Value {
-    json!({"type": "string", "description": DOMAIN_HELP})
+    json!({
+        "type": "array",
+        "description": DOMAIN_HELP,
+        "items": {
+            "description": "A condition [field, operator, value], or a prefix operator \"|\", \"&\" or \"!\".",
+            "anyOf": [
+                {"type": "array", "minItems": 3, "maxItems": 3, "description": "[field, operator, value], e.g. [\"name\", \"ilike\", \"deco\"]."},
+                {"type": "string", "enum": ["|", "&", "!"], "description": "A prefix operator combining the next two conditions (\"!\": the next one)."}
+            ]
+        }
+    })
+}
+
+/// An object of field values: any field names, values of any type.
+fn values_object(description: &str) -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": true,
+        "description": description
+    })
 }
 
 fn fields_prop() -> Value {
@@ -196,7 +217,7 @@ fn def(tool: Tool, settings: &CatalogSettings) -> ToolDef {
             "Search records",
             format!(
                 "Search records of an Odoo model and return their fields (Odoo search_read). \
-Example: model \"res.partner\", domain \"[('is_company', '=', True), ('country_id.code', '=', 'BE')]\", \
+Example: model \"res.partner\", domain [[\"is_company\", \"=\", true], [\"country_id.code\", \"=\", \"BE\"]], \
 fields [\"name\", \"email\"], order \"name asc\", limit 10. {DOMAIN_HELP} Results are paged: \
 when \"next_offset\" is present, call again with that offset for more."
             ),
@@ -241,7 +262,7 @@ fields [\"name\", \"email\", \"country_id\"]. Many2one values come as [id, \"nam
             "Count records",
             format!(
                 "Count the records of an Odoo model matching a domain (Odoo search_count). Example: \
-model \"sale.order\", domain \"[('state', '=', 'sale')]\". {DOMAIN_HELP}"
+model \"sale.order\", domain [[\"state\", \"=\", \"sale\"]]. {DOMAIN_HELP}"
             ),
             object(
                 json!({"model": model_prop(), "domain": domain_prop()}),
@@ -379,14 +400,20 @@ many2many), required, readonly, stored, and the choices of selection fields. Exa
         ),
         Tool::CreateRecords => (
             "Create records",
-            "Create records of an Odoo model. \"values\" is a JSON string of a list of objects, one per \
-record, e.g. model \"res.partner\", values \"[{\\\"name\\\": \\\"Acme\\\", \\\"is_company\\\": true}]\". \
-Many2one fields take an id; many2many take commands like [[6, 0, [1, 2]]]. Returns the new ids."
+            "Create records of an Odoo model (Odoo create). \"values\" is a list of objects of field \
+values, one per record, e.g. model \"res.partner\", values [{\"name\": \"Acme\", \"is_company\": true}]. \
+Many2one fields take an id; one2many and many2many fields take Odoo's commands, e.g. \
+\"category_id\": [[6, 0, [1, 2]]]. Returns the new ids."
                 .to_owned(),
             object(
                 json!({
                     "model": model_prop(),
-                    "values": {"type": "string", "description": "JSON list of objects of field values, e.g. [{\"name\": \"Acme\"}]."}
+                    "values": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": values_object("The field values of one record, e.g. {\"name\": \"Acme\"}."),
+                        "description": "One object of field values per record to create, e.g. [{\"name\": \"Acme\"}]. The same written as JSON text is accepted too."
+                    }
                 }),
                 &["model", "values"],
             ),
@@ -403,14 +430,14 @@ Many2one fields take an id; many2many take commands like [[6, 0, [1, 2]]]. Retur
         ),
         Tool::UpdateRecords => (
             "Update records",
-            "Set field values on records of an Odoo model (Odoo write). \"values\" is a JSON string of \
-an object, e.g. model \"res.partner\", ids [10], values \"{\\\"phone\\\": \\\"+32 2 123 45 67\\\"}\"."
+            "Set field values on records of an Odoo model (Odoo write). \"values\" is an object of field \
+values, e.g. model \"res.partner\", ids [10], values {\"phone\": \"+32 2 123 45 67\"}."
                 .to_owned(),
             object(
                 json!({
                     "model": model_prop(),
                     "ids": ids_prop("Ids of the records to change."),
-                    "values": {"type": "string", "description": "JSON object of field values, e.g. {\"phone\": \"+32 2 123 45 67\"}."}
+                    "values": values_object("The field values to set, e.g. {\"phone\": \"+32 2 123 45 67\"}. The same written as JSON text is accepted too.")
                 }),
                 &["model", "ids", "values"],
             ),
@@ -449,7 +476,7 @@ instead, call_method \"action_archive\". Example: model \"res.partner\", ids [42
             "Call a model method",
             "Call a public method of an Odoo model on records, e.g. model \"sale.order\", method \
 \"action_confirm\", ids [12]; or model \"res.partner\", method \"action_archive\", ids [42]. \
-\"args\" is a JSON list of extra positional arguments, \"kwargs\" a JSON object of keyword arguments. \
+\"args\" is a list of extra positional arguments, \"kwargs\" an object of keyword arguments. \
 Private methods (starting with \"_\") and the data methods that have their own tool (read, write, \
 create, unlink, search...) are refused. A method that returns nothing succeeds with result null."
                 .to_owned(),
@@ -458,8 +485,8 @@ create, unlink, search...) are refused. A method that returns nothing succeeds w
                     "model": model_prop(),
                     "method": {"type": "string", "description": "Public method name, e.g. \"action_confirm\".", "minLength": 1, "maxLength": 64},
                     "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}, "description": "Records to call the method on (empty for model-level methods)."},
-                    "args": {"type": "string", "description": "JSON list of positional arguments after the records, e.g. [\"draft\"]. Default []."},
-                    "kwargs": {"type": "string", "description": "JSON object of keyword arguments, e.g. {\"force\": true}. Default {}."}
+                    "args": {"type": "array", "description": "Positional arguments after the records, e.g. [\"draft\"]. Default []. The same written as JSON text is accepted too."},
+                    "kwargs": values_object("Keyword arguments, e.g. {\"force\": true}. Default {}. The same written as JSON text is accepted too.")
                 }),
                 &["model", "method"],
             ),
@@ -469,7 +496,17 @@ create, unlink, search...) are refused. A method that returns nothing succeeds w
                     "model": {"type": "string"},
                     "method": {"type": "string"},
                     "ids": {"type": "array", "items": {"type": "integer"}},
-                    "result": {"description": "What the method returned (null when it returns nothing)."}
+                    "result": {
+                        "description": "What the method returned (null when it returns nothing).",
+                        "anyOf": [
+                            {"type": "object"},
+                            {"type": "array"},
+                            {"type": "string"},
+                            {"type": "number"},
+                            {"type": "boolean"},
+                            {"type": "null"}
+                        ]
+                    }
                 },
                 "required": ["model", "method", "ids", "result"]
             }),

@@ -501,7 +501,7 @@ impl Client {
             "{} {tool} {arguments}: {result:#}",
             self.version
         );
-        result["structuredContent"]["error"].clone()
+        result["_meta"]["io.github.odoo-warden/error"].clone()
     }
 
     /// A legacy tool call during which the server may ask the person (elicitation/create):
@@ -595,4 +595,26 @@ pub fn strings_of(value: &Value, out: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// The arguments a tool takes as structured values (`domain`, `values`, `args`, `kwargs`).
+pub const STRUCTURED_ARGUMENTS: [&str; 4] = ["domain", "values", "args", "kwargs"];
+
+/// `arguments` with every structured argument written as text (JSON or Python literal) turned
+/// into the native JSON an agent sends, or `None` when there is none to turn (or one does not
+/// parse). Every check must decide the same on both forms.
+pub fn native(arguments: &Value) -> Option<Value> {
+    let mut out = arguments.clone();
+    let mut changed = false;
+    for name in STRUCTURED_ARGUMENTS {
+        if let Some(Value::String(text)) = arguments.get(name) {
+            if text.trim().is_empty() {
+                continue;
+            }
+            let value = warden_gateway::catalog::parse_literal(text).ok()?;
+            out[name] = value;
+            changed = true;
+        }
+    }
+    changed.then_some(out)
 }
