@@ -5,8 +5,10 @@
 //!   sources; advisories when the advisory database can be reached).
 //!   Then the end-to-end tests (`tests/e2e`): the official MCP Python SDK client and mcp-fuzzer,
 //!   installed at pinned versions into `.venv`, against the built binaries and the simulator;
-//!   `tests/e2e-node`: the official TypeScript SDK client (pinned by its package-lock.json,
-//!   `npm ci`) against `odoo-warden-http`; and `tests/conformance`: the official MCP conformance
+//!   `tests/e2e-node`: the official TypeScript SDK clients v1 and v2 (pinned by its
+//!   package-lock.json, `npm ci`) against `odoo-warden-http`, `odoo-warden demo` and
+//!   `odoo-warden-stdio`; `tests/e2e-inspector`: the MCP Inspector CLI (on Node 22 from the npm
+//!   registry) against the demo and `odoo-warden-stdio`; and `tests/conformance`: the official MCP conformance
 //!   suite (0.1.16 for the legacy era, 0.2.0-alpha.12 with `--requirements 2026-07-28`, on Node
 //!   22 from the npm registry) against `examples/conformance-server`.
 //! - `bench`: the benchmarks (not part of CI: numbers need a quiet machine).
@@ -164,12 +166,19 @@ fn e2e() -> Result<()> {
             .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
         "pytest tests/e2e",
     )?;
-    report("== end-to-end tests (node: the TypeScript SDK client over HTTP)");
+    report("== end-to-end tests (node: the TypeScript SDK v1 and v2 clients over HTTP and stdio)");
     run(
         Command::new("bash")
             .arg(root.join("tests/e2e-node/run.sh"))
             .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
         "tests/e2e-node/run.sh",
+    )?;
+    report("== end-to-end tests (the MCP Inspector CLI over HTTP and stdio)");
+    run(
+        Command::new("bash")
+            .arg(root.join("tests/e2e-inspector/run.sh"))
+            .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
+        "tests/e2e-inspector/run.sh",
     )?;
     report("== the official MCP conformance suite (tests/conformance)");
     run(
