@@ -252,6 +252,20 @@ pub(crate) fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// `records AND domain`: both are lists of conditions, implicitly ANDed at the top level.
+pub(crate) fn restrict(records: Value, domain: Value) -> Value {
+    let mut out = match records {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    match domain {
+        Value::Array(items) => out.extend(items),
+        Value::Null => {}
+        other => out.push(other),
+    }
+    Value::Array(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ mod domain;
 mod exec;
 mod literal;
 mod metadata;
+mod outcome;
 mod parsed;
 mod prompts;
 mod resources;
@@ -110,12 +111,12 @@ pub fn tool_writes(name: &str) -> bool {
 
 /// The tool error outcome for a call the access refused.
 pub fn denied_outcome(denied: &Denied) -> ToolOutcome {
-    exec::denied_outcome(denied)
+    outcome::denied_outcome(denied)
 }
 
 /// A tool error outcome of kind `kind` with `message`.
 pub fn refused_outcome(kind: &str, message: &str) -> ToolOutcome {
-    exec::error_outcome(kind, message, None)
+    outcome::error_outcome(kind, message, None)
 }
 
 /// Limits and switches of the catalog.
@@ -355,7 +356,7 @@ pub enum CallError {
     #[error("result too large: {0}")]
     ResultTooLarge(String),
     /// Odoo failed while serving a resource, a prompt or a completion.
-    #[error("{}", exec::safe_odoo_message(.0))]
+    #[error("{}", outcome::safe_odoo_message(.0))]
     Odoo(warden_odoo::OdooError),
 }
 
@@ -498,7 +499,7 @@ impl Catalog {
         match self.parse_call(name, arguments).await? {
             Ok(call) => match self.check(&call) {
                 Ok(()) => Ok(self.execute(call).await),
-                Err(denied) => Ok(exec::denied_outcome(&denied)),
+                Err(denied) => Ok(outcome::denied_outcome(&denied)),
             },
             Err(outcome) => Ok(outcome),
         }

@@ -5,9 +5,9 @@
 use serde_json::{Map, Value};
 
 use super::args::{self, Args};
-use super::domain::{self, CheckedDomain};
-use super::exec::{invalid, odoo_error_outcome};
+use super::domain::{self, CheckedDomain, restrict};
 use super::metadata::{FieldInfo, ModelView};
+use super::outcome::{invalid, odoo_error_outcome};
 use super::schema::{self, Tool};
 use super::{CallError, Catalog, ToolOutcome};
 
@@ -957,20 +957,6 @@ impl CallParser<'_> {
         call.records = self.records(&model_name(&call));
         Ok(call)
     }
-}
-
-/// `records AND domain`: both are lists of conditions, implicitly ANDed at the top level.
-pub(crate) fn restrict(records: Value, domain: Value) -> Value {
-    let mut out = match records {
-        Value::Array(items) => items,
-        other => vec![other],
-    };
-    match domain {
-        Value::Array(items) => out.extend(items),
-        Value::Null => {}
-        other => out.push(other),
-    }
-    Value::Array(out)
 }
 
 fn model_name(call: &ParsedCall) -> String {

@@ -5,8 +5,8 @@ use serde_json::Value;
 use warden_odoo::ErrorKind;
 
 use super::args::check_model_name;
+use super::domain::restrict;
 use super::exec::describe;
-use super::parsed::restrict;
 use super::{CallError, Catalog, ResourceContent, ResourceDef, ResourceTemplateDef};
 
 /// Most resources listed.
