@@ -196,15 +196,44 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The message shown to the human: what the agent wants to do, with the arguments (cut).
-pub(crate) fn message(key_name: &str, tool: &str, arguments: &Map<String, Value>) -> String {
-    let mut args = serde_json::to_string(arguments).unwrap_or_default();
-    if args.chars().count() > 600 {
-        args = args.chars().take(600).collect::<String>() + "…";
+/// Longest confirmation message: a change that cannot be shown whole within it is not asked
+/// about (and not made).
+pub(crate) const MAX_MESSAGE_CHARS: usize = 16_000;
+
+/// The message shown to the human: what the agent wants to do — the tool, its arguments whole,
+/// and what the call does to other models through relational values — or `None` when that does
+/// not fit in [`MAX_MESSAGE_CHARS`] (the change is then refused, never shown in part).
+pub(crate) fn message(
+    key_name: &str,
+    call: &crate::catalog::ParsedCall,
+    arguments: &Map<String, Value>,
+) -> Option<String> {
+    let args = serde_json::to_string_pretty(arguments).unwrap_or_default();
+    let mut text = format!(
+        "The agent using the key \"{key_name}\" wants to change Odoo data with {}:\n{args}\n",
+        call.tool()
+    );
+    let nested = call.nested_changes();
+    if !nested.is_empty() {
+        text.push_str("\nThis also changes other records:\n");
+        for change in nested {
+            let what = match change.operation {
+                crate::catalog::Operation::Create => "creates",
+                crate::catalog::Operation::Write => "changes",
+                crate::catalog::Operation::Unlink => "deletes or detaches",
+                _ => "links to",
+            };
+            let ids: Vec<String> = change.ids.iter().map(i64::to_string).collect();
+            let records = if ids.is_empty() {
+                format!("{} records", change.model)
+            } else {
+                format!("{} {}", change.model, ids.join(", "))
+            };
+            text.push_str(&format!("- through {}: {what} {records}\n", change.via));
+        }
     }
-    format!(
-        "The agent using the key \"{key_name}\" wants to change Odoo data with {tool}:\n{args}\n\nAllow this change?"
-    )
+    text.push_str("\nAllow this change?");
+    (text.chars().count() <= MAX_MESSAGE_CHARS).then_some(text)
 }
 
 /// The `elicitation/create` params asking for a yes/no confirmation (accept or decline).

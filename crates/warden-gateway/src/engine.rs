@@ -957,7 +957,14 @@ impl Session {
             m::RESOURCES_READ => {
                 let uri = string_param(params, "uri")?;
                 trace.uri(uri);
-                let content = catalog.read_resource(uri).await.map_err(call_error)?;
+                let content = match catalog.read_resource(uri).await {
+                    Ok(content) => content,
+                    Err(CallError::Denied(denied)) => {
+                        trace.deny(&denied.rule, denied.kind);
+                        return Err(call_error(CallError::Denied(denied)));
+                    }
+                    Err(e) => return Err(call_error(e)),
+                };
                 let mut result = json!({"contents": [
                     {"uri": content.uri, "mimeType": content.mime_type, "text": content.text}
                 ]});
@@ -1062,7 +1069,7 @@ impl Session {
         }
         if call.changes_data() && principal.profile.confirm_writes() {
             match self
-                .confirm(principal, version, name, &arguments, params, outbound)
+                .confirm(principal, version, &call, &arguments, params, outbound)
                 .await
             {
                 Confirmation::Proceed => {}
@@ -1093,14 +1100,24 @@ impl Session {
         &self,
         principal: &Principal,
         version: ProtocolVersion,
-        tool: &str,
+        call: &crate::catalog::ParsedCall,
         arguments: &Map<String, Value>,
         params: &Map<String, Value>,
         outbound: &mpsc::Sender<Value>,
     ) -> Confirmation {
         let key = &self.gateway.inner.state_key;
         let now = SystemTime::now();
-        let message = confirm::message(&principal.key_name, tool, arguments);
+        let tool = call.tool();
+        // The person sees the whole change, or is not asked.
+        let Some(message) = confirm::message(&principal.key_name, call, arguments) else {
+            return Confirmation::Refused(crate::catalog::refused_outcome(
+                "confirmation_too_large",
+                &format!(
+                    "this change is too large to be shown whole to the person who must confirm it (at most {} characters); nothing was changed: split it into smaller calls",
+                    confirm::MAX_MESSAGE_CHARS
+                ),
+            ));
+        };
         if version.era() == Era::Modern {
             let answer = params
                 .get("inputResponses")

@@ -120,6 +120,10 @@ impl Access for ProfileAccess {
         self.profile.field_readable(model, field)
     }
 
+    fn derived_allowed(&self, model: &str, field: &str) -> bool {
+        self.profile.derived_allowed(model, field).is_some()
+    }
+
     fn operation_possible(&self, operation: Operation) -> bool {
         match policy_operation(operation) {
             Some(op) => self.profile.any_model_allows(op),
@@ -145,18 +149,40 @@ impl Access for ProfileAccess {
                 usage: policy_use(u.usage),
             })
             .collect();
+        let nested_ids: usize = call.nested_changes().iter().map(|c| c.ids.len()).sum();
         let request = warden_policy::Request {
             tool: call.tool(),
             model: call.model(),
             operation: policy_operation(call.operation()),
             fields: &fields,
             method: call.method(),
-            ids: call.ids().len().max(call.records_created()),
+            ids: (call.ids().len() + nested_ids).max(call.records_created()),
         };
-        self.profile.check(&request).map_err(|denial| Denied {
+        let denied = |denial: warden_policy::Denial| Denied {
             kind: "forbidden",
             message: denial.message,
             rule: denial.rule,
-        })
+        };
+        self.profile.check(&request).map_err(denied)?;
+        // What the relational values do on other models: each as that operation there.
+        for change in call.nested_changes() {
+            let Some(operation) = policy_operation(change.operation) else {
+                continue;
+            };
+            let request = warden_policy::Request {
+                tool: call.tool(),
+                model: Some(&change.model),
+                operation: Some(operation),
+                fields: &[],
+                method: None,
+                ids: change.ids.len(),
+            };
+            self.profile.check(&request).map_err(|denial| {
+                let mut denied = denied(denial);
+                denied.message = format!("through {:?}: {}", change.via, denied.message);
+                denied
+            })?;
+        }
+        Ok(())
     }
 }

@@ -28,6 +28,7 @@ fn operation_name(operation: Operation) -> &'static str {
         Operation::Write => "write",
         Operation::Unlink => "delete",
         Operation::Call => "call",
+        Operation::Link => "link",
     }
 }
 

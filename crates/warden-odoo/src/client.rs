@@ -446,19 +446,32 @@ impl OdooClient {
         limit: u64,
     ) -> Result<Vec<(i64, String)>, OdooError> {
         let domain = domain_value(domain)?;
-        let mut kwargs = Map::new();
-        kwargs.insert("name".into(), json!(name));
-        if domain.as_array().is_some_and(|d| !d.is_empty()) {
-            kwargs.insert("domain".into(), domain);
-        }
-        kwargs.insert("limit".into(), json!(limit));
+        // Positional over XML-RPC and JSON-RPC: the second parameter is `args` in Odoo 18 and
+        // `domain` in Odoo 19, and a keyword would fail on one of them. JSON-2 (Odoo 19+) names
+        // every parameter.
+        let mut named = Map::new();
+        named.insert("name".into(), json!(name));
+        named.insert("domain".into(), domain.clone());
+        named.insert("operator".into(), json!("ilike"));
+        named.insert("limit".into(), json!(limit));
+        let (args, kwargs) = if domain.as_array().is_some_and(Vec::is_empty) {
+            let mut kwargs = Map::new();
+            kwargs.insert("name".into(), json!(name));
+            kwargs.insert("limit".into(), json!(limit));
+            (Vec::new(), kwargs)
+        } else {
+            (
+                vec![json!(name), domain, json!("ilike"), json!(limit)],
+                Map::new(),
+            )
+        };
         let value = self
             .call(ModelCall {
                 model,
                 method: "name_search",
-                args: Vec::new(),
-                named: Some(kwargs.clone()),
+                args,
                 kwargs,
+                named: Some(named),
             })
             .await?;
         let items = value
@@ -515,7 +528,8 @@ impl OdooClient {
         records(value)
     }
 
-    /// Call a public method on records: `model.browse(ids).method(*args, **kwargs)`.
+    /// Call a public method on records: `model.browse(ids).method(*args, **kwargs)`, or, with no
+    /// ids, a model-level method (`@api.model`): `model.method(*args, **kwargs)`.
     /// Private methods (a leading `_`) are refused without calling Odoo.
     pub async fn call_method(
         &self,
@@ -537,8 +551,11 @@ impl OdooClient {
                 "the keyword argument {key:?} is reserved"
             )));
         }
+        // No ids: a model-level method (`@api.model`), called without a recordset.
         let mut named = Map::new();
-        named.insert("ids".into(), json!(ids));
+        if !ids.is_empty() {
+            named.insert("ids".into(), json!(ids));
+        }
         if !args.is_empty() {
             named.insert("args".into(), Value::Array(args.clone()));
         }
@@ -546,7 +563,9 @@ impl OdooClient {
             named.insert(key.clone(), value.clone());
         }
         let mut positional = Vec::with_capacity(args.len() + 1);
-        positional.push(json!(ids));
+        if !ids.is_empty() {
+            positional.push(json!(ids));
+        }
         positional.extend(args);
         self.call(ModelCall {
             model,

@@ -127,6 +127,23 @@ pub struct GlobLists {
     pub deny: Vec<String>,
 }
 
+/// Allow and deny lists of readable fields, and the derived fields kept readable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadLists {
+    /// Patterns allowed (when any applies to a model, only the fields it names are readable).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Patterns refused, whatever the allow list says.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Fields that stay readable although Odoo computes them from a field this profile hides
+    /// (`depends`/`related`), e.g. `display_name` when `email` is denied. Without it such a
+    /// derived field is hidden too. It never makes a denied field readable.
+    #[serde(default)]
+    pub allow_derived: Vec<String>,
+}
+
 /// Allow and deny lists of operations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -150,7 +167,7 @@ pub struct OperationLists {
 pub struct FieldRules {
     /// Readable fields.
     #[serde(default)]
-    pub read: GlobLists,
+    pub read: ReadLists,
     /// Writable fields.
     #[serde(default)]
     pub write: GlobLists,

@@ -124,12 +124,15 @@ fn field_lists(
     origin: &Arc<str>,
     scope: Option<&Arc<str>>,
 ) -> Result<FieldLists, PolicyError> {
-    let (read_allow, read_deny) = glob_lists(&rules.read, &format!("{at}.read"), origin, scope)?;
+    let read = |list: &[String], name: &str| {
+        pattern_set(list, &format!("{at}.read.{name}"), origin, scope)
+    };
     let (write_allow, write_deny) =
         glob_lists(&rules.write, &format!("{at}.write"), origin, scope)?;
     Ok(FieldLists {
-        read_allow,
-        read_deny,
+        read_allow: read(&rules.read.allow, "allow")?,
+        read_deny: read(&rules.read.deny, "deny")?,
+        read_allow_derived: read(&rules.read.allow_derived, "allow_derived")?,
         write_allow,
         write_deny,
     })

@@ -219,6 +219,7 @@ impl OpLists {
 pub(crate) struct FieldLists {
     pub(crate) read_allow: PatternSet,
     pub(crate) read_deny: PatternSet,
+    pub(crate) read_allow_derived: PatternSet,
     pub(crate) write_allow: PatternSet,
     pub(crate) write_deny: PatternSet,
 }
@@ -227,6 +228,7 @@ impl FieldLists {
     fn extend(&mut self, other: &FieldLists) {
         self.read_allow.extend(&other.read_allow);
         self.read_deny.extend(&other.read_deny);
+        self.read_allow_derived.extend(&other.read_allow_derived);
         self.write_allow.extend(&other.write_allow);
         self.write_deny.extend(&other.write_deny);
     }
@@ -418,6 +420,22 @@ impl Profile {
     /// whenever the model is visible.
     pub fn field_readable(&self, model: &str, field: &str) -> bool {
         self.model_visible(model) && self.view(model).read(field).is_ok()
+    }
+
+    /// The `fields.read.allow_derived` entry that keeps the field readable although Odoo
+    /// computes it from a field this profile hides, if any (e.g. `profile "sales":
+    /// fields.read.allow_derived "display_name"`). Only a readable field can be kept.
+    pub fn derived_allowed(&self, model: &str, field: &str) -> Option<String> {
+        if !self.field_readable(model, field) {
+            return None;
+        }
+        let view = self.view(model);
+        let entry = self.fields.read_allow_derived.find(field).or_else(|| {
+            view.rules
+                .iter()
+                .find_map(|r| r.fields.read_allow_derived.find(field))
+        })?;
+        Some(Reason::Entry("fields.read.allow_derived", entry).describe(&self.name))
     }
 
     /// Whether the field may be written: readable, a `fields.write.allow` pattern matches and no

@@ -4,8 +4,11 @@
 use serde_json::{Map, Value, json};
 use warden_odoo::{OdooError, ReadGroup, SearchRead};
 
+use std::collections::BTreeMap;
+
 use super::domain::restrict;
 use super::metadata::ModelView;
+use super::names;
 use super::outcome::{error_outcome, odoo_error_outcome, success};
 use super::parsed::{Action, ParsedCall};
 use super::{Catalog, Inner, ToolOutcome};
@@ -125,6 +128,31 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
             Err(e) => return odoo_error_outcome(&e, inner),
         }
     }
+    // Records the relational values name on other models must be within the key's records
+    // domain there too (one search per such model).
+    let mut named: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for change in call.nested_changes() {
+        named
+            .entry(change.model.as_str())
+            .or_default()
+            .extend(&change.ids);
+    }
+    for (other, mut ids) in named {
+        let Some(records) = catalog.access.records_domain(other) else {
+            continue;
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        match ids_in_scope(inner, other, &ids, &records).await {
+            Ok(found) => {
+                let outside: Vec<i64> = ids.into_iter().filter(|id| !found.contains(id)).collect();
+                if !outside.is_empty() {
+                    return out_of_scope(other, &outside);
+                }
+            }
+            Err(e) => return odoo_error_outcome(&e, inner),
+        }
+    }
     match &call.action {
         Action::Search {
             domain,
@@ -191,17 +219,36 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
                 Err(e) => odoo_error_outcome(&e, inner),
             }
         }
-        Action::FindByName { name, limit } => {
-            let domain = call.records_domain().cloned().unwrap_or_else(|| json!([]));
-            match inner
-                .odoo
-                .name_search(&model, name, &domain, u64::from(*limit))
-                .await
-            {
-                Ok(pairs) => {
-                    let matches: Vec<Value> = pairs
-                        .into_iter()
-                        .map(|(id, name)| json!({"id": id, "name": name}))
+        Action::FindByName {
+            name,
+            limit,
+            search,
+            label,
+        } => {
+            let filter = if name.is_empty() {
+                json!([])
+            } else {
+                json!([[search, "ilike", name]])
+            };
+            let query = SearchRead {
+                domain: match call.records_domain() {
+                    Some(records) => restrict(records.clone(), filter),
+                    None => filter,
+                },
+                fields: vec![label.clone()],
+                offset: 0,
+                limit: Some(u64::from(*limit)),
+                order: None,
+            };
+            match inner.odoo.search_read(&model, &query).await {
+                Ok(rows) => {
+                    let matches: Vec<Value> = rows
+                        .iter()
+                        .filter_map(|row| {
+                            let id = row.get("id").and_then(Value::as_i64)?;
+                            let name = row.get(label).and_then(Value::as_str).unwrap_or("");
+                            Some(json!({"id": id, "name": name}))
+                        })
                         .collect();
                     let count = matches.len();
                     let mut out = json!({"model": model, "matches": matches, "count": count});
@@ -286,79 +333,109 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
     }
 }
 
-/// Many2one values carry the related record's display name (`[id, "name"]`); when the caller
-/// may not see that model or its names, only the id is kept.
-pub(crate) fn mask_relations(catalog: &Catalog, view: &ModelView, row: &mut Map<String, Value>) {
-    for (key, value) in row.iter_mut() {
-        let Some(field) = view.get(key) else {
-            continue;
-        };
-        let Some(relation) = field.relation.as_deref() else {
-            continue;
-        };
-        let visible = catalog.access.model_visible(relation)
-            && catalog.access.field_readable(relation, "display_name");
-        if visible {
-            continue;
-        }
-        if let Value::Array(pair) = value
-            && pair.len() == 2
-            && pair[0].is_i64()
-        {
-            *value = pair[0].clone();
-        }
-    }
-}
-
-/// `mask_relations` over rows of `model`, then the records domains: a many2one into a model
-/// whose records the caller sees only in part keeps the related record's name only when that
-/// record is within the caller's domain there (one search per such model and answer), so a
-/// reference does not reveal the name of a record the caller may not read.
+/// Many2one values in `rows` of `model` (records, or groups of `read_group`) as the caller may
+/// see them. Odoo sends `[id, display_name]`; the name is kept only when the caller may see the
+/// related model, that record (the key's records domain there) and its display name (not
+/// derived from a hidden field). Otherwise the record's readable name field is shown instead
+/// (see [`names::label`]), or only the id. At most one search per related model and answer.
 pub(crate) async fn masked(
     catalog: &Catalog,
     model: &str,
     mut rows: Vec<Map<String, Value>>,
 ) -> Result<Vec<Map<String, Value>>, OdooError> {
     let view = catalog.model_fields(model).await?;
-    for row in &mut rows {
-        mask_relations(catalog, &view, row);
-    }
-    // The related ids still shown with a name, by model, where that model has a domain.
-    let mut named: std::collections::BTreeMap<String, (Value, Vec<i64>)> =
-        std::collections::BTreeMap::new();
+    // The named ids of each related model.
+    let mut named: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for row in &rows {
         for (key, value) in row {
-            let Some(relation) = view.get(key).and_then(|f| f.relation.as_deref()) else {
-                continue;
-            };
-            let Some(id) = named_id(value) else { continue };
-            if let Some(entry) = named.get_mut(relation) {
-                entry.1.push(id);
-            } else if let Some(domain) = catalog.access.records_domain(relation) {
-                named.insert(relation.to_owned(), (domain, vec![id]));
+            if let (Some(relation), Some(id)) = (
+                view.get(key).and_then(|f| f.relation.as_deref()),
+                named_id(value),
+            ) {
+                named.entry(relation.to_owned()).or_default().push(id);
             }
         }
     }
-    for (relation, (domain, mut ids)) in named {
+    for (relation, mut ids) in named {
         ids.sort_unstable();
         ids.dedup();
-        let visible = ids_in_scope(&catalog.inner, &relation, &ids, &domain).await?;
+        let shown = shown_names(catalog, &relation, &ids).await?;
         for row in &mut rows {
             for (key, value) in row.iter_mut() {
                 let related = view.get(key).and_then(|f| f.relation.as_deref());
-                if related == Some(relation.as_str())
-                    && let Some(id) = named_id(value)
-                    && !visible.contains(&id)
-                {
-                    *value = Value::from(id);
+                if related != Some(relation.as_str()) {
+                    continue;
                 }
+                let Some(id) = named_id(value) else { continue };
+                *value = match &shown {
+                    Shown::Odoo => continue,
+                    Shown::Odoos(kept) if kept.contains(&id) => continue,
+                    Shown::Labels(labels) => match labels.get(&id) {
+                        Some(label) => json!([id, label]),
+                        None => Value::from(id),
+                    },
+                    Shown::Odoos(_) | Shown::Ids => Value::from(id),
+                };
             }
         }
     }
     Ok(rows)
 }
 
-/// The id of a many2one value still carrying its display name (`[id, "name"]`).
+/// What the caller may see of the names of some records of one model.
+enum Shown {
+    /// Odoo's names, all of them.
+    Odoo,
+    /// Odoo's names of these records (those within the records domain); ids for the others.
+    Odoos(Vec<i64>),
+    /// These labels (a readable name field), for the records within the records domain.
+    Labels(BTreeMap<i64, String>),
+    /// Ids only.
+    Ids,
+}
+
+async fn shown_names(catalog: &Catalog, model: &str, ids: &[i64]) -> Result<Shown, OdooError> {
+    if !catalog.access.model_visible(model) {
+        return Ok(Shown::Ids);
+    }
+    let view = catalog.model_fields(model).await?;
+    let records = catalog.access.records_domain(model);
+    match (names::label(&view), records) {
+        (names::Label::None, _) => Ok(Shown::Ids),
+        (names::Label::Native, None) => Ok(Shown::Odoo),
+        (names::Label::Native, Some(records)) => Ok(Shown::Odoos(
+            ids_in_scope(&catalog.inner, model, ids, &records).await?,
+        )),
+        (names::Label::Field(field), records) => {
+            let domain = json!([["id", "in", ids]]);
+            let query = SearchRead {
+                domain: match records {
+                    Some(records) => restrict(records, domain),
+                    None => domain,
+                },
+                fields: vec![field.clone()],
+                offset: 0,
+                limit: Some(ids.len() as u64),
+                order: None,
+            };
+            match catalog.inner.odoo.search_read(model, &query).await {
+                Ok(rows) => Ok(Shown::Labels(
+                    rows.iter()
+                        .filter_map(|row| {
+                            let id = row.get("id").and_then(Value::as_i64)?;
+                            let label = row.get(&field).and_then(Value::as_str)?;
+                            Some((id, label.to_owned()))
+                        })
+                        .collect(),
+                )),
+                // Records the Odoo user may not read (Odoo names them anyway): ids only.
+                Err(e) if e.kind() == warden_odoo::ErrorKind::AccessError => Ok(Shown::Ids),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
 fn named_id(value: &Value) -> Option<i64> {
     match value {
         Value::Array(pair) if pair.len() == 2 => pair[0].as_i64(),

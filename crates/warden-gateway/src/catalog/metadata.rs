@@ -10,6 +10,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 use warden_odoo::{OdooClient, OdooError, SearchRead};
 
+use super::taint::{Hidden, HiddenFields};
+
 /// Most models read from `ir.model`.
 const MAX_MODELS: u64 = 5000;
 /// Most cache entries kept; beyond, empty and expired entries are dropped.
@@ -27,6 +29,8 @@ const FIELD_ATTRIBUTES: &[&str] = &[
     "sortable",
     "groupable",
     "searchable",
+    "depends",
+    "related",
 ];
 
 /// One field of a model, from `fields_get`.
@@ -47,10 +51,14 @@ pub(crate) struct FieldInfo {
     /// `(value, label)` pairs of a selection field.
     pub(crate) selection: Option<Vec<(Value, String)>>,
     pub(crate) help: Option<String>,
+    /// The field paths its value is computed from (`depends`), e.g. `parent_id.name`.
+    pub(crate) depends: Vec<String>,
+    /// The field path a related field copies (`related`), e.g. `partner_id.email`.
+    pub(crate) related: Option<String>,
 }
 
 impl FieldInfo {
-    fn from_value(value: &Value) -> Self {
+    pub(crate) fn from_value(value: &Value) -> Self {
         let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
         let flag =
             |key: &str, default: bool| value.get(key).and_then(Value::as_bool).unwrap_or(default);
@@ -69,6 +77,29 @@ impl FieldInfo {
                     .collect()
             });
         let store = flag("store", true);
+        let depends = value
+            .get("depends")
+            .and_then(Value::as_array)
+            .map(|paths| {
+                paths
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Odoo sends `related` as a dotted string; older servers as a list of names.
+        let related = match value.get("related") {
+            Some(Value::String(path)) if !path.is_empty() => Some(path.clone()),
+            Some(Value::Array(names)) if !names.is_empty() => Some(
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("."),
+            ),
+            _ => None,
+        };
         Self {
             ty: text("type").unwrap_or_default(),
             label: text("string").unwrap_or_default(),
@@ -81,12 +112,28 @@ impl FieldInfo {
             searchable: flag("searchable", true),
             selection,
             help: text("help").filter(|h| !h.is_empty()),
+            depends,
+            related,
         }
+    }
+
+    /// Every field path the value derives from: its `depends` and its `related` path.
+    pub(crate) fn sources(&self) -> impl Iterator<Item = &str> {
+        self.depends
+            .iter()
+            .map(String::as_str)
+            .chain(self.related.as_deref())
     }
 
     /// Whether the field points to records of another model.
     pub(crate) fn is_relational(&self) -> bool {
         matches!(self.ty.as_str(), "many2one" | "one2many" | "many2many")
+    }
+
+    /// Whether Odoo computes the field with code that declares nothing it depends on (not
+    /// stored, not related, no `depends`): its value and its search are opaque to the gateway.
+    pub(crate) fn is_opaque(&self) -> bool {
+        !self.store && self.related.is_none() && self.depends.is_empty()
     }
 
     /// Whether the field is returned when a search names no fields: stored and not binary.
@@ -107,12 +154,33 @@ pub(crate) struct ModelInfo {
     pub(crate) name: String,
 }
 
+/// The models of the Odoo database, as far as the Odoo user can list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ModelList {
+    /// Sorted by technical name.
+    pub(crate) models: Vec<ModelInfo>,
+    /// Whether the list is every model (`ir.model`, readable by administrators) or only the
+    /// ones the user may read (`ir.model.get_available_models`, for everyone else): a model
+    /// missing from an incomplete list may still exist (e.g. `hr.employee`, which users without
+    /// an HR group search through `hr.employee.public`).
+    pub(crate) complete: bool,
+}
+
+impl ModelList {
+    /// Whether `model` is listed.
+    pub(crate) fn contains(&self, model: &str) -> bool {
+        self.models
+            .binary_search_by(|m| m.model.as_str().cmp(model))
+            .is_ok()
+    }
+}
+
 type Slot<T> = Arc<OnceCell<(Instant, Arc<T>)>>;
 
 /// The metadata cache.
 pub(crate) struct MetadataCache {
     ttl: Duration,
-    models: Mutex<Slot<Vec<ModelInfo>>>,
+    models: Mutex<Slot<ModelList>>,
     fields: Mutex<HashMap<String, Slot<ModelFields>>>,
 }
 
@@ -130,7 +198,7 @@ impl MetadataCache {
     }
 
     /// The models, sorted by technical name.
-    pub(crate) async fn models(&self, odoo: &OdooClient) -> Result<Arc<Vec<ModelInfo>>, OdooError> {
+    pub(crate) async fn models(&self, odoo: &OdooClient) -> Result<Arc<ModelList>, OdooError> {
         let cell = {
             let mut slot = self.models.lock().unwrap_or_else(PoisonError::into_inner);
             if slot.get().is_some_and(|(at, _)| !self.fresh(*at)) {
@@ -176,7 +244,10 @@ impl MetadataCache {
     }
 }
 
-async fn fetch_models(odoo: &OdooClient) -> Result<Vec<ModelInfo>, OdooError> {
+/// The model list: `ir.model` when the Odoo user may read it (administrators), else the models
+/// the user may read, from `ir.model.get_available_models` (Odoo's web client asks the same;
+/// any internal user may call it).
+async fn fetch_models(odoo: &OdooClient) -> Result<ModelList, OdooError> {
     let query = SearchRead {
         domain: json!([]),
         fields: vec!["model".to_owned(), "name".to_owned()],
@@ -184,23 +255,48 @@ async fn fetch_models(odoo: &OdooClient) -> Result<Vec<ModelInfo>, OdooError> {
         limit: Some(MAX_MODELS),
         order: Some("model asc".to_owned()),
     };
-    let rows = odoo.search_read("ir.model", &query).await?;
+    let (rows, complete, name_key) = match odoo.search_read("ir.model", &query).await {
+        Ok(rows) => (rows, true, "name"),
+        Err(e) if e.kind() == warden_odoo::ErrorKind::AccessError => {
+            let listed = odoo
+                .call_method(
+                    "ir.model",
+                    "get_available_models",
+                    &[],
+                    Vec::new(),
+                    Map::new(),
+                )
+                .await?;
+            let rows = listed
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|item| item.as_object().cloned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (rows, false, "display_name")
+        }
+        Err(e) => return Err(e),
+    };
     let mut models: Vec<ModelInfo> = rows
         .iter()
         .filter_map(|row| {
             let model = row.get("model")?.as_str()?.to_owned();
             let name = row
-                .get("name")
+                .get(name_key)
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned();
             Some(ModelInfo { model, name })
         })
+        .take(usize::try_from(MAX_MODELS).unwrap_or(usize::MAX))
         .collect();
     models.sort_by(|a, b| a.model.cmp(&b.model));
     models.dedup_by(|a, b| a.model == b.model);
-    tracing::debug!(count = models.len(), "model list fetched");
-    Ok(models)
+    tracing::debug!(count = models.len(), complete, "model list fetched");
+    Ok(ModelList { models, complete })
 }
 
 async fn fetch_fields(odoo: &OdooClient, model: &str) -> Result<ModelFields, OdooError> {
@@ -224,29 +320,32 @@ async fn fetch_fields(odoo: &OdooClient, model: &str) -> Result<ModelFields, Odo
     Ok(fields)
 }
 
-/// A model's fields as one caller may see them: fields it may not read are absent, as if the
-/// model did not have them. Shares the cached map; filters on access.
+/// A model's fields as one caller may see them: the fields it may not read — denied by its
+/// profile, or derived from a denied field (see [`super::taint`]) — are absent, as if the model
+/// did not have them. Shares the cached map.
 #[derive(Clone)]
 pub(crate) struct ModelView {
-    model: String,
     all: Arc<ModelFields>,
+    hidden: Arc<HiddenFields>,
     access: Arc<dyn super::Access>,
 }
 
 impl ModelView {
-    pub(crate) fn new(model: &str, all: Arc<ModelFields>, access: Arc<dyn super::Access>) -> Self {
+    pub(crate) fn new(
+        all: Arc<ModelFields>,
+        hidden: Arc<HiddenFields>,
+        access: Arc<dyn super::Access>,
+    ) -> Self {
         Self {
-            model: model.to_owned(),
             all,
+            hidden,
             access,
         }
     }
 
     /// The field, if it exists and may be read.
     pub(crate) fn get(&self, name: &str) -> Option<&FieldInfo> {
-        self.all
-            .get(name)
-            .filter(|_| self.access.field_readable(&self.model, name))
+        self.all.get(name).filter(|_| !self.hidden.contains(name))
     }
 
     pub(crate) fn contains_key(&self, name: &str) -> bool {
@@ -257,7 +356,7 @@ impl ModelView {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &FieldInfo)> {
         self.all
             .iter()
-            .filter(|(name, _)| self.access.field_readable(&self.model, name))
+            .filter(|(name, _)| !self.hidden.contains(name))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -269,8 +368,18 @@ impl ModelView {
         self.access.model_visible(model)
     }
 
+    /// Whether the caller may not read some field of the model.
+    pub(crate) fn hides_any(&self) -> bool {
+        !self.hidden.is_empty()
+    }
+
     /// Whether `name` is a field of the model that the caller may not read.
     pub(crate) fn is_hidden(&self, name: &str) -> bool {
-        self.all.contains_key(name) && !self.access.field_readable(&self.model, name)
+        self.all.contains_key(name) && self.hidden.contains(name)
+    }
+
+    /// Why `name` is hidden, if it is a field of the model the caller may not read.
+    pub(crate) fn hidden_reason(&self, name: &str) -> Option<&Hidden> {
+        self.all.get(name).and(self.hidden.get(name))
     }
 }

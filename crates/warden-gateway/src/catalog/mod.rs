@@ -9,15 +9,19 @@
 //! [`Catalog::parse_call`] and [`Catalog::execute`].
 
 mod args;
+mod commands;
 mod domain;
 mod exec;
 mod literal;
 mod metadata;
+mod names;
 mod outcome;
 mod parsed;
 mod prompts;
 mod resources;
 mod schema;
+mod scope;
+mod taint;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +31,7 @@ use serde_json::{Map, Value};
 
 use schema::Tool;
 
+pub use commands::NestedChange;
 pub use parsed::{FieldUse, Operation, ParsedCall, Usage};
 
 /// What one caller may see and do, as the catalog asks it. The gateway answers from the key's
@@ -42,8 +47,14 @@ pub use parsed::{FieldUse, Operation, ParsedCall, Usage};
 pub trait Access: Send + Sync {
     /// Whether the model exists for the caller.
     fn model_visible(&self, model: &str) -> bool;
-    /// Whether the caller may see the field (its value, its metadata, its use in a filter).
+    /// Whether the caller's rules let it see the field (its value, its metadata, its use in a
+    /// filter). The catalog also hides the fields Odoo derives from one the rules hide.
     fn field_readable(&self, model: &str, field: &str) -> bool;
+    /// Whether a readable field stays visible although Odoo derives it from a hidden one
+    /// (default: no).
+    fn derived_allowed(&self, _model: &str, _field: &str) -> bool {
+        false
+    }
     /// Whether the operation is allowed on at least one model (tools no model allows are not
     /// listed).
     fn operation_possible(&self, operation: Operation) -> bool;
@@ -155,6 +166,8 @@ impl Default for CatalogSettings {
 pub struct Catalog {
     inner: Arc<Inner>,
     access: Arc<dyn Access>,
+    /// The hidden fields of each model under `access` (derived ones included).
+    taint: Arc<taint::TaintCache>,
 }
 
 struct Inner {
@@ -358,6 +371,12 @@ pub enum CallError {
     /// Odoo failed while serving a resource, a prompt or a completion.
     #[error("{}", outcome::safe_odoo_message(.0))]
     Odoo(warden_odoo::OdooError),
+    /// The key's policy refuses it (a resource mirrors a tool the profile does not allow).
+    #[error("{}", .0.message)]
+    Denied(Denied),
+    /// The tool a resource mirrors failed.
+    #[error("{}", .0.message)]
+    Tool(ToolError),
 }
 
 impl Catalog {
@@ -372,6 +391,7 @@ impl Catalog {
                 metadata,
             }),
             access: Arc::new(Unrestricted),
+            taint: Arc::default(),
         }
     }
 
@@ -380,6 +400,7 @@ impl Catalog {
         Self {
             inner: Arc::clone(&self.inner),
             access,
+            taint: Arc::default(),
         }
     }
 
@@ -387,30 +408,31 @@ impl Catalog {
     pub(crate) async fn visible_models(
         &self,
     ) -> Result<Vec<metadata::ModelInfo>, warden_odoo::OdooError> {
-        let models = self.inner.metadata.models(&self.inner.odoo).await?;
-        Ok(models
+        let list = self.inner.metadata.models(&self.inner.odoo).await?;
+        Ok(list
+            .models
             .iter()
             .filter(|m| self.access.model_visible(&m.model))
             .cloned()
             .collect())
     }
 
-    /// Whether `model` exists for the caller: `Ok(None)` when the model list itself is not
-    /// readable by the Odoo user (then `fields_get` decides).
-    pub(crate) async fn model_exists(
-        &self,
-        model: &str,
-    ) -> Result<Option<bool>, warden_odoo::OdooError> {
+    /// Whether `model` exists for the caller (who must be allowed to see it): listed in the
+    /// model list, or — when the Odoo user's list is not complete — known to `fields_get`.
+    pub(crate) async fn model_exists(&self, model: &str) -> Result<bool, warden_odoo::OdooError> {
         if !self.access.model_visible(model) {
-            return Ok(Some(false));
+            return Ok(false);
         }
-        match self.inner.metadata.models(&self.inner.odoo).await {
-            Ok(models) => Ok(Some(
-                models
-                    .binary_search_by(|m| m.model.as_str().cmp(model))
-                    .is_ok(),
-            )),
-            Err(e) if e.kind() == warden_odoo::ErrorKind::AccessError => Ok(None),
+        let list = self.inner.metadata.models(&self.inner.odoo).await?;
+        if list.contains(model) {
+            return Ok(true);
+        }
+        if list.complete {
+            return Ok(false);
+        }
+        match self.inner.metadata.fields(&self.inner.odoo, model).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == warden_odoo::ErrorKind::UnknownModel => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -426,9 +448,19 @@ impl Catalog {
         } else {
             Arc::new(metadata::ModelFields::new())
         };
+        let hidden = self
+            .taint
+            .hidden(
+                &self.inner.metadata,
+                &self.inner.odoo,
+                self.access.as_ref(),
+                model,
+                &all,
+            )
+            .await;
         Ok(metadata::ModelView::new(
-            model,
             all,
+            hidden,
             Arc::clone(&self.access),
         ))
     }

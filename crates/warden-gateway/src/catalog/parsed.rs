@@ -5,11 +5,13 @@
 use serde_json::{Map, Value};
 
 use super::args::{self, Args};
+use super::commands::{self, NestedChange};
 use super::domain::{self, CheckedDomain, restrict};
 use super::metadata::{FieldInfo, ModelView};
 use super::outcome::{invalid, odoo_error_outcome};
 use super::schema::{self, Tool};
 use super::{CallError, Catalog, ToolOutcome};
+use super::{names, scope};
 
 /// What a call does to Odoo data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +29,8 @@ pub enum Operation {
     Unlink,
     /// Calls a public model method.
     Call,
+    /// Refers to existing records (a many2one value, a many2many link): they must be visible.
+    Link,
 }
 
 /// How a call uses a field.
@@ -75,6 +79,7 @@ pub struct ParsedCall {
     ids: Vec<i64>,
     uses: Vec<FieldUse>,
     records: Option<Value>,
+    nested: Vec<NestedChange>,
     pub(crate) notes: Vec<String>,
     pub(crate) action: Action,
 }
@@ -132,6 +137,12 @@ impl ParsedCall {
     pub fn field_uses(&self) -> &[FieldUse] {
         &self.uses
     }
+    /// What the call's relational values do to records of other models (create and update):
+    /// records created, changed, deleted or linked through one2many, many2many and many2one
+    /// fields. Each is checked as that operation on that model.
+    pub fn nested_changes(&self) -> &[NestedChange] {
+        &self.nested
+    }
     /// Number of records the call creates (create only).
     pub fn records_created(&self) -> usize {
         match &self.action {
@@ -146,7 +157,7 @@ impl ParsedCall {
             Action::Read => "read",
             Action::Count { .. } => "search_count",
             Action::Aggregate { .. } => "read_group",
-            Action::FindByName { .. } => "name_search",
+            Action::FindByName { .. } => "search_read",
             Action::Describe => "fields_get",
             Action::Create { .. } => "create",
             Action::Update { .. } => "write",
@@ -189,6 +200,7 @@ impl ParsedCall {
             ids: Vec::new(),
             uses: Vec::new(),
             records: None,
+            nested: Vec::new(),
             notes: Vec::new(),
             action,
         }
@@ -218,6 +230,10 @@ pub(crate) enum Action {
     FindByName {
         name: String,
         limit: u32,
+        /// The readable name field searched.
+        search: String,
+        /// The field shown as each match's name.
+        label: String,
     },
     ListModels {
         filter: Option<String>,
@@ -284,6 +300,22 @@ const MAX_ORDER_TERMS: usize = 10;
 
 /// An error that ends parsing: a finished error outcome.
 type Refusal = Box<ToolOutcome>;
+
+/// What the relational values of a create or update do to other models.
+#[derive(Default)]
+struct Nested {
+    changes: Vec<NestedChange>,
+    uses: Vec<FieldUse>,
+}
+
+/// One segment of a field path, on the model that has it.
+struct Step {
+    model: String,
+    field: String,
+    info: FieldInfo,
+    /// Whether the caller's profile hides fields of `model`.
+    restricted: bool,
+}
 
 fn refuse(message: impl Into<String>) -> Refusal {
     Box::new(invalid(message.into()))
@@ -360,11 +392,10 @@ impl CallParser<'_> {
         args::check_model_name(&model).map_err(refuse)?;
         let inner = &self.catalog.inner;
         match self.catalog.model_exists(&model).await {
-            Ok(Some(false)) => Err(refuse(format!(
+            Ok(false) => Err(refuse(format!(
                 "unknown model {model:?}; use list_models to find the technical name (e.g. \"res.partner\" for contacts)"
             ))),
-            // Known, or the model list is not readable: fields_get tells whether it exists.
-            Ok(_) => Ok(model),
+            Ok(true) => Ok(model),
             Err(e) => Err(Box::new(odoo_error_outcome(&e, inner))),
         }
     }
@@ -377,36 +408,31 @@ impl CallParser<'_> {
             .map_err(|e| Box::new(odoo_error_outcome(&e, &self.catalog.inner)))
     }
 
-    /// Follow a dotted path through relational fields: the last field's metadata; every segment
-    /// is recorded in `uses` on its own model.
-    async fn resolve_path(
-        &self,
-        model: &str,
-        path: &str,
-        usage: Usage,
-        uses: &mut Vec<FieldUse>,
-    ) -> Result<FieldInfo, Refusal> {
+    /// Follow a dotted path through relational fields: each segment with the model that has it
+    /// and its metadata, as the caller sees them.
+    async fn steps(&self, model: &str, path: &str) -> Result<Vec<Step>, Refusal> {
         domain::check_path_syntax(path).map_err(refuse)?;
         let segments: Vec<&str> = path.split('.').collect();
         let mut current = model.to_owned();
-        let mut last = segments.len();
+        let mut out: Vec<Step> = Vec::with_capacity(segments.len());
         for (index, segment) in segments.iter().enumerate() {
             let fields = self.fields(&current).await?;
             let Some(field) = fields.get(segment) else {
                 return Err(refuse(unknown_field(segment, &current, path)));
             };
-            uses.push(FieldUse {
+            let next = field.relation.clone().filter(|_| field.is_relational());
+            out.push(Step {
                 model: current.clone(),
                 field: (*segment).to_owned(),
-                usage,
+                info: field.clone(),
+                restricted: fields.hides_any(),
             });
-            last -= 1;
-            if last == 0 {
-                return Ok(field.clone());
+            if index + 1 == segments.len() {
+                break;
             }
-            match (&field.relation, field.is_relational()) {
-                (Some(relation), true) => current.clone_from(relation),
-                _ => {
+            match next {
+                Some(relation) => current = relation,
+                None => {
                     return Err(refuse(format!(
                         "in {path:?}, {segment:?} is a {} field of {current}, not a relation; only many2one, one2many and many2many fields can be followed with '.' (segment {})",
                         field.ty,
@@ -415,11 +441,13 @@ impl CallParser<'_> {
                 }
             }
         }
-        Err(refuse(format!("{path:?} is not a valid field path")))
+        Ok(out)
     }
 
-    /// Parse and check a `domain` argument; its leaves' paths are resolved on `model` (each
-    /// segment recorded in `uses`). The access's records domain is ANDed to the returned value.
+    /// Parse and check a `domain` argument; its conditions are resolved on `model` (each
+    /// segment recorded in `uses`), name searches rewritten to the readable name fields
+    /// ([`names`]) and relations scoped to the records domains of the models they reach
+    /// ([`scope`]). The access's records domain of `model` is ANDed to the returned value.
     async fn domain(
         &self,
         args: &mut Args,
@@ -431,19 +459,154 @@ impl CallParser<'_> {
             .opt_structured("domain")
             .map_err(refuse)?
             .unwrap_or_else(|| Value::Array(Vec::new()));
-        let mut checked = domain::check(&value).map_err(refuse)?;
-        for path in &checked.paths {
-            let field = self.resolve_path(model, path, Usage::Filter, uses).await?;
-            if !field.searchable {
+        let checked = domain::check(&value).map_err(refuse)?;
+        let items = match checked.value {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut paths = Vec::with_capacity(checked.paths.len());
+        for item in items {
+            match item {
+                Value::Array(leaf) => {
+                    out.extend(self.condition(model, &leaf, uses, &mut paths).await?);
+                }
+                operator => out.push(operator),
+            }
+        }
+        let mut value = Value::Array(out);
+        if let Some(records) = records {
+            value = restrict(records.clone(), value);
+        }
+        Ok(CheckedDomain { value, paths })
+    }
+
+    /// One condition `[path, op, value]` of a domain on `model`, as the items that replace it.
+    async fn condition(
+        &self,
+        model: &str,
+        leaf: &[Value],
+        uses: &mut Vec<FieldUse>,
+        paths: &mut Vec<String>,
+    ) -> Result<Vec<Value>, Refusal> {
+        let [path, op, value] = leaf else {
+            return Err(refuse("a condition is a (field, operator, value) triple"));
+        };
+        let (Some(path), Some(op)) = (path.as_str(), op.as_str()) else {
+            return Err(refuse("a condition's field and operator are strings"));
+        };
+        let steps = self.steps(model, path).await?;
+        let last = steps.last().ok_or_else(|| refuse("an empty field path"))?;
+        let prefix: Vec<&str> = steps[..steps.len() - 1]
+            .iter()
+            .map(|s| s.field.as_str())
+            .collect();
+        // Conditions Odoo would answer with a name search: on the readable name field instead.
+        let name_of = |view: &ModelView, what: &str| {
+            names::name_field(view).ok_or_else(|| {
+                refuse(format!(
+                    "{path:?} cannot be compared with a name with this key ({what} has no name field it may read); compare it with record ids"
+                ))
+            })
+        };
+        let conditions: Vec<Value> = if last.field == "display_name" {
+            let view = self.fields(&last.model).await?;
+            let name = name_of(&view, &last.model)?;
+            let mut renamed = prefix.clone();
+            renamed.push(name);
+            names::rewrite(&renamed.join("."), op, value).ok_or_else(|| {
+                refuse(format!(
+                    "the operator {op:?} does not apply to display_name; compare names with =, in, like or ilike"
+                ))
+            })?
+        } else if let (true, Some(comodel)) = (last.info.is_relational(), &last.info.relation) {
+            match names::relational_use(op, value).map_err(refuse)? {
+                names::RelationalUse::Ids => vec![Value::Array(leaf.to_vec())],
+                names::RelationalUse::Names => {
+                    let view = self.fields(comodel).await?;
+                    let name = name_of(&view, &last.field)?;
+                    let renamed = format!("{path}.{name}");
+                    names::rewrite(&renamed, op, value).ok_or_else(|| {
+                        refuse(format!(
+                            "{op:?} with a name is not supported on {path:?}: give record ids, e.g. [{path:?}, {op:?}, 42]"
+                        ))
+                    })?
+                }
+            }
+        } else {
+            vec![Value::Array(leaf.to_vec())]
+        };
+        let mut out = Vec::with_capacity(conditions.len());
+        for item in conditions {
+            let Value::Array(leaf) = item else {
+                out.push(item);
+                continue;
+            };
+            let (Some(path), Some(op), Some(value)) = (
+                leaf.first().and_then(Value::as_str),
+                leaf.get(1).and_then(Value::as_str),
+                leaf.get(2),
+            ) else {
+                return Err(refuse("a condition is a (field, operator, value) triple"));
+            };
+            let steps = self.steps(model, path).await?;
+            for step in &steps {
+                if step.restricted && step.info.is_opaque() {
+                    return Err(refuse(format!(
+                        "the field {:?} of {} cannot be used in a filter with this key: Odoo searches it with code of its own, which may look at fields this key may not read",
+                        step.field, step.model
+                    )));
+                }
+                uses.push(FieldUse {
+                    model: step.model.clone(),
+                    field: step.field.clone(),
+                    usage: Usage::Filter,
+                });
+            }
+            let (last, hops) = steps
+                .split_last()
+                .ok_or_else(|| refuse("an empty field path"))?;
+            if !last.info.searchable {
                 return Err(refuse(format!(
                     "the field {path:?} cannot be used in a domain (it is computed and not searchable)"
                 )));
             }
+            let hops: Vec<scope::Hop> = hops
+                .iter()
+                .map(|step| scope::Hop {
+                    segment: step.field.clone(),
+                    records: step
+                        .info
+                        .relation
+                        .as_deref()
+                        .and_then(|r| self.catalog.access.records_domain(r)),
+                })
+                .collect();
+            paths.push(path.to_owned());
+            out.push(scope::scoped(&hops, &last.field, op, value));
         }
-        if let Some(records) = records {
-            checked.value = restrict(records.clone(), checked.value);
+        Ok(out)
+    }
+
+    /// Sorting on a relation sorts by the related model's own order, which may be made of fields
+    /// the key cannot read (a product's code): refused when the related model hides any field.
+    async fn check_sort(&self, fields: &ModelView, names: &[String]) -> Result<(), Refusal> {
+        for name in names {
+            let Some(comodel) = fields
+                .get(name)
+                .filter(|f| f.is_relational())
+                .and_then(|f| f.relation.clone())
+            else {
+                continue;
+            };
+            let related = self.fields(&comodel).await?;
+            if !self.catalog.access.model_visible(&comodel) || related.hides_any() {
+                return Err(refuse(format!(
+                    "sorting on {name:?} sorts by fields of the related records this key may not read; sort on another field"
+                )));
+            }
         }
-        Ok(checked)
+        Ok(())
     }
 
     /// Plain field names (no paths) of `model`.
@@ -540,6 +703,9 @@ impl CallParser<'_> {
             ),
             _ => None,
         };
+        if let Some((_, names)) = &order {
+            self.check_sort(&fields, names).await?;
+        }
         let mut notes = Vec::new();
         let limit = self.limit(args, &mut notes)?;
         let offset = args.opt_u64("offset").map_err(refuse)?.unwrap_or(0);
@@ -725,6 +891,9 @@ impl CallParser<'_> {
             ),
             _ => None,
         };
+        if let Some((_, names)) = &order {
+            self.check_sort(&fields, names).await?;
+        }
         let mut notes = Vec::new();
         let limit = self.limit(args, &mut notes)?;
         let mut call = ParsedCall::new(
@@ -758,14 +927,19 @@ impl CallParser<'_> {
 
     async fn find_by_name(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {
         let model = self.model(args).await?;
-        // Odoo matches the text against the record name: a key that may not read the name must
-        // not be able to probe it.
+        // Not Odoo's name_search, which may match fields the key cannot read (a contact's
+        // e-mail or VAT, a product's code): a search on the readable name field (`names`).
         let fields = self.fields(&model).await?;
-        if fields.is_hidden("name") || fields.is_hidden("display_name") {
+        let Some(search) = names::name_field(&fields) else {
             return Err(refuse(format!(
-                "find_by_name is not available on {model} with this key (it matches record names this key may not read); use search_records with a domain on fields it may read"
+                "find_by_name is not available on {model} with this key (it has no name field this key may read); use search_records with a domain on fields it may read"
             )));
-        }
+        };
+        let label = match names::label(&fields) {
+            names::Label::Native => "display_name".to_owned(),
+            names::Label::Field(field) => field,
+            names::Label::None => search.to_owned(),
+        };
         let name = args.opt_text("name").map_err(refuse)?.unwrap_or_default();
         let mut notes = Vec::new();
         let limit = self.limit(args, &mut notes)?;
@@ -773,12 +947,20 @@ impl CallParser<'_> {
             Tool::FindByName,
             Some(model),
             Operation::Read,
-            Action::FindByName { name, limit },
+            Action::FindByName {
+                name,
+                limit,
+                search: search.to_owned(),
+                label: label.clone(),
+            },
         );
-        call.fields_read = vec!["display_name".to_owned()];
+        let name = model_name(&call);
+        call.fields_read = vec![label];
         let read = call.fields_read.clone();
-        call.use_fields(&model_name(&call), &read, Usage::Read);
-        call.records = self.records(&model_name(&call));
+        call.use_fields(&name, &read, Usage::Read);
+        call.use_fields(&name, &[search.to_owned()], Usage::Filter);
+        call.domain_fields = vec![search.to_owned()];
+        call.records = self.records(&name);
         call.notes = notes;
         Ok(call)
     }
@@ -810,6 +992,7 @@ impl CallParser<'_> {
         }
         let mut values = Vec::with_capacity(list.len());
         let mut written: Vec<String> = Vec::new();
+        let mut nested = Nested::default();
         for (index, item) in list.into_iter().enumerate() {
             let Value::Object(map) = item else {
                 return Err(refuse(format!(
@@ -819,6 +1002,8 @@ impl CallParser<'_> {
             };
             let names: Vec<String> = map.keys().cloned().collect();
             Self::check_fields(&fields, &model, &names, "values")?;
+            self.relations(&model, &fields, &map, "", 0, &mut nested)
+                .await?;
             for name in names {
                 if !written.contains(&name) {
                     written.push(name);
@@ -833,6 +1018,8 @@ impl CallParser<'_> {
             Action::Create { values },
         );
         call.use_fields(&model_name(&call), &written, Usage::Write);
+        call.uses.extend(nested.uses);
+        call.nested = nested.changes;
         call.fields_written = written;
         Ok(call)
     }
@@ -857,6 +1044,9 @@ impl CallParser<'_> {
         };
         let names: Vec<String> = values.keys().cloned().collect();
         Self::check_fields(&fields, &model, &names, "values")?;
+        let mut nested = Nested::default();
+        self.relations(&model, &fields, &values, "", 0, &mut nested)
+            .await?;
         let mut call = ParsedCall::new(
             Tool::UpdateRecords,
             Some(model),
@@ -864,10 +1054,127 @@ impl CallParser<'_> {
             Action::Update { values },
         );
         call.use_fields(&model_name(&call), &names, Usage::Write);
+        call.uses.extend(nested.uses);
+        call.nested = nested.changes;
         call.fields_written = names;
         call.ids = ids;
         call.records = self.records(&model_name(&call));
         Ok(call)
+    }
+
+    /// The relational values among `values` (of `model`, seen as `view`) as the changes they
+    /// make on other models ([`commands`]), recursively through the values of create and update
+    /// commands; the fields those set are recorded as writes on their own models.
+    fn relations<'a>(
+        &'a self,
+        model: &'a str,
+        view: &'a ModelView,
+        values: &'a Map<String, Value>,
+        prefix: &'a str,
+        depth: usize,
+        nested: &'a mut Nested,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Refusal>> + Send + 'a>> {
+        Box::pin(async move {
+            for (name, value) in values {
+                let Some(field) = view.get(name) else {
+                    continue;
+                };
+                let via = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                let unseen = |_comodel: &str| {
+                    refuse(format!(
+                        "{via:?} of {model} refers to records of a model this key cannot see; leave it out"
+                    ))
+                };
+                let comodel = match (field.ty.as_str(), field.relation.as_deref()) {
+                    ("many2one" | "one2many" | "many2many", Some(comodel)) => comodel.to_owned(),
+                    ("reference", _) => {
+                        // "model,id": a record of any model.
+                        let Some((target, id)) = value.as_str().and_then(|v| v.split_once(','))
+                        else {
+                            continue;
+                        };
+                        let id = id.trim().parse::<i64>().map_err(|_| {
+                            refuse(format!(
+                                "{via:?} takes \"model,id\", e.g. \"res.partner,10\""
+                            ))
+                        })?;
+                        if !self.catalog.access.model_visible(target) {
+                            return Err(unseen(target));
+                        }
+                        nested.changes.push(NestedChange {
+                            via,
+                            model: target.to_owned(),
+                            operation: Operation::Link,
+                            ids: vec![id],
+                        });
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if field.ty == "many2one" {
+                    match value {
+                        Value::Null | Value::Bool(false) => continue,
+                        Value::Number(n) if n.as_i64().is_some_and(|id| id > 0) => {
+                            if !self.catalog.access.model_visible(&comodel) {
+                                return Err(unseen(&comodel));
+                            }
+                            nested.changes.push(NestedChange {
+                                via,
+                                model: comodel,
+                                operation: Operation::Link,
+                                ids: n.as_i64().into_iter().collect(),
+                            });
+                            continue;
+                        }
+                        _ => {
+                            return Err(refuse(format!(
+                                "{via:?} takes a record id (or false), found {}",
+                                domain::kind(value)
+                            )));
+                        }
+                    }
+                }
+                if !self.catalog.access.model_visible(&comodel) {
+                    return Err(unseen(&comodel));
+                }
+                let list = commands::parse(&via, value).map_err(refuse)?;
+                let restricted = self.catalog.access.records_domain(&comodel).is_some();
+                let one2many = field.ty == "one2many";
+                for command in &list {
+                    let changes = commands::changes(&via, &comodel, one2many, restricted, command)
+                        .map_err(refuse)?;
+                    nested.changes.extend(changes);
+                    let (commands::Command::Create(vals) | commands::Command::Update(_, vals)) =
+                        command
+                    else {
+                        continue;
+                    };
+                    if depth + 1 >= commands::MAX_DEPTH {
+                        return Err(refuse(format!(
+                            "{via:?}: commands nest more than {} levels deep",
+                            commands::MAX_DEPTH
+                        )));
+                    }
+                    let comodel_view = self.fields(&comodel).await?;
+                    let names: Vec<String> = vals.keys().cloned().collect();
+                    Self::check_fields(&comodel_view, &comodel, &names, &via)?;
+                    for name in names {
+                        nested.uses.push(FieldUse {
+                            model: comodel.clone(),
+                            field: name,
+                            usage: Usage::Write,
+                        });
+                    }
+                    self.relations(&comodel, &comodel_view, vals, &via, depth + 1, nested)
+                        .await?;
+                }
+            }
+            Ok(())
+        })
     }
 
     async fn call_method(&self, args: &mut Args) -> Result<ParsedCall, Refusal> {

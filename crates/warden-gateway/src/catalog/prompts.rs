@@ -74,7 +74,7 @@ fn no_extra(arguments: &BTreeMap<String, String>, allowed: &[&str]) -> Result<()
     }
 }
 
-/// Which of `wanted` exist in this database (all of them when the model list is not readable).
+/// Which of `wanted` exist in this database for the caller.
 async fn existing(
     catalog: &Catalog,
     wanted: &[&'static str],
@@ -82,8 +82,8 @@ async fn existing(
     let mut out = Vec::with_capacity(wanted.len());
     for model in wanted {
         match catalog.model_exists(model).await {
-            Ok(Some(false)) => {}
-            Ok(_) => out.push(*model),
+            Ok(false) => {}
+            Ok(true) => out.push(*model),
             Err(e) => return Err(CallError::Odoo(e)),
         }
     }
@@ -190,12 +190,12 @@ pub(crate) async fn get(
             let model = argument(arguments, "model")?;
             check_model_name(&model).map_err(CallError::InvalidPromptArguments)?;
             match catalog.model_exists(&model).await {
-                Ok(Some(false)) => {
+                Ok(false) => {
                     return Err(CallError::InvalidPromptArguments(format!(
                         "unknown model {model:?}; list_models shows the available models"
                     )));
                 }
-                Ok(_) => {}
+                Ok(true) => {}
                 Err(e) => return Err(CallError::Odoo(e)),
             }
             let text = format!(

@@ -1,12 +1,9 @@
 //! Resources (`odoo://{model}/{id}`: one record; `odoo://{model}`: the model's fields) and the
 //! completion of model names.
 
-use serde_json::Value;
-use warden_odoo::ErrorKind;
+use serde_json::{Value, json};
 
 use super::args::check_model_name;
-use super::domain::restrict;
-use super::exec::describe;
 use super::{CallError, Catalog, ResourceContent, ResourceDef, ResourceTemplateDef};
 
 /// Most resources listed.
@@ -92,87 +89,40 @@ fn parse_uri(uri: &str) -> Result<Uri, CallError> {
     }
 }
 
-async fn known_model(catalog: &Catalog, model: &str, uri: &str) -> Result<(), CallError> {
-    match catalog.model_exists(model).await {
-        Ok(Some(false)) => Err(CallError::ResourceNotFound(uri.to_owned())),
-        Ok(_) => Ok(()),
-        Err(e) => Err(CallError::Odoo(e)),
-    }
-}
-
-fn not_found_or(error: warden_odoo::OdooError, uri: &str) -> CallError {
-    match error.kind() {
-        ErrorKind::MissingRecord | ErrorKind::UnknownModel => {
-            CallError::ResourceNotFound(uri.to_owned())
-        }
-        _ => CallError::Odoo(error),
-    }
-}
-
+/// Read `odoo://{model}` (what `describe_model` returns) or `odoo://{model}/{id}` (what
+/// `read_records` returns for that id): through the very tool the resource mirrors — its parser,
+/// the key's policy (operation, fields, records domain) and its execution — so a resource never
+/// shows what the tool would refuse.
 pub(crate) async fn read(catalog: &Catalog, uri: &str) -> Result<ResourceContent, CallError> {
     let parsed = parse_uri(uri)?;
-    let inner = &catalog.inner;
-    let (model, id) = match &parsed {
-        Uri::Model(model) => (model.as_str(), None),
-        Uri::Record(model, id) => (model.as_str(), Some(*id)),
+    let (tool, arguments) = match &parsed {
+        Uri::Model(model) => ("describe_model", json!({"model": model})),
+        Uri::Record(model, id) => ("read_records", json!({"model": model, "ids": [id]})),
     };
-    known_model(catalog, model, uri).await?;
-    let fields = catalog
-        .model_fields(model)
-        .await
-        .map_err(|e| not_found_or(e, uri))?;
-    let value = match id {
-        None => {
-            let description = catalog.visible_models().await.ok().and_then(|models| {
-                models
-                    .iter()
-                    .find(|m| m.model == model)
-                    .map(|m| m.name.clone())
-            });
-            describe(model, description.as_deref(), &fields)
-        }
-        Some(id) => {
-            let names: Vec<String> = fields
-                .iter()
-                .filter(|(_, f)| f.is_default())
-                .map(|(name, _)| name.clone())
-                .collect();
-            if let Some(records) = catalog.access.records_domain(model) {
-                let query = warden_odoo::SearchRead {
-                    domain: restrict(records, serde_json::json!([["id", "=", id]])),
-                    fields: vec!["id".to_owned()],
-                    offset: 0,
-                    limit: Some(1),
-                    order: None,
-                };
-                let found = inner
-                    .odoo
-                    .search_read(model, &query)
-                    .await
-                    .map_err(|e| not_found_or(e, uri))?;
-                if found.is_empty() {
-                    return Err(CallError::ResourceNotFound(uri.to_owned()));
-                }
-            }
-            let rows = inner
-                .odoo
-                .read(model, &[id], &names)
-                .await
-                .map_err(|e| not_found_or(e, uri))?;
-            match rows.into_iter().next() {
-                Some(mut row) => {
-                    row.retain(|key, _| key == "id" || names.iter().any(|n| n == key));
-                    let mut rows = super::exec::masked(catalog, model, vec![row])
-                        .await
-                        .map_err(|e| not_found_or(e, uri))?;
-                    Value::Object(rows.pop().unwrap_or_default())
-                }
-                None => return Err(CallError::ResourceNotFound(uri.to_owned())),
-            }
-        }
+    let arguments = match arguments {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let call = match catalog.parse_call(tool, arguments).await? {
+        Ok(call) => call,
+        Err(outcome) => return Err(refused(outcome, uri)),
+    };
+    catalog.check(&call).map_err(CallError::Denied)?;
+    let outcome = catalog.execute(call).await;
+    let structured = match outcome.result {
+        Ok(structured) => structured,
+        Err(error) => return Err(refused_error(error, uri)),
+    };
+    let value = match parsed {
+        Uri::Model(_) => structured,
+        Uri::Record(..) => structured
+            .get("records")
+            .and_then(|records| records.get(0))
+            .cloned()
+            .ok_or_else(|| CallError::ResourceNotFound(uri.to_owned()))?,
     };
     let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned());
-    if text.len() > inner.settings.max_result_bytes {
+    if text.len() > catalog.inner.settings.max_result_bytes {
         return Err(CallError::ResultTooLarge(format!(
             "{uri} is larger than the result size limit; use read_records with fewer fields"
         )));
@@ -182,6 +132,24 @@ pub(crate) async fn read(catalog: &Catalog, uri: &str) -> Result<ResourceContent
         mime_type: JSON.to_owned(),
         text,
     })
+}
+
+/// A tool error as the resource's error: what does not exist, or is not visible to the key, is
+/// not found; anything else keeps its message.
+fn refused(outcome: super::ToolOutcome, uri: &str) -> CallError {
+    match outcome.result {
+        Err(error) => refused_error(error, uri),
+        Ok(_) => CallError::ResourceNotFound(uri.to_owned()),
+    }
+}
+
+fn refused_error(error: super::ToolError, uri: &str) -> CallError {
+    match error.kind.as_str() {
+        "invalid_arguments" | "missing_record" | "unknown_model" => {
+            CallError::ResourceNotFound(uri.to_owned())
+        }
+        _ => CallError::Tool(error),
+    }
 }
 
 pub(crate) async fn complete_model(

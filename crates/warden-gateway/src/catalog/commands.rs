@@ -1,0 +1,284 @@
+//! Relational values are operations on other models. In Odoo's create and write, a many2one takes
+//! a record of another model, and a one2many or many2many takes commands — `[0, 0, vals]`
+//! create, `[1, id, vals]` update, `[2, id]` delete, `[3, id]` unlink, `[4, id]` link, `[5]`
+//! clear, `[6, 0, ids]` replace (a plain list of ids is a replace too) — that create, change,
+//! delete, move or drop records of the comodel. Each is checked as the operation it is on that
+//! model: the model must be visible, the operation allowed there, the values written allowed
+//! there (recursively), and every record it names within the key's records domain there.
+//!
+//! **Invariant:** a create or update changes records of another model only as the key could
+//! change them with that model's own tools; records it cannot name (`[5]`, `[6, 0, ids]`, which
+//! drop every other linked record) are changed only where the key sees every record.
+
+use serde_json::{Map, Value};
+
+use super::Operation;
+
+/// Most nesting of values inside commands inside values.
+pub(crate) const MAX_DEPTH: usize = 4;
+
+/// One x2many command.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Command {
+    Create(Map<String, Value>),
+    Update(i64, Map<String, Value>),
+    Delete(i64),
+    Unlink(i64),
+    Link(i64),
+    Clear,
+    Set(Vec<i64>),
+}
+
+/// A change a create or update makes on records of another model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NestedChange {
+    /// The field of the values that makes it, as a path from the call's model
+    /// (`child_ids`, `order_line.tax_id`).
+    pub via: String,
+    /// The model changed.
+    pub model: String,
+    /// What is done to it: create, write, unlink, or a link to existing records.
+    pub operation: Operation,
+    /// The records it names (each must be within the key's records domain of `model`).
+    pub ids: Vec<i64>,
+}
+
+fn id(value: &Value, what: &str) -> Result<i64, String> {
+    value
+        .as_i64()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| format!("{what}: the record id must be a positive integer"))
+}
+
+fn values(value: Option<&Value>, what: &str) -> Result<Map<String, Value>, String> {
+    match value {
+        Some(Value::Object(map)) => Ok(map.clone()),
+        _ => Err(format!(
+            "{what}: the values must be an object of field values"
+        )),
+    }
+}
+
+/// The commands of a one2many or many2many value.
+pub(crate) fn parse(field: &str, value: &Value) -> Result<Vec<Command>, String> {
+    match value {
+        Value::Null | Value::Bool(false) => return Ok(vec![Command::Clear]),
+        Value::Array(items) if items.iter().all(Value::is_i64) => {
+            let ids = items
+                .iter()
+                .map(|v| id(v, field))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(vec![Command::Set(ids)]);
+        }
+        Value::Array(_) => {}
+        _ => {
+            return Err(format!(
+                "{field:?} takes a list of commands, e.g. [[4, 12]] to link record 12 or [[0, 0, {{\"name\": \"x\"}}]] to create one"
+            ));
+        }
+    }
+    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let what = format!("command {} of {field:?}", index + 1);
+            let Value::Array(parts) = item else {
+                return Err(format!(
+                    "{what} must be a list such as [4, 12]; mix no ids with commands"
+                ));
+            };
+            let code = parts.first().and_then(Value::as_i64);
+            Ok(match (code, parts.len()) {
+                (Some(0), 3) => Command::Create(values(parts.get(2), &what)?),
+                (Some(1), 3) => Command::Update(id(&parts[1], &what)?, values(parts.get(2), &what)?),
+                (Some(2), 2 | 3) => Command::Delete(id(&parts[1], &what)?),
+                (Some(3), 2 | 3) => Command::Unlink(id(&parts[1], &what)?),
+                (Some(4), 2 | 3) => Command::Link(id(&parts[1], &what)?),
+                (Some(5), 1..=3) => Command::Clear,
+                (Some(6), 3) => match &parts[2] {
+                    Value::Array(ids) => Command::Set(
+                        ids.iter()
+                            .map(|v| id(v, &what))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    _ => return Err(format!("{what}: [6, 0, ids] takes a list of ids")),
+                },
+                _ => {
+                    return Err(format!(
+                        "{what} is not an Odoo command: use [0, 0, values], [1, id, values], [2, id], [3, id], [4, id], [5] or [6, 0, ids]"
+                    ));
+                }
+            })
+        })
+        .collect()
+}
+
+/// The changes one command makes on `comodel` through the field `via` (a one2many when
+/// `one2many`, else a many2many). `restricted`: whether the key has a records domain on the
+/// comodel. The values of create and update commands are checked by the caller.
+pub(crate) fn changes(
+    via: &str,
+    comodel: &str,
+    one2many: bool,
+    restricted: bool,
+    command: &Command,
+) -> Result<Vec<NestedChange>, String> {
+    let change = |operation, ids: Vec<i64>| NestedChange {
+        via: via.to_owned(),
+        model: comodel.to_owned(),
+        operation,
+        ids,
+    };
+    // Without its records named, a command changes every linked record: only where the key
+    // sees them all.
+    let unnamed = |what: &str| {
+        if restricted {
+            Err(format!(
+                "{what} on {via:?} would change {comodel} records this key may not see; name them with [3, id] and [4, id] instead"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match command {
+        Command::Create(_) => vec![change(Operation::Create, Vec::new())],
+        Command::Update(id, _) => vec![change(Operation::Write, vec![*id])],
+        Command::Delete(id) => vec![change(Operation::Unlink, vec![*id])],
+        // On a one2many, unlinking deletes the record when it cannot exist alone, and else
+        // empties its link: both operations on the comodel.
+        Command::Unlink(id) if one2many => vec![
+            change(Operation::Unlink, vec![*id]),
+            change(Operation::Write, vec![*id]),
+        ],
+        Command::Unlink(id) => vec![change(Operation::Link, vec![*id])],
+        // On a one2many, linking moves the record (its inverse field is written).
+        Command::Link(id) if one2many => vec![change(Operation::Write, vec![*id])],
+        Command::Link(id) => vec![change(Operation::Link, vec![*id])],
+        Command::Clear => {
+            unnamed("[5] (clear)")?;
+            if one2many {
+                vec![
+                    change(Operation::Unlink, Vec::new()),
+                    change(Operation::Write, Vec::new()),
+                ]
+            } else {
+                Vec::new()
+            }
+        }
+        Command::Set(ids) => {
+            unnamed("[6, 0, ids] (replace)")?;
+            if one2many {
+                vec![
+                    change(Operation::Unlink, Vec::new()),
+                    change(Operation::Write, ids.clone()),
+                ]
+            } else {
+                vec![change(Operation::Link, ids.clone())]
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_command_form_parses() {
+        let got = parse(
+            "child_ids",
+            &json!([[0, 0, {"name": "a"}], [1, 11, {"city": "b"}], [2, 12], [3, 13], [4, 14], [5], [5, 0, 0], [6, 0, [15, 16]]]),
+        )
+        .expect("commands");
+        assert_eq!(
+            got,
+            vec![
+                Command::Create(json!({"name": "a"}).as_object().cloned().unwrap()),
+                Command::Update(11, json!({"city": "b"}).as_object().cloned().unwrap()),
+                Command::Delete(12),
+                Command::Unlink(13),
+                Command::Link(14),
+                Command::Clear,
+                Command::Clear,
+                Command::Set(vec![15, 16]),
+            ]
+        );
+        assert_eq!(
+            parse("tag_ids", &json!([1, 2])).unwrap(),
+            vec![Command::Set(vec![1, 2])]
+        );
+        assert_eq!(
+            parse("tag_ids", &json!([])).unwrap(),
+            vec![Command::Set(vec![])]
+        );
+        assert_eq!(
+            parse("tag_ids", &json!(false)).unwrap(),
+            vec![Command::Clear]
+        );
+        for bad in [
+            json!("x"),
+            json!([[7, 1]]),
+            json!([[1, 0, {}]]),
+            json!([[0, 0, 5]]),
+            json!([[4, 1], 2]),
+            json!([[6, 0, 3]]),
+        ] {
+            assert!(parse("f", &bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_command_is_the_operation_it_is_on_the_comodel() {
+        let ops = |one2many, command| {
+            changes("f", "m", one2many, false, &command)
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.operation, c.ids))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ops(true, Command::Create(Map::new())),
+            vec![(Operation::Create, vec![])]
+        );
+        assert_eq!(
+            ops(true, Command::Update(3, Map::new())),
+            vec![(Operation::Write, vec![3])]
+        );
+        assert_eq!(
+            ops(false, Command::Delete(3)),
+            vec![(Operation::Unlink, vec![3])]
+        );
+        assert_eq!(
+            ops(true, Command::Unlink(3)),
+            vec![(Operation::Unlink, vec![3]), (Operation::Write, vec![3])]
+        );
+        assert_eq!(
+            ops(false, Command::Unlink(3)),
+            vec![(Operation::Link, vec![3])]
+        );
+        assert_eq!(
+            ops(true, Command::Link(3)),
+            vec![(Operation::Write, vec![3])]
+        );
+        assert_eq!(
+            ops(false, Command::Link(3)),
+            vec![(Operation::Link, vec![3])]
+        );
+        assert_eq!(
+            ops(false, Command::Set(vec![1, 2])),
+            vec![(Operation::Link, vec![1, 2])]
+        );
+    }
+
+    #[test]
+    fn commands_that_name_no_records_are_refused_where_the_key_sees_only_some() {
+        for command in [Command::Clear, Command::Set(vec![1])] {
+            assert!(changes("f", "m", false, true, &command).is_err());
+            assert!(changes("f", "m", true, true, &command).is_err());
+            assert!(changes("f", "m", false, false, &command).is_ok());
+        }
+        assert!(changes("f", "m", true, true, &Command::Link(1)).is_ok());
+    }
+}
