@@ -189,7 +189,7 @@ async fn every_tool_call_is_recorded_with_who_what_and_how_it_ended() {
                 "find_by_name",
                 json!({"model": "res.country", "name": "Bel"}),
                 Some("res.country"),
-                "name_search",
+                "search_read",
                 "read",
             ),
             ("list_models", json!({}), None, "search_read", "metadata"),
