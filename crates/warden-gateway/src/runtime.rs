@@ -124,6 +124,10 @@ impl Access for ProfileAccess {
         self.profile.derived_allowed(model, field).is_some()
     }
 
+    fn hides_fields(&self) -> bool {
+        self.profile.hides_fields()
+    }
+
     fn operation_possible(&self, operation: Operation) -> bool {
         match policy_operation(operation) {
             Some(op) => self.profile.any_model_allows(op),

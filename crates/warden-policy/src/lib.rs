@@ -40,7 +40,7 @@ mod rate;
 pub use config::{
     FieldRules, GlobLists, IpRulesConfig, KeyRateLimitConfig, KeyRecord, KeyStoreFile,
     ModelRuleConfig, OperationLists, OperationName, OperationName as Operation, PolicyConfig,
-    PreviousSecret, ProfileConfig, RateLimitConfig,
+    PreviousSecret, ProfileConfig, RateLimitConfig, ReadLists,
 };
 pub use error::{AuthError, PolicyError};
 pub use policy::{Explanation, KeyInfo, OAUTH_PREFIX, Policy, Principal};

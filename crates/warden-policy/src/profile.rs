@@ -422,6 +422,15 @@ impl Profile {
         self.model_visible(model) && self.view(model).read(field).is_ok()
     }
 
+    /// Whether any field rule of this profile hides fields somewhere (a `fields.read.deny`, or a
+    /// `fields.read.allow` list that makes the others unreadable), profile-wide or in a model
+    /// rule. A profile that hides no field lets Odoo's own name search run: it cannot match
+    /// anything the key may not read.
+    pub fn hides_fields(&self) -> bool {
+        let hides = |f: &FieldLists| !f.read_deny.is_empty() || !f.read_allow.is_empty();
+        hides(&self.fields) || self.rules.iter().any(|r| hides(&r.fields))
+    }
+
     /// The `fields.read.allow_derived` entry that keeps the field readable although Odoo
     /// computes it from a field this profile hides, if any (e.g. `profile "sales":
     /// fields.read.allow_derived "display_name"`). Only a readable field can be kept.

@@ -41,6 +41,10 @@ pub struct NestedChange {
     pub operation: Operation,
     /// The records it names (each must be within the key's records domain of `model`).
     pub ids: Vec<i64>,
+    /// For a one2many command that names records: the inverse many2one and the records being
+    /// written; the named records must already belong to those (a command never reaches, or
+    /// moves, another record's lines).
+    pub member_of: Option<(String, Vec<i64>)>,
 }
 
 fn id(value: &Value, what: &str) -> Result<i64, String> {
@@ -114,21 +118,53 @@ pub(crate) fn parse(field: &str, value: &Value) -> Result<Vec<Command>, String> 
         .collect()
 }
 
-/// The changes one command makes on `comodel` through the field `via` (a one2many when
-/// `one2many`, else a many2many). `restricted`: whether the key has a records domain on the
-/// comodel. The values of create and update commands are checked by the caller.
+/// How a relational field relates the records being written to the comodel's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Relation<'a> {
+    /// The field, as a path from the call's model.
+    pub(crate) via: &'a str,
+    pub(crate) comodel: &'a str,
+    /// For a one2many: the comodel's inverse many2one.
+    pub(crate) inverse: Option<&'a str>,
+    /// Whether the key has a records domain on the comodel.
+    pub(crate) restricted: bool,
+    /// The records whose values these are (`None` while they are being created).
+    pub(crate) owners: Option<&'a [i64]>,
+}
+
+/// The changes one command makes on the comodel through `relation`. The values of create and
+/// update commands are checked by the caller.
 pub(crate) fn changes(
-    via: &str,
-    comodel: &str,
-    one2many: bool,
-    restricted: bool,
+    relation: Relation<'_>,
     command: &Command,
 ) -> Result<Vec<NestedChange>, String> {
-    let change = |operation, ids: Vec<i64>| NestedChange {
-        via: via.to_owned(),
-        model: comodel.to_owned(),
-        operation,
-        ids,
+    let Relation {
+        via,
+        comodel,
+        inverse,
+        restricted,
+        owners,
+    } = relation;
+    let one2many = inverse.is_some();
+    // A one2many command that names records may only name records of the records written.
+    let member_of = |ids: &[i64]| -> Result<Option<(String, Vec<i64>)>, String> {
+        match (inverse, owners) {
+            (Some(_), _) if ids.is_empty() => Ok(None),
+            (Some(inverse), Some(owners)) => Ok(Some((inverse.to_owned(), owners.to_vec()))),
+            (Some(_), None) => Err(format!(
+                "{via:?}: a record being created has no {comodel} records yet; create them with [0, 0, values]"
+            )),
+            (None, _) => Ok(None),
+        }
+    };
+    let change = |operation, ids: Vec<i64>| -> Result<NestedChange, String> {
+        Ok(NestedChange {
+            via: via.to_owned(),
+            model: comodel.to_owned(),
+            operation,
+            member_of: member_of(&ids)?,
+            ids,
+        })
     };
     // Without its records named, a command changes every linked record: only where the key
     // sees them all.
@@ -142,25 +178,25 @@ pub(crate) fn changes(
         }
     };
     Ok(match command {
-        Command::Create(_) => vec![change(Operation::Create, Vec::new())],
-        Command::Update(id, _) => vec![change(Operation::Write, vec![*id])],
-        Command::Delete(id) => vec![change(Operation::Unlink, vec![*id])],
+        Command::Create(_) => vec![change(Operation::Create, Vec::new())?],
+        Command::Update(id, _) => vec![change(Operation::Write, vec![*id])?],
+        Command::Delete(id) => vec![change(Operation::Unlink, vec![*id])?],
         // On a one2many, unlinking deletes the record when it cannot exist alone, and else
         // empties its link: both operations on the comodel.
         Command::Unlink(id) if one2many => vec![
-            change(Operation::Unlink, vec![*id]),
-            change(Operation::Write, vec![*id]),
+            change(Operation::Unlink, vec![*id])?,
+            change(Operation::Write, vec![*id])?,
         ],
-        Command::Unlink(id) => vec![change(Operation::Link, vec![*id])],
-        // On a one2many, linking moves the record (its inverse field is written).
-        Command::Link(id) if one2many => vec![change(Operation::Write, vec![*id])],
-        Command::Link(id) => vec![change(Operation::Link, vec![*id])],
+        Command::Unlink(id) => vec![change(Operation::Link, vec![*id])?],
+        // On a one2many, linking sets the record's inverse field: only a record already there.
+        Command::Link(id) if one2many => vec![change(Operation::Write, vec![*id])?],
+        Command::Link(id) => vec![change(Operation::Link, vec![*id])?],
         Command::Clear => {
             unnamed("[5] (clear)")?;
             if one2many {
                 vec![
-                    change(Operation::Unlink, Vec::new()),
-                    change(Operation::Write, Vec::new()),
+                    change(Operation::Unlink, Vec::new())?,
+                    change(Operation::Write, Vec::new())?,
                 ]
             } else {
                 Vec::new()
@@ -170,11 +206,11 @@ pub(crate) fn changes(
             unnamed("[6, 0, ids] (replace)")?;
             if one2many {
                 vec![
-                    change(Operation::Unlink, Vec::new()),
-                    change(Operation::Write, ids.clone()),
+                    change(Operation::Unlink, Vec::new())?,
+                    change(Operation::Write, ids.clone())?,
                 ]
             } else {
-                vec![change(Operation::Link, ids.clone())]
+                vec![change(Operation::Link, ids.clone())?]
             }
         }
     })
@@ -229,10 +265,21 @@ mod tests {
         }
     }
 
+    fn relation(one2many: bool, restricted: bool, owners: Option<&[i64]>) -> Relation<'_> {
+        Relation {
+            via: "f",
+            comodel: "m",
+            inverse: one2many.then_some("parent_id"),
+            restricted,
+            owners,
+        }
+    }
+
     #[test]
     fn each_command_is_the_operation_it_is_on_the_comodel() {
+        let owners: &[i64] = &[9];
         let ops = |one2many, command| {
-            changes("f", "m", one2many, false, &command)
+            changes(relation(one2many, false, Some(owners)), &command)
                 .unwrap()
                 .into_iter()
                 .map(|c| (c.operation, c.ids))
@@ -273,12 +320,42 @@ mod tests {
     }
 
     #[test]
-    fn commands_that_name_no_records_are_refused_where_the_key_sees_only_some() {
-        for command in [Command::Clear, Command::Set(vec![1])] {
-            assert!(changes("f", "m", false, true, &command).is_err());
-            assert!(changes("f", "m", true, true, &command).is_err());
-            assert!(changes("f", "m", false, false, &command).is_ok());
+    fn one2many_commands_name_only_records_of_the_records_written() {
+        let owners: &[i64] = &[9, 10];
+        let got = changes(
+            relation(true, false, Some(owners)),
+            &Command::Update(3, Map::new()),
+        )
+        .unwrap();
+        assert_eq!(
+            got[0].member_of,
+            Some(("parent_id".to_owned(), vec![9, 10]))
+        );
+        let got = changes(relation(false, false, Some(owners)), &Command::Link(3)).unwrap();
+        assert_eq!(got[0].member_of, None, "a many2many link moves nothing");
+        // While the record is created, it has no lines to name.
+        for command in [
+            Command::Update(3, Map::new()),
+            Command::Delete(3),
+            Command::Unlink(3),
+            Command::Link(3),
+        ] {
+            assert!(
+                changes(relation(true, false, None), &command).is_err(),
+                "{command:?}"
+            );
         }
-        assert!(changes("f", "m", true, true, &Command::Link(1)).is_ok());
+        assert!(changes(relation(true, false, None), &Command::Create(Map::new())).is_ok());
+    }
+
+    #[test]
+    fn commands_that_name_no_records_are_refused_where_the_key_sees_only_some() {
+        let owners: &[i64] = &[9];
+        for command in [Command::Clear, Command::Set(vec![1])] {
+            assert!(changes(relation(false, true, Some(owners)), &command).is_err());
+            assert!(changes(relation(true, true, Some(owners)), &command).is_err());
+            assert!(changes(relation(false, false, Some(owners)), &command).is_ok());
+        }
+        assert!(changes(relation(true, true, Some(owners)), &Command::Link(1)).is_ok());
     }
 }

@@ -153,6 +153,37 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
             Err(e) => return odoo_error_outcome(&e, inner),
         }
     }
+    // A one2many command names only records of the records written.
+    for change in call.nested_changes() {
+        let Some((inverse, owners)) = &change.member_of else {
+            continue;
+        };
+        let query = SearchRead {
+            domain: json!([[inverse, "in", owners], ["id", "in", change.ids]]),
+            fields: vec!["id".to_owned()],
+            offset: 0,
+            limit: Some(change.ids.len() as u64),
+            order: None,
+        };
+        match inner.odoo.search_read(&change.model, &query).await {
+            Ok(rows) => {
+                let found: Vec<i64> = rows
+                    .iter()
+                    .filter_map(|row| row.get("id").and_then(Value::as_i64))
+                    .collect();
+                let foreign: Vec<i64> = change
+                    .ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !found.contains(id))
+                    .collect();
+                if !foreign.is_empty() {
+                    return out_of_scope(&change.model, &foreign);
+                }
+            }
+            Err(e) => return odoo_error_outcome(&e, inner),
+        }
+    }
     match &call.action {
         Action::Search {
             domain,
@@ -222,7 +253,32 @@ pub(crate) async fn execute(catalog: &Catalog, call: ParsedCall) -> ToolOutcome 
         Action::FindByName {
             name,
             limit,
-            search,
+            search: None,
+            ..
+        } => {
+            let domain = call.records_domain().cloned().unwrap_or_else(|| json!([]));
+            match inner
+                .odoo
+                .name_search(&model, name, &domain, u64::from(*limit))
+                .await
+            {
+                Ok(pairs) => {
+                    let matches: Vec<Value> = pairs
+                        .into_iter()
+                        .map(|(id, name)| json!({"id": id, "name": name}))
+                        .collect();
+                    let count = matches.len();
+                    let mut out = json!({"model": model, "matches": matches, "count": count});
+                    add_notes(&mut out, call.notes.clone());
+                    success(format!("{count} {model} records match {name:?}."), out)
+                }
+                Err(e) => odoo_error_outcome(&e, inner),
+            }
+        }
+        Action::FindByName {
+            name,
+            limit,
+            search: Some(search),
             label,
         } => {
             let filter = if name.is_empty() {

@@ -31,6 +31,7 @@ const FIELD_ATTRIBUTES: &[&str] = &[
     "searchable",
     "depends",
     "related",
+    "relation_field",
 ];
 
 /// One field of a model, from `fields_get`.
@@ -55,6 +56,8 @@ pub(crate) struct FieldInfo {
     pub(crate) depends: Vec<String>,
     /// The field path a related field copies (`related`), e.g. `partner_id.email`.
     pub(crate) related: Option<String>,
+    /// The comodel's many2one a one2many is the inverse of (`relation_field`), e.g. `order_id`.
+    pub(crate) inverse: Option<String>,
 }
 
 impl FieldInfo {
@@ -114,6 +117,7 @@ impl FieldInfo {
             help: text("help").filter(|h| !h.is_empty()),
             depends,
             related,
+            inverse: text("relation_field").filter(|f| !f.is_empty()),
         }
     }
 

@@ -55,6 +55,12 @@ pub trait Access: Send + Sync {
     fn derived_allowed(&self, _model: &str, _field: &str) -> bool {
         false
     }
+    /// Whether the caller's rules hide some field somewhere. When they hide none, Odoo's own
+    /// name search (which may match any field of a record) cannot reveal anything hidden and
+    /// runs as Odoo runs it; otherwise names are searched on readable name fields only.
+    fn hides_fields(&self) -> bool {
+        false
+    }
     /// Whether the operation is allowed on at least one model (tools no model allows are not
     /// listed).
     fn operation_possible(&self, operation: Operation) -> bool;

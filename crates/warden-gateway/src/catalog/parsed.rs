@@ -157,6 +157,7 @@ impl ParsedCall {
             Action::Read => "read",
             Action::Count { .. } => "search_count",
             Action::Aggregate { .. } => "read_group",
+            Action::FindByName { search: None, .. } => "name_search",
             Action::FindByName { .. } => "search_read",
             Action::Describe => "fields_get",
             Action::Create { .. } => "create",
@@ -230,8 +231,9 @@ pub(crate) enum Action {
     FindByName {
         name: String,
         limit: u32,
-        /// The readable name field searched.
-        search: String,
+        /// The readable name field searched; `None`: Odoo's own name search (the key's rules
+        /// hide no field).
+        search: Option<String>,
         /// The field shown as each match's name.
         label: String,
     },
@@ -509,7 +511,10 @@ impl CallParser<'_> {
                 ))
             })
         };
-        let conditions: Vec<Value> = if last.field == "display_name" {
+        let rewrite = self.catalog.access.hides_fields();
+        let conditions: Vec<Value> = if !rewrite {
+            vec![Value::Array(leaf.to_vec())]
+        } else if last.field == "display_name" {
             let view = self.fields(&last.model).await?;
             let name = name_of(&view, &last.model)?;
             let mut renamed = prefix.clone();
@@ -930,10 +935,15 @@ impl CallParser<'_> {
         // Not Odoo's name_search, which may match fields the key cannot read (a contact's
         // e-mail or VAT, a product's code): a search on the readable name field (`names`).
         let fields = self.fields(&model).await?;
-        let Some(search) = names::name_field(&fields) else {
-            return Err(refuse(format!(
-                "find_by_name is not available on {model} with this key (it has no name field this key may read); use search_records with a domain on fields it may read"
-            )));
+        let native = !self.catalog.access.hides_fields();
+        let search = match names::name_field(&fields) {
+            Some(search) => search,
+            None if native => "display_name",
+            None => {
+                return Err(refuse(format!(
+                    "find_by_name is not available on {model} with this key (it has no name field this key may read); use search_records with a domain on fields it may read"
+                )));
+            }
         };
         let label = match names::label(&fields) {
             names::Label::Native => "display_name".to_owned(),
@@ -950,7 +960,7 @@ impl CallParser<'_> {
             Action::FindByName {
                 name,
                 limit,
-                search: search.to_owned(),
+                search: (!native).then(|| search.to_owned()),
                 label: label.clone(),
             },
         );
@@ -1002,7 +1012,7 @@ impl CallParser<'_> {
             };
             let names: Vec<String> = map.keys().cloned().collect();
             Self::check_fields(&fields, &model, &names, "values")?;
-            self.relations(&model, &fields, &map, "", 0, &mut nested)
+            self.relations(&model, &fields, &map, "", None, 0, &mut nested)
                 .await?;
             for name in names {
                 if !written.contains(&name) {
@@ -1045,7 +1055,7 @@ impl CallParser<'_> {
         let names: Vec<String> = values.keys().cloned().collect();
         Self::check_fields(&fields, &model, &names, "values")?;
         let mut nested = Nested::default();
-        self.relations(&model, &fields, &values, "", 0, &mut nested)
+        self.relations(&model, &fields, &values, "", Some(&ids), 0, &mut nested)
             .await?;
         let mut call = ParsedCall::new(
             Tool::UpdateRecords,
@@ -1071,6 +1081,7 @@ impl CallParser<'_> {
         view: &'a ModelView,
         values: &'a Map<String, Value>,
         prefix: &'a str,
+        owners: Option<&'a [i64]>,
         depth: usize,
         nested: &'a mut Nested,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Refusal>> + Send + 'a>> {
@@ -1110,6 +1121,7 @@ impl CallParser<'_> {
                             model: target.to_owned(),
                             operation: Operation::Link,
                             ids: vec![id],
+                            member_of: None,
                         });
                         continue;
                     }
@@ -1127,6 +1139,7 @@ impl CallParser<'_> {
                                 model: comodel,
                                 operation: Operation::Link,
                                 ids: n.as_i64().into_iter().collect(),
+                                member_of: None,
                             });
                             continue;
                         }
@@ -1142,16 +1155,28 @@ impl CallParser<'_> {
                     return Err(unseen(&comodel));
                 }
                 let list = commands::parse(&via, value).map_err(refuse)?;
-                let restricted = self.catalog.access.records_domain(&comodel).is_some();
-                let one2many = field.ty == "one2many";
+                let inverse = (field.ty == "one2many")
+                    .then(|| field.inverse.as_deref())
+                    .flatten();
+                if field.ty == "one2many" && inverse.is_none() {
+                    return Err(refuse(format!(
+                        "{via:?} cannot be written with this key (Odoo does not say which records it holds)"
+                    )));
+                }
+                let relation = commands::Relation {
+                    via: &via,
+                    comodel: &comodel,
+                    inverse,
+                    restricted: self.catalog.access.records_domain(&comodel).is_some(),
+                    owners,
+                };
                 for command in &list {
-                    let changes = commands::changes(&via, &comodel, one2many, restricted, command)
-                        .map_err(refuse)?;
+                    let changes = commands::changes(relation, command).map_err(refuse)?;
                     nested.changes.extend(changes);
-                    let (commands::Command::Create(vals) | commands::Command::Update(_, vals)) =
-                        command
-                    else {
-                        continue;
+                    let (vals, record) = match command {
+                        commands::Command::Create(vals) => (vals, None),
+                        commands::Command::Update(id, vals) => (vals, Some(*id)),
+                        _ => continue,
                     };
                     if depth + 1 >= commands::MAX_DEPTH {
                         return Err(refuse(format!(
@@ -1169,8 +1194,17 @@ impl CallParser<'_> {
                             usage: Usage::Write,
                         });
                     }
-                    self.relations(&comodel, &comodel_view, vals, &via, depth + 1, nested)
-                        .await?;
+                    let record = record.map(|id| vec![id]);
+                    self.relations(
+                        &comodel,
+                        &comodel_view,
+                        vals,
+                        &via,
+                        record.as_deref(),
+                        depth + 1,
+                        nested,
+                    )
+                    .await?;
                 }
             }
             Ok(())
