@@ -399,6 +399,7 @@ fn request(spec: &Spec) -> AuditEvent {
     event.latency = Some(Latency::new(
         Duration::from_micros(1500 + spec.n),
         Duration::from_micros(900),
+        1,
     ));
     if spec.denied {
         event.decision = Some(Decision::deny(

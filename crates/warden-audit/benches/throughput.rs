@@ -57,6 +57,7 @@ fn event(n: u64) -> AuditEvent {
     event.latency = Some(Latency::new(
         Duration::from_micros(900),
         Duration::from_micros(700),
+        1,
     ));
     event.result_count = Some(20);
     event.result_bytes = Some(2300);

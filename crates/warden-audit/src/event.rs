@@ -125,14 +125,18 @@ pub struct Latency {
     pub total_ms: f64,
     /// Waiting for Odoo (every round trip of the request), in milliseconds.
     pub odoo_ms: f64,
+    /// Round trips to Odoo the request made (0: it never reached Odoo, e.g. refused before).
+    #[serde(default)]
+    pub odoo_calls: u32,
 }
 
 impl Latency {
-    /// From durations.
-    pub fn new(total: Duration, odoo: Duration) -> Self {
+    /// From durations and the number of Odoo round trips.
+    pub fn new(total: Duration, odoo: Duration, odoo_calls: u32) -> Self {
         Self {
             total_ms: millis(total),
             odoo_ms: millis(odoo),
+            odoo_calls,
         }
     }
 }

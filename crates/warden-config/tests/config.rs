@@ -263,7 +263,8 @@ records = [["company_id", "=", 1], ["state", "in", ["draft", "sent"]]]
             read: GlobLists {
                 allow: vec!["*".into()],
                 deny: vec!["vat".into()],
-            },
+            }
+            .into(),
             write: GlobLists {
                 allow: vec!["note".into()],
                 deny: vec!["state".into()],
@@ -291,7 +292,7 @@ records = [["company_id", "=", 1], ["state", "in", ["draft", "sent"]]]
                 deny: vec![],
             },
             fields: FieldRules {
-                read: GlobLists::default(),
+                read: GlobLists::default().into(),
                 write: GlobLists {
                     allow: vec!["client_order_ref".into()],
                     deny: vec![],

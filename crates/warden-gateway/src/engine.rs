@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 use warden_audit::{AuditEvent, Auditor, Decision, Outcome};
 use warden_mcp::{Era, Incoming, ProtocolVersion, RequestMeta, RpcError, error_code, method as m};
+use warden_odoo::timing::OdooTime;
 use warden_policy::{DenialKind, Principal, RateLimitConfig, RateLimiter};
 
 use crate::catalog::{CallError, Catalog, PromptContent, Role, ToolDef, ToolOutcome};
@@ -590,7 +591,7 @@ impl Session {
                 self.gateway
                     .inner
                     .auditor
-                    .record_nowait(trace.finish(Duration::ZERO));
+                    .record_nowait(trace.finish(OdooTime::default()));
                 response
             }
             Ok(Incoming::Notification(notification)) => {
@@ -638,7 +639,7 @@ impl Session {
                 let auditor = &self.gateway.inner.auditor;
                 let Some(((version, result), odoo)) = outcome else {
                     trace.error("cancelled");
-                    auditor.record_nowait(trace.finish(Duration::ZERO));
+                    auditor.record_nowait(trace.finish(OdooTime::default()));
                     return None;
                 };
                 match &result {
@@ -646,7 +647,7 @@ impl Session {
                     Err(e) if e.code != AUDIT_UNAVAILABLE => trace.error(rpc_error_kind(e.code)),
                     Err(_) => {}
                 }
-                let event = trace.finish(odoo.total);
+                let event = trace.finish(odoo);
                 let result = match auditor.record(event).await {
                     Ok(()) => result,
                     // Fail closed: nothing is handed out that the audit log does not hold.

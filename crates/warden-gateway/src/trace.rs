@@ -3,10 +3,11 @@
 //! rule behind it, the outcome, latency, result size. Never a secret; values only when the
 //! key's profile turned value logging on.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use serde_json::{Map, Value};
 use warden_audit::{AuditEvent, Decision, Latency, Outcome};
+use warden_odoo::timing::OdooTime;
 use warden_policy::Principal;
 
 use crate::catalog::{Operation, ParsedCall, ToolOutcome};
@@ -178,8 +179,8 @@ impl Trace {
     }
 
     /// The event, with the request's latency.
-    pub(crate) fn finish(mut self, odoo: Duration) -> AuditEvent {
-        self.event.latency = Some(Latency::new(self.started.elapsed(), odoo));
+    pub(crate) fn finish(mut self, odoo: OdooTime) -> AuditEvent {
+        self.event.latency = Some(Latency::new(self.started.elapsed(), odoo.total, odoo.calls));
         self.event
     }
 }

@@ -34,7 +34,7 @@ fn setup() -> (Policy, String) {
                     deny: vec![],
                 },
                 fields: FieldRules {
-                    read: globs(&[], &["x_secret*"]),
+                    read: globs(&[], &["x_secret*"]).into(),
                     write: globs(&["name", "note"], &[]),
                 },
                 records: Some(serde_json::json!([["company_id", "=", 1]])),
@@ -51,7 +51,7 @@ fn setup() -> (Policy, String) {
             },
             methods: globs(&["action_confirm"], &[]),
             fields: FieldRules {
-                read: globs(&[], &["internal_*"]),
+                read: globs(&[], &["internal_*"]).into(),
                 write: globs(&["note", "client_order_ref"], &[]),
             },
             records: Some(serde_json::json!([["company_id", "=", 1]])),
@@ -61,7 +61,7 @@ fn setup() -> (Policy, String) {
         "sale.*".to_owned(),
         ModelRuleConfig {
             fields: FieldRules {
-                read: globs(&[], &["margin*"]),
+                read: globs(&[], &["margin*"]).into(),
                 ..FieldRules::default()
             },
             ..ModelRuleConfig::default()
@@ -71,7 +71,7 @@ fn setup() -> (Policy, String) {
         "res.partner".to_owned(),
         ModelRuleConfig {
             fields: FieldRules {
-                read: globs(&["name", "city", "country_id", "ref"], &[]),
+                read: globs(&["name", "city", "country_id", "ref"], &[]).into(),
                 ..FieldRules::default()
             },
             ..ModelRuleConfig::default()
@@ -92,7 +92,7 @@ fn setup() -> (Policy, String) {
                         deny: vec![],
                     },
                     fields: FieldRules {
-                        read: globs(&[], &["*email*", "vat", "private_*", "*password*"]),
+                        read: globs(&[], &["*email*", "vat", "private_*", "*password*"]).into(),
                         ..FieldRules::default()
                     },
                     ..ProfileConfig::default()

@@ -144,6 +144,17 @@ pub struct ReadLists {
     pub allow_derived: Vec<String>,
 }
 
+impl From<GlobLists> for ReadLists {
+    /// Allow and deny lists, no derived field kept.
+    fn from(lists: GlobLists) -> Self {
+        Self {
+            allow: lists.allow,
+            deny: lists.deny,
+            allow_derived: Vec::new(),
+        }
+    }
+}
+
 /// Allow and deny lists of operations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use support::IDENTITIES;
 use warden_policy::{
     FieldRef, FieldRules, FieldUse, GlobLists, KeyStoreFile, ModelRuleConfig, Operation,
-    OperationLists, Policy, PolicyConfig, ProfileConfig, ReadLists, Request,
+    OperationLists, Policy, PolicyConfig, ProfileConfig, Request,
 };
 
 const NAMES: &[&str] = &["a", "b", "ab", "ba", "abc", "id"];
@@ -90,11 +90,7 @@ fn ops() -> impl Strategy<Value = OperationLists> {
 
 fn field_rules() -> impl Strategy<Value = FieldRules> {
     (lists(field_pattern()), lists(field_pattern())).prop_map(|(read, write)| FieldRules {
-        read: ReadLists {
-            allow: read.allow,
-            deny: read.deny,
-            allow_derived: Vec::new(),
-        },
+        read: read.into(),
         write,
     })
 }

@@ -294,7 +294,7 @@ impl App {
             Err(stop) => {
                 // Refused before any work: recorded without waiting, as the gateway does.
                 stop.note(&mut event);
-                event.latency = Some(Latency::new(started.elapsed(), Duration::ZERO));
+                event.latency = Some(Latency::new(started.elapsed(), Duration::ZERO, 0));
                 let id = event.id.clone();
                 self.auditor.record_nowait(event);
                 return stop.response(&id);
@@ -308,7 +308,7 @@ impl App {
         if let Err(stop) = &answer {
             stop.note(&mut event);
         }
-        event.latency = Some(Latency::new(started.elapsed(), Duration::ZERO));
+        event.latency = Some(Latency::new(started.elapsed(), Duration::ZERO, 0));
         let id = event.id.clone();
         // Fail closed: nothing is handed out that the audit log does not hold.
         if let Err(error) = self.auditor.record(event).await {
