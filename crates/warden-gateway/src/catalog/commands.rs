@@ -128,6 +128,10 @@ pub(crate) struct Relation<'a> {
     pub(crate) inverse: Option<&'a str>,
     /// Whether the key has a records domain on the comodel.
     pub(crate) restricted: bool,
+    /// Whether the key has a records domain on the model written: then a one2many command may
+    /// name only records that already belong to the records written (an in-scope order's
+    /// lines, never another order's).
+    pub(crate) scoped: bool,
     /// The records whose values these are (`None` while they are being created).
     pub(crate) owners: Option<&'a [i64]>,
 }
@@ -143,13 +147,15 @@ pub(crate) fn changes(
         comodel,
         inverse,
         restricted,
+        scoped,
         owners,
     } = relation;
     let one2many = inverse.is_some();
-    // A one2many command that names records may only name records of the records written.
+    // Where the written model has a records domain, a one2many command that names records may
+    // only name records of the records written.
     let member_of = |ids: &[i64]| -> Result<Option<(String, Vec<i64>)>, String> {
         match (inverse, owners) {
-            (Some(_), _) if ids.is_empty() => Ok(None),
+            (Some(_), _) if ids.is_empty() || !scoped => Ok(None),
             (Some(inverse), Some(owners)) => Ok(Some((inverse.to_owned(), owners.to_vec()))),
             (Some(_), None) => Err(format!(
                 "{via:?}: a record being created has no {comodel} records yet; create them with [0, 0, values]"
@@ -271,6 +277,7 @@ mod tests {
             comodel: "m",
             inverse: one2many.then_some("parent_id"),
             restricted,
+            scoped: true,
             owners,
         }
     }
@@ -346,6 +353,13 @@ mod tests {
             );
         }
         assert!(changes(relation(true, false, None), &Command::Create(Map::new())).is_ok());
+        // Where the written model has no records domain, Odoo's own semantics stand.
+        let free = Relation {
+            scoped: false,
+            ..relation(true, false, None)
+        };
+        let got = changes(free, &Command::Update(3, Map::new())).unwrap();
+        assert_eq!(got[0].member_of, None);
     }
 
     #[test]

@@ -1168,6 +1168,7 @@ impl CallParser<'_> {
                     comodel: &comodel,
                     inverse,
                     restricted: self.catalog.access.records_domain(&comodel).is_some(),
+                    scoped: self.catalog.access.records_domain(model).is_some(),
                     owners,
                 };
                 for command in &list {

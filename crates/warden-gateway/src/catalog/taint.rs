@@ -213,8 +213,9 @@ impl Walk<'_> {
         let info = self.loaded.get(model).and_then(|f| f.get(field)).cloned();
         let mut verdict = Verdict::Clear;
         if let Some(info) = info {
+            let textual = matches!(info.ty.as_str(), "char" | "text" | "html");
             for path in info.sources() {
-                match self.path(model, path) {
+                match self.path(model, path, textual) {
                     Verdict::Clear => {}
                     Verdict::Unknown => verdict = Verdict::Unknown,
                     hidden @ Verdict::Hidden(_) => {
@@ -233,8 +234,11 @@ impl Walk<'_> {
     }
 
     /// Whether a dependency path of a field of `model` reaches a denied field (named, as
-    /// `model.field`, in the derived reason).
-    fn path(&mut self, model: &str, path: &str) -> Verdict {
+    /// `model.field`, in the derived reason). A path that ends on a relation (`product_id`)
+    /// says the value derives from the related record as a whole: for a text field
+    /// (`textual`) — which may embed that record's name, as an order line's description embeds
+    /// its product's `[code] name` — the related record's `display_name` counts too.
+    fn path(&mut self, model: &str, path: &str, textual: bool) -> Verdict {
         let segments: Vec<&str> = path.split('.').collect();
         let mut current = model.to_owned();
         for (index, segment) in segments.iter().enumerate() {
@@ -248,7 +252,8 @@ impl Walk<'_> {
                 }
                 derived @ Verdict::Hidden(Hidden::Derived { .. }) => return derived,
             }
-            if index + 1 == segments.len() {
+            let last = index + 1 == segments.len();
+            if last && !textual {
                 break;
             }
             let Some(relation) = self
@@ -262,6 +267,15 @@ impl Walk<'_> {
             if !self.loaded.contains_key(&relation) {
                 self.missing.insert(relation);
                 return Verdict::Unknown;
+            }
+            if last {
+                // The related record's name, as the text may carry it.
+                return match self.field(&relation, "display_name") {
+                    Verdict::Hidden(Hidden::Denied) => Verdict::Hidden(Hidden::Derived {
+                        from: format!("{relation}.display_name"),
+                    }),
+                    other => other,
+                };
             }
             current = relation;
         }
@@ -434,6 +448,60 @@ mod tests {
             "across models"
         );
         assert!(!users.contains_key("login"));
+    }
+
+    #[test]
+    fn a_text_computed_from_a_related_record_follows_that_record_s_name() {
+        let product: ModelFields = [
+            ("name", field("char", None, &[], None)),
+            ("default_code", field("char", None, &[], None)),
+            (
+                "display_name",
+                field("char", None, &["name", "default_code"], None),
+            ),
+        ]
+        .into_iter()
+        .map(|(n, f)| (n.to_owned(), f))
+        .collect();
+        let line: ModelFields = [
+            (
+                "product_id",
+                field("many2one", Some("product.product"), &[], None),
+            ),
+            ("name", field("text", None, &["product_id"], None)),
+            ("price_unit", field("float", None, &["product_id"], None)),
+        ]
+        .into_iter()
+        .map(|(n, f)| (n.to_owned(), f))
+        .collect();
+        let loaded = HashMap::from([
+            ("product.product".to_owned(), Arc::new(product)),
+            ("sale.order.line".to_owned(), Arc::new(line)),
+        ]);
+        let rules = Rules {
+            denied: vec!["product.product.default_code"],
+            kept: vec![],
+            invisible: vec![],
+        };
+        let got = hidden(&rules, &loaded, "sale.order.line");
+        assert_eq!(
+            got.get("name"),
+            Some(&Hidden::Derived {
+                from: "product.product.default_code".to_owned()
+            }),
+            "the description embeds the product's [code] name"
+        );
+        assert!(
+            !got.contains_key("price_unit"),
+            "a number does not carry the name"
+        );
+        assert!(!got.contains_key("product_id"));
+        let open = Rules {
+            denied: vec![],
+            kept: vec![],
+            invisible: vec![],
+        };
+        assert!(hidden(&open, &loaded, "sale.order.line").is_empty());
     }
 
     #[test]
