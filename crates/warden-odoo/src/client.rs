@@ -860,7 +860,7 @@ impl OdooClient {
             "kwargs": kwargs,
         });
         let session = self.current_session(None).await?;
-        match self
+        let outcome = match self
             .json_route(
                 "/web/dataset/call_kw",
                 params.clone(),
@@ -877,6 +877,18 @@ impl OdooClient {
                     HttpAuth::Cookie(&session.cookie),
                 )
                 .await
+            }
+            other => other,
+        };
+        // `call_kw` answers NotFound only when the model is not in the registry (an unknown
+        // method is an AttributeError): an unknown model, as over the other protocols.
+        match outcome {
+            Err(OdooError::UnknownMethod { message })
+                if !message.contains("does not exist on the model") =>
+            {
+                Err(OdooError::UnknownModel {
+                    message: format!("Object {model} doesn't exist"),
+                })
             }
             other => other,
         }
