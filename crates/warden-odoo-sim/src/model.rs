@@ -1,5 +1,7 @@
 //! The schema of the simulated database: models, their fields (with Odoo's metadata), access
-//! rights per group, and the groups themselves.
+//! rights per group, and the groups themselves. Descriptions, access rights, field attributes
+//! (`store`, `depends`, `related`, ...) and the ids of `ir.model` are those of the Odoo 18 demo
+//! database of the test kit.
 
 use std::sync::OnceLock;
 
@@ -7,26 +9,66 @@ use std::sync::OnceLock;
 pub(crate) type GroupId = &'static str;
 
 pub(crate) const G_USER: GroupId = "base.group_user";
+pub(crate) const G_PORTAL: GroupId = "base.group_portal";
+pub(crate) const G_PUBLIC: GroupId = "base.group_public";
 pub(crate) const G_SYSTEM: GroupId = "base.group_system";
 pub(crate) const G_ERP_MANAGER: GroupId = "base.group_erp_manager";
+pub(crate) const G_NO_ONE: GroupId = "base.group_no_one";
 pub(crate) const G_PARTNER_MANAGER: GroupId = "base.group_partner_manager";
+pub(crate) const G_PRODUCT_MANAGER: GroupId = "product.group_product_manager";
 pub(crate) const G_SALESMAN: GroupId = "sales_team.group_sale_salesman";
 pub(crate) const G_SALESMAN_ALL: GroupId = "sales_team.group_sale_salesman_all_leads";
 pub(crate) const G_SALE_MANAGER: GroupId = "sales_team.group_sale_manager";
+pub(crate) const G_ACCOUNT_READONLY: GroupId = "account.group_account_readonly";
+pub(crate) const G_ACCOUNT_INVOICE: GroupId = "account.group_account_invoice";
+pub(crate) const G_ACCOUNT_USER: GroupId = "account.group_account_user";
+pub(crate) const G_ACCOUNT_MANAGER: GroupId = "account.group_account_manager";
 pub(crate) const G_HR_USER: GroupId = "hr.group_hr_user";
 pub(crate) const G_HR_MANAGER: GroupId = "hr.group_hr_manager";
 
-/// (xml id, record id in res.groups, category, name)
-pub(crate) const GROUPS: &[(GroupId, i64, &str, &str)] = &[
-    (G_USER, 1, "User types", "Internal User"),
-    (G_SYSTEM, 4, "Administration", "Settings"),
-    (G_ERP_MANAGER, 2, "Administration", "Access Rights"),
-    (G_PARTNER_MANAGER, 3, "Extra Rights", "Contact Creation"),
-    (G_SALESMAN, 14, "Sales", "User: Own Documents Only"),
-    (G_SALESMAN_ALL, 15, "Sales", "User: All Documents"),
-    (G_SALE_MANAGER, 16, "Sales", "Administrator"),
-    (G_HR_USER, 20, "Employees", "Officer: Manage all employees"),
-    (G_HR_MANAGER, 21, "Employees", "Administrator"),
+/// (xml id, record id in res.groups, category, category id, name), as in the demo database.
+pub(crate) const GROUPS: &[(GroupId, i64, &str, i64, &str)] = &[
+    (G_USER, 1, "User types", 73, "Internal User"),
+    (G_ERP_MANAGER, 2, "Administration", 81, "Access Rights"),
+    (G_SYSTEM, 4, "Administration", 81, "Settings"),
+    (G_NO_ONE, 7, "Extra Rights", 82, "Technical Features"),
+    (G_PARTNER_MANAGER, 9, "Extra Rights", 82, "Contact Creation"),
+    (G_PORTAL, 10, "User types", 73, "Portal"),
+    (G_PUBLIC, 11, "User types", 73, "Public"),
+    (
+        G_PRODUCT_MANAGER,
+        20,
+        "Extra Rights",
+        82,
+        "Product Creation",
+    ),
+    (G_SALESMAN, 21, "Sales", 9, "User: Own Documents Only"),
+    (G_SALESMAN_ALL, 22, "Sales", 9, "User: All Documents"),
+    (G_SALE_MANAGER, 23, "Sales", 9, "Administrator"),
+    (
+        G_ACCOUNT_READONLY,
+        25,
+        "Technical",
+        4,
+        "Show Accounting Features - Readonly",
+    ),
+    (G_ACCOUNT_INVOICE, 26, "Invoicing", 2, "Invoicing"),
+    (
+        G_ACCOUNT_USER,
+        28,
+        "Technical",
+        4,
+        "Show Full Accounting Features",
+    ),
+    (G_ACCOUNT_MANAGER, 29, "Invoicing", 2, "Administrator"),
+    (
+        G_HR_USER,
+        38,
+        "Employees",
+        22,
+        "Officer: Manage all employees",
+    ),
+    (G_HR_MANAGER, 39, "Employees", 22, "Administrator"),
 ];
 
 /// "Category/Name" as Odoo lists a group in model access errors.
@@ -34,7 +76,7 @@ pub(crate) fn group_full_name(group: GroupId) -> String {
     GROUPS
         .iter()
         .find(|g| g.0 == group)
-        .map(|g| format!("{}/{}", g.2, g.3))
+        .map(|g| format!("{}/{}", g.2, g.4))
         .unwrap_or_else(|| group.to_owned())
 }
 
@@ -43,7 +85,7 @@ pub(crate) fn group_spaced_name(group: GroupId) -> String {
     GROUPS
         .iter()
         .find(|g| g.0 == group)
-        .map(|g| format!("{} / {}", g.2, g.3))
+        .map(|g| format!("{} / {}", g.2, g.4))
         .unwrap_or_else(|| group.to_owned())
 }
 
@@ -59,6 +101,7 @@ pub(crate) enum Ty {
     Bool,
     Date,
     Datetime,
+    Image,
     Sel(&'static [(&'static str, &'static str)]),
     M2o(&'static str),
     /// comodel, inverse many2one field
@@ -78,6 +121,7 @@ impl Ty {
             Ty::Bool => "boolean",
             Ty::Date => "date",
             Ty::Datetime => "datetime",
+            Ty::Image => "binary",
             Ty::Sel(_) => "selection",
             Ty::M2o(_) => "many2one",
             Ty::O2m(..) => "one2many",
@@ -99,6 +143,10 @@ impl Ty {
     pub(crate) fn is_numeric(self) -> bool {
         matches!(self, Ty::Int | Ty::Float | Ty::Monetary)
     }
+
+    pub(crate) fn is_text(self) -> bool {
+        matches!(self, Ty::Char | Ty::Text | Ty::Html)
+    }
 }
 
 /// One field of a model.
@@ -112,10 +160,18 @@ pub(crate) struct Field {
     pub(crate) help: Option<&'static str>,
     /// Only users in this group may read or write the field.
     pub(crate) groups: Option<GroupId>,
-    /// Computed by the simulator, never stored nor written.
+    /// Computed by the simulator, never written as such.
     pub(crate) computed: bool,
+    /// `store` as `fields_get` reports it.
+    pub(crate) stored: bool,
+    /// `searchable` as `fields_get` reports it; a domain on an unsearchable field is ignored.
+    pub(crate) searchable: bool,
     /// Translated per `context.lang`.
     pub(crate) translate: bool,
+    /// `depends` as `fields_get` reports it.
+    pub(crate) depends: &'static [&'static str],
+    /// A related field: the dotted path it follows (read, searched and written through it).
+    pub(crate) related: Option<&'static str>,
 }
 
 fn f(name: &'static str, string: &'static str, ty: Ty) -> Field {
@@ -128,7 +184,11 @@ fn f(name: &'static str, string: &'static str, ty: Ty) -> Field {
         help: None,
         groups: None,
         computed: false,
+        stored: true,
+        searchable: true,
         translate: false,
+        depends: &[],
+        related: None,
     }
 }
 
@@ -141,7 +201,15 @@ impl Field {
         self.readonly = true;
         self
     }
+    /// Computed and not stored.
     fn comp(mut self) -> Self {
+        self.computed = true;
+        self.readonly = true;
+        self.stored = false;
+        self
+    }
+    /// Computed and stored (`store=True`).
+    fn comp_stored(mut self) -> Self {
         self.computed = true;
         self.readonly = true;
         self
@@ -157,6 +225,37 @@ impl Field {
     fn tr(mut self) -> Self {
         self.translate = true;
         self
+    }
+    fn dep(mut self, depends: &'static [&'static str]) -> Self {
+        self.depends = depends;
+        self
+    }
+    fn nosearch(mut self) -> Self {
+        self.searchable = false;
+        self
+    }
+    fn writable(mut self) -> Self {
+        self.readonly = false;
+        self
+    }
+    /// A related field (not stored unless `stored` follows).
+    fn rel(mut self, path: &'static str, depends: &'static [&'static str]) -> Self {
+        self.related = Some(path);
+        self.depends = depends;
+        self.stored = false;
+        self
+    }
+    fn stored(mut self) -> Self {
+        self.stored = true;
+        self
+    }
+    /// `groupable` as `fields_get` reports it.
+    pub(crate) fn groupable(&self) -> bool {
+        (self.stored && !matches!(self.ty, Ty::O2m(..))) || self.related.is_some()
+    }
+    /// `sortable` as `fields_get` reports it.
+    pub(crate) fn sortable(&self) -> bool {
+        (self.stored && !self.ty.is_x2many()) || self.related.is_some()
     }
 }
 
@@ -206,7 +305,13 @@ impl Op {
 pub(crate) struct Model {
     pub(crate) name: &'static str,
     pub(crate) description: &'static str,
+    /// The record id of the model in `ir.model`.
+    pub(crate) ir_id: i64,
+    /// The table holding the records (another model's for `hr.employee.public`).
+    pub(crate) table: &'static str,
     pub(crate) order: &'static str,
+    /// `_rec_names_search`, or `[_rec_name]`: what a search on `display_name` looks at.
+    pub(crate) rec_names: &'static [&'static str],
     pub(crate) fields: Vec<Field>,
     pub(crate) acls: Vec<Acl>,
     /// The parent field checked for recursion, with the error message.
@@ -258,39 +363,116 @@ const PRIORITIES: &[(&str, &str)] = &[
     ("3", "Very High"),
 ];
 const ACTIVE_HELP: &str = "If unchecked, it will allow you to hide the record without removing it.";
+const ARCHIVE: &[&str] = &["action_archive", "action_unarchive"];
 
-fn audit(fields: &mut Vec<Field>) {
-    fields.push(f("id", "ID", Ty::Int).comp());
-    fields.push(f("display_name", "Display Name", Ty::Char).comp());
+/// The fields every model has: `id`, `display_name` and the log fields.
+fn audit(fields: &mut Vec<Field>, display_depends: &'static [&'static str]) {
+    fields.push(f("id", "ID", Ty::Int).comp_stored());
+    fields.push(
+        f("display_name", "Display Name", Ty::Char)
+            .comp()
+            .dep(display_depends),
+    );
     fields.push(f("create_uid", "Created by", Ty::M2o("res.users")).ro());
-    fields.push(f("create_date", "Creation Date", Ty::Datetime).ro());
+    fields.push(f("create_date", "Created on", Ty::Datetime).ro());
     fields.push(f("write_uid", "Last Updated by", Ty::M2o("res.users")).ro());
     fields.push(f("write_date", "Last Updated on", Ty::Datetime).ro());
 }
 
+struct Spec {
+    name: &'static str,
+    description: &'static str,
+    ir_id: i64,
+    order: &'static str,
+    rec_names: &'static [&'static str],
+    acls: Vec<Acl>,
+    parent: Option<(&'static str, &'static str)>,
+    actions: &'static [&'static str],
+}
+
+fn define(spec: Spec, fields: Vec<Field>) -> Model {
+    Model {
+        name: spec.name,
+        description: spec.description,
+        ir_id: spec.ir_id,
+        table: spec.name,
+        order: spec.order,
+        rec_names: spec.rec_names,
+        fields,
+        acls: spec.acls,
+        parent: spec.parent,
+        actions: spec.actions,
+    }
+}
+
+#[allow(clippy::too_many_lines)]
 fn build() -> Vec<Model> {
     let mut models = Vec::new();
 
     let mut fields = vec![
         f("name", "Name", Ty::Char),
-        f("complete_name", "Complete Name", Ty::Char).comp(),
+        f("complete_name", "Complete Name", Ty::Char)
+            .comp_stored()
+            .dep(&[
+                "is_company",
+                "name",
+                "parent_id.name",
+                "type",
+                "company_name",
+                "commercial_company_name",
+            ]),
         f("parent_id", "Related Company", Ty::M2o("res.partner")),
-        f("child_ids", "Contact", Ty::O2m("res.partner", "parent_id")),
+        f("child_ids", "Contact", Ty::O2m("res.partner", "parent_id")).dep(&["child_ids.active"]),
         f("category_id", "Tags", Ty::M2m("res.partner.category")),
         f("active", "Active", Ty::Bool),
         f("type", "Address Type", Ty::Sel(PARTNER_TYPES)),
         f("email", "Email", Ty::Char),
+        f("email_normalized", "Normalized Email", Ty::Char)
+            .comp_stored()
+            .dep(&["email"]),
+        f("email_formatted", "Formatted Email", Ty::Char)
+            .comp()
+            .nosearch()
+            .dep(&["name", "email"])
+            .help("Format email address \"Name <email@domain>\""),
         f("phone", "Phone", Ty::Char),
         f("mobile", "Mobile", Ty::Char),
+        f("phone_sanitized", "Sanitized Number", Ty::Char)
+            .comp_stored()
+            .dep(&["country_id", "mobile", "phone"]),
+        // A search-only field: Odoo reads it as False and searches phone and mobile.
+        f("phone_mobile_search", "Phone/Mobile", Ty::Char)
+            .comp()
+            .writable(),
         f("website", "Website Link", Ty::Char),
         f("vat", "Tax ID", Ty::Char).help(
             "The Tax Identification Number. Values here will be validated based on the country format. You can use '/' to indicate that the partner is not subject to tax.",
         ),
         f("ref", "Reference", Ty::Char),
+        f("company_registry", "Company ID", Ty::Char),
+        f("barcode", "Barcode", Ty::Char),
         f("is_company", "Is a Company", Ty::Bool)
             .help("Check if the contact is a company, otherwise it is a person"),
-        f("company_type", "Company Type", Ty::Sel(COMPANY_TYPES)),
+        f("company_type", "Company Type", Ty::Sel(COMPANY_TYPES))
+            .comp()
+            .writable()
+            .nosearch()
+            .dep(&["is_company"]),
         f("company_name", "Company Name", Ty::Char),
+        f(
+            "commercial_partner_id",
+            "Commercial Entity",
+            Ty::M2o("res.partner"),
+        )
+        .comp_stored()
+        .dep(&["is_company", "parent_id.commercial_partner_id"]),
+        f("commercial_company_name", "Company Name Entity", Ty::Char)
+            .comp_stored()
+            .dep(&[
+                "company_name",
+                "parent_id.is_company",
+                "commercial_partner_id.name",
+            ]),
         f("function", "Job Position", Ty::Char),
         f("street", "Street", Ty::Char),
         f("city", "City", Ty::Char),
@@ -301,40 +483,77 @@ fn build() -> Vec<Model> {
             .help("The internal user in charge of this contact."),
         f("comment", "Notes", Ty::Html),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "res.partner",
-        description: "Contact",
-        order: "complete_name asc, id desc",
-        fields,
-        acls: vec![
-            acl(G_USER, "1000"),
-            acl(G_PARTNER_MANAGER, "1111"),
-            acl(G_SALESMAN, "1110"),
-            acl(G_SALE_MANAGER, "1111"),
+    audit(
+        &mut fields,
+        &[
+            "complete_name",
+            "email",
+            "vat",
+            "state_id",
+            "country_id",
+            "commercial_company_name",
+            "name",
         ],
-        parent: Some((
-            "parent_id",
-            "You cannot create recursive Partner hierarchies.",
-        )),
-        actions: &["action_archive", "action_unarchive"],
-    });
+    );
+    models.push(define(
+        Spec {
+            name: "res.partner",
+            description: "Contact",
+            ir_id: 87,
+            order: "complete_name asc, id desc",
+            rec_names: &["complete_name", "email", "ref", "vat", "company_registry"],
+            acls: vec![
+                acl(G_USER, "1000"),
+                acl(G_PORTAL, "1000"),
+                acl(G_PUBLIC, "1000"),
+                acl(G_SALESMAN, "1110"),
+                acl(G_SALE_MANAGER, "1110"),
+                acl(G_ACCOUNT_MANAGER, "1000"),
+                acl(G_PARTNER_MANAGER, "1111"),
+            ],
+            parent: Some((
+                "parent_id",
+                "You cannot create recursive Partner hierarchies.",
+            )),
+            actions: ARCHIVE,
+        },
+        fields,
+    ));
 
     let mut fields = vec![
         f("name", "Tag Name", Ty::Char).req().tr(),
         f("color", "Color", Ty::Int),
+        f(
+            "parent_id",
+            "Parent Category",
+            Ty::M2o("res.partner.category"),
+        ),
+        f(
+            "child_ids",
+            "Child Tags",
+            Ty::O2m("res.partner.category", "parent_id"),
+        ),
         f("active", "Active", Ty::Bool).help(ACTIVE_HELP),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "res.partner.category",
-        description: "Partner Tags",
-        order: "name, id",
+    audit(&mut fields, &["name", "parent_id.display_name"]);
+    models.push(define(
+        Spec {
+            name: "res.partner.category",
+            description: "Partner Tags",
+            ir_id: 85,
+            order: "name, id",
+            rec_names: &["name"],
+            acls: vec![
+                acl(G_USER, "1000"),
+                acl(G_SALESMAN, "1110"),
+                acl(G_SALE_MANAGER, "1000"),
+                acl(G_PARTNER_MANAGER, "1111"),
+            ],
+            parent: Some(("parent_id", "You can not create recursive tags.")),
+            actions: ARCHIVE,
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_PARTNER_MANAGER, "1111")],
-        parent: None,
-        actions: &["action_archive", "action_unarchive"],
-    });
+    ));
 
     let mut fields = vec![
         f("name", "Country Name", Ty::Char)
@@ -345,16 +564,26 @@ fn build() -> Vec<Model> {
             .help("The ISO country code in two chars. \nYou can use this field for quick search."),
         f("phone_code", "Country Calling Code", Ty::Int),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "res.country",
-        description: "Country",
-        order: "name, id",
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "res.country",
+            description: "Country",
+            ir_id: 79,
+            order: "name, id",
+            rec_names: &["name", "code"],
+            acls: vec![
+                acl(G_USER, "1000"),
+                acl(G_PORTAL, "1000"),
+                acl(G_PUBLIC, "1000"),
+                acl(G_PARTNER_MANAGER, "1000"),
+                acl(G_SYSTEM, "1111"),
+            ],
+            parent: None,
+            actions: &[],
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_SYSTEM, "1111")],
-        parent: None,
-        actions: &[],
-    });
+    ));
 
     let mut fields = vec![
         f("name", "Company Name", Ty::Char).req(),
@@ -365,90 +594,188 @@ fn build() -> Vec<Model> {
         f("country_id", "Country", Ty::M2o("res.country")),
         f("active", "Active", Ty::Bool),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "res.company",
-        description: "Companies",
-        order: "sequence, name",
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "res.company",
+            description: "Companies",
+            ir_id: 95,
+            order: "sequence, name",
+            rec_names: &["name"],
+            acls: vec![
+                acl(G_USER, "1000"),
+                acl(G_PORTAL, "1000"),
+                acl(G_PUBLIC, "1000"),
+                acl(G_ERP_MANAGER, "1111"),
+            ],
+            parent: None,
+            actions: &[],
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_SYSTEM, "1111")],
-        parent: None,
-        actions: &[],
-    });
+    ));
 
     let mut fields = vec![
         f("name", "Currency", Ty::Char).req(),
         f("symbol", "Symbol", Ty::Char).req(),
         f("active", "Active", Ty::Bool),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "res.currency",
-        description: "Currency",
-        order: "active desc, name",
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "res.currency",
+            description: "Currency",
+            ir_id: 93,
+            order: "active desc, name",
+            rec_names: &["name"],
+            acls: vec![
+                acl(G_USER, "1000"),
+                acl(G_PORTAL, "1000"),
+                acl(G_PUBLIC, "1000"),
+                acl(G_ACCOUNT_MANAGER, "1111"),
+                acl(G_SYSTEM, "1111"),
+            ],
+            parent: None,
+            actions: &[],
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_SYSTEM, "1111")],
-        parent: None,
-        actions: &[],
-    });
+    ));
 
     let mut fields = vec![
-        f("name", "Name", Ty::Char).req(),
+        f("name", "Name", Ty::Char).rel("partner_id.name", &["partner_id.name"]),
         f("login", "Login", Ty::Char)
             .req()
             .help("Used to log into the system"),
         f("partner_id", "Related Partner", Ty::M2o("res.partner")).req(),
-        f("email", "Email", Ty::Char),
+        f("email", "Email", Ty::Char).rel("partner_id.email", &["partner_id.email"]),
         f("company_id", "Company", Ty::M2o("res.company")).req(),
         f("groups_id", "Groups", Ty::M2m("res.groups")),
-        f("share", "Share User", Ty::Bool).comp(),
+        f("share", "Share User", Ty::Bool)
+            .comp_stored()
+            .dep(&["groups_id"]),
         f("active", "Active", Ty::Bool),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "res.users",
-        description: "User",
-        order: "name, login",
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "res.users",
+            description: "User",
+            ir_id: 98,
+            order: "name, login",
+            rec_names: &["name"],
+            acls: vec![
+                acl(G_USER, "1000"),
+                acl(G_PORTAL, "1000"),
+                acl(G_PUBLIC, "1000"),
+                acl(G_ERP_MANAGER, "1111"),
+            ],
+            parent: None,
+            actions: ARCHIVE,
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_ERP_MANAGER, "1111")],
-        parent: None,
-        actions: &["action_archive", "action_unarchive"],
-    });
+    ));
 
     let mut fields = vec![
         f("name", "Name", Ty::Char).req().tr(),
-        f("full_name", "Group Name", Ty::Char).comp(),
+        f("full_name", "Group Name", Ty::Char)
+            .comp()
+            .dep(&["category_id.name", "name"]),
         f("category_id", "Application", Ty::M2o("ir.module.category")),
         f("users", "Users", Ty::M2m("res.users")),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "res.groups",
-        description: "Access Groups",
-        order: "name",
+    audit(&mut fields, &["category_id.name", "name"]);
+    models.push(define(
+        Spec {
+            name: "res.groups",
+            description: "Access Groups",
+            ir_id: 96,
+            order: "name",
+            rec_names: &["name"],
+            acls: vec![acl(G_USER, "1000"), acl(G_ERP_MANAGER, "1111")],
+            parent: None,
+            actions: &[],
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_ERP_MANAGER, "1111")],
-        parent: None,
-        actions: &[],
-    });
+    ));
+
+    let product_acls = || {
+        vec![
+            acl(G_USER, "1000"),
+            acl(G_PRODUCT_MANAGER, "1111"),
+            acl(G_SALESMAN, "1000"),
+            acl(G_SALE_MANAGER, "1111"),
+        ]
+    };
+    let mut fields = vec![
+        f("name", "Name", Ty::Char).req().tr(),
+        f("default_code", "Internal Reference", Ty::Char)
+            .comp()
+            .writable()
+            .dep(&["product_variant_ids", "product_variant_ids.default_code"]),
+        f("list_price", "Sales Price", Ty::Float)
+            .help("Price at which the product is sold to customers."),
+        f("description_sale", "Sales Description", Ty::Text),
+        f(
+            "product_variant_ids",
+            "Products",
+            Ty::O2m("product.product", "product_tmpl_id"),
+        ),
+        f("active", "Active", Ty::Bool).help(ACTIVE_HELP),
+    ];
+    audit(&mut fields, &["name", "default_code"]);
+    models.push(define(
+        Spec {
+            name: "product.template",
+            description: "Product",
+            ir_id: 390,
+            order: "name",
+            rec_names: &["name", "default_code"],
+            acls: product_acls(),
+            parent: None,
+            actions: ARCHIVE,
+        },
+        fields,
+    ));
 
     let mut fields = vec![
-        f("name", "Product", Ty::Char).req().tr(),
+        f(
+            "product_tmpl_id",
+            "Product Template",
+            Ty::M2o("product.template"),
+        )
+        .req(),
+        f("name", "Name", Ty::Char)
+            .req()
+            .rel("product_tmpl_id.name", &["product_tmpl_id.name"]),
         f("default_code", "Internal Reference", Ty::Char),
+        f("barcode", "Barcode", Ty::Char),
         f("list_price", "Sales Price", Ty::Float)
+            .rel(
+                "product_tmpl_id.list_price",
+                &["product_tmpl_id.list_price"],
+            )
             .help("Price at which the product is sold to customers."),
         f("active", "Active", Ty::Bool).help(ACTIVE_HELP),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "product.product",
-        description: "Product Variant",
-        order: "default_code, name, id",
+    audit(
+        &mut fields,
+        &["name", "default_code", "product_tmpl_id", "name"],
+    );
+    let mut acls = product_acls();
+    acls.push(acl(G_ACCOUNT_READONLY, "1000"));
+    acls.push(acl(G_ACCOUNT_MANAGER, "1111"));
+    models.push(define(
+        Spec {
+            name: "product.product",
+            description: "Product Variant",
+            ir_id: 391,
+            order: "default_code, name, id",
+            rec_names: &["name", "default_code", "barcode"],
+            acls,
+            parent: None,
+            actions: ARCHIVE,
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_SALE_MANAGER, "1111")],
-        parent: None,
-        actions: &["action_archive", "action_unarchive"],
-    });
+    ));
 
     let mut fields = vec![
         f("name", "Order Reference", Ty::Char).req(),
@@ -476,38 +803,70 @@ fn build() -> Vec<Model> {
             .help("Reference of the document that generated this sales order request"),
         f("note", "Terms and conditions", Ty::Html),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "sale.order",
-        description: "Sales Order",
-        order: "date_order desc, id desc",
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "sale.order",
+            description: "Sales Order",
+            ir_id: 563,
+            order: "date_order desc, id desc",
+            rec_names: &["name"],
+            acls: vec![
+                acl(G_PORTAL, "1000"),
+                acl(G_SALESMAN, "1110"),
+                acl(G_SALE_MANAGER, "1111"),
+                acl(G_ACCOUNT_READONLY, "1000"),
+                acl(G_ACCOUNT_INVOICE, "1100"),
+                acl(G_ACCOUNT_USER, "1100"),
+            ],
+            parent: None,
+            actions: &["action_confirm", "action_cancel", "action_draft"],
+        },
         fields,
-        acls: vec![acl(G_SALESMAN, "1111"), acl(G_SALE_MANAGER, "1111")],
-        parent: None,
-        actions: &["action_confirm", "action_cancel", "action_draft"],
-    });
+    ));
 
     let mut fields = vec![
         f("order_id", "Order Reference", Ty::M2o("sale.order")).req(),
+        f("sequence", "Sequence", Ty::Int),
         f("name", "Description", Ty::Text).req(),
         f("product_id", "Product", Ty::M2o("product.product")),
         f("product_uom_qty", "Quantity", Ty::Float),
         f("price_unit", "Unit Price", Ty::Float),
         f("price_subtotal", "Subtotal", Ty::Monetary).ro(),
         f("price_total", "Total", Ty::Monetary).ro(),
-        f("salesman_id", "Salesperson", Ty::M2o("res.users")).ro(),
-        f("state", "Order Status", Ty::Sel(SO_STATES)).ro(),
+        f("salesman_id", "Salesperson", Ty::M2o("res.users"))
+            .ro()
+            .rel("order_id.user_id", &["order_id.user_id"])
+            .stored(),
+        f("order_partner_id", "Customer", Ty::M2o("res.partner"))
+            .ro()
+            .rel("order_id.partner_id", &["order_id.partner_id"])
+            .stored(),
+        f("state", "Order Status", Ty::Sel(SO_STATES))
+            .ro()
+            .rel("order_id.state", &["order_id.state"])
+            .stored(),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "sale.order.line",
-        description: "Sales Order Line",
-        order: "order_id, sequence, id",
+    audit(&mut fields, &["order_id.name", "name", "product_id"]);
+    models.push(define(
+        Spec {
+            name: "sale.order.line",
+            description: "Sales Order Line",
+            ir_id: 564,
+            order: "order_id, sequence, id",
+            rec_names: &["name", "order_id.name"],
+            acls: vec![
+                acl(G_PORTAL, "1000"),
+                acl(G_SALESMAN, "1111"),
+                acl(G_ACCOUNT_READONLY, "1000"),
+                acl(G_ACCOUNT_INVOICE, "1100"),
+                acl(G_ACCOUNT_USER, "1100"),
+            ],
+            parent: None,
+            actions: &[],
+        },
         fields,
-        acls: vec![acl(G_SALESMAN, "1111"), acl(G_SALE_MANAGER, "1111")],
-        parent: None,
-        actions: &[],
-    });
+    ));
 
     let mut fields = vec![
         f("name", "Opportunity", Ty::Char).req(),
@@ -521,108 +880,206 @@ fn build() -> Vec<Model> {
         f("phone", "Phone", Ty::Char),
         f("active", "Active", Ty::Bool),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "crm.lead",
-        description: "Lead",
-        order: "priority desc, id desc",
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "crm.lead",
+            description: "Lead/Opportunity",
+            ir_id: 511,
+            order: "priority desc, id desc",
+            rec_names: &["name"],
+            acls: vec![acl(G_SALESMAN, "1110"), acl(G_SALE_MANAGER, "1111")],
+            parent: None,
+            actions: ARCHIVE,
+        },
         fields,
-        acls: vec![acl(G_SALESMAN, "1111"), acl(G_SALE_MANAGER, "1111")],
-        parent: None,
-        actions: &["action_archive", "action_unarchive"],
-    });
+    ));
 
     let mut fields = vec![
         f("name", "Department Name", Ty::Char).req().tr(),
-        f("complete_name", "Complete Name", Ty::Char).comp(),
+        f("complete_name", "Complete Name", Ty::Char)
+            .comp_stored()
+            .dep(&["name", "parent_id.complete_name"]),
         f("parent_id", "Parent Department", Ty::M2o("hr.department")),
+        f(
+            "child_ids",
+            "Child Departments",
+            Ty::O2m("hr.department", "parent_id"),
+        ),
         f("active", "Active", Ty::Bool),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "hr.department",
-        description: "Department",
-        order: "name",
+    audit(&mut fields, &["complete_name"]);
+    models.push(define(
+        Spec {
+            name: "hr.department",
+            description: "Department",
+            ir_id: 528,
+            order: "name",
+            rec_names: &["complete_name"],
+            acls: vec![acl(G_USER, "1100"), acl(G_HR_USER, "1111")],
+            parent: Some(("parent_id", "You cannot create recursive departments.")),
+            actions: ARCHIVE,
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_HR_USER, "1111")],
-        parent: Some(("parent_id", "You cannot create recursive departments.")),
-        actions: &["action_archive", "action_unarchive"],
-    });
+    ));
 
     let hr = G_HR_USER;
-    let mut fields = vec![
-        f("name", "Employee Name", Ty::Char),
-        f("job_title", "Job Title", Ty::Char),
-        f("work_email", "Work Email", Ty::Char),
-        f("work_phone", "Work Phone", Ty::Char),
-        f("department_id", "Department", Ty::M2o("hr.department")),
-        f("parent_id", "Manager", Ty::M2o("hr.employee")),
-        f("user_id", "User", Ty::M2o("res.users")),
-        f("company_id", "Company", Ty::M2o("res.company")).req(),
-        f("active", "Active", Ty::Bool),
+    let mut fields = employee_public_fields("hr.employee");
+    fields.extend([
         f("private_email", "Private Email", Ty::Char).groups(hr),
         f("private_phone", "Private Phone", Ty::Char).groups(hr),
         f("identification_id", "Identification No", Ty::Char).groups(hr),
         f("birthday", "Date of Birth", Ty::Date).groups(hr),
-        f("hourly_cost", "Hourly Cost", Ty::Monetary).groups(hr),
-    ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "hr.employee",
-        description: "Employee",
-        order: "name",
+    ]);
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "hr.employee",
+            description: "Employee",
+            ir_id: 525,
+            order: "name",
+            rec_names: &["name"],
+            // Users without an HR group read public fields through hr.employee.public.
+            acls: vec![acl(G_HR_USER, "1111"), acl(G_SYSTEM, "1000")],
+            parent: Some(("parent_id", "You cannot create a recursive hierarchy.")),
+            actions: ARCHIVE,
+        },
         fields,
-        // Internal users read public fields (Odoo serves them from hr.employee.public).
-        acls: vec![acl(G_USER, "1000"), acl(G_HR_USER, "1111")],
-        parent: Some(("parent_id", "You cannot create a recursive hierarchy.")),
-        actions: &["action_archive", "action_unarchive"],
-    });
+    ));
+
+    let mut fields = employee_public_fields("hr.employee.public");
+    audit(&mut fields, &["name"]);
+    let mut public = define(
+        Spec {
+            name: "hr.employee.public",
+            description: "Public Employee",
+            ir_id: 527,
+            order: "name",
+            rec_names: &["name"],
+            acls: vec![acl(G_USER, "1000")],
+            parent: None,
+            actions: &[],
+        },
+        fields,
+    );
+    public.table = "hr.employee";
+    models.push(public);
 
     let mut fields = vec![
         f("key", "Key", Ty::Char).req(),
         f("value", "Value", Ty::Text).req(),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "ir.config_parameter",
-        description: "System Parameter",
-        order: "key",
+    audit(&mut fields, &["key"]);
+    models.push(define(
+        Spec {
+            name: "ir.config_parameter",
+            description: "System Parameter",
+            ir_id: 39,
+            order: "key",
+            rec_names: &["key"],
+            acls: vec![acl(G_SYSTEM, "1111")],
+            parent: None,
+            actions: &[],
+        },
         fields,
-        acls: vec![acl(G_SYSTEM, "1111")],
-        parent: None,
-        actions: &[],
-    });
+    ));
 
     let mut fields = vec![
         f("name", "Model Description", Ty::Char).req().tr(),
         f("model", "Model", Ty::Char).req(),
+        f("order", "Order", Ty::Char).req(),
         f("info", "Information", Ty::Text),
         f("transient", "Transient Model", Ty::Bool),
+        f("field_id", "Fields", Ty::O2m("ir.model.fields", "model_id")),
     ];
-    audit(&mut fields);
-    models.push(Model {
-        name: "ir.model",
-        description: "Models",
-        order: "model",
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "ir.model",
+            description: "Models",
+            ir_id: 3,
+            // Declared `_order = 'model'`, but the kit's server lists models by name.
+            order: "name",
+            rec_names: &["name", "model"],
+            acls: vec![acl(G_USER, "0000"), acl(G_ERP_MANAGER, "1111")],
+            parent: None,
+            actions: &[],
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_SYSTEM, "1111")],
-        parent: None,
-        actions: &[],
-    });
+    ));
+
+    let mut fields = vec![
+        f("name", "Field Name", Ty::Char).req(),
+        f("model", "Model Name", Ty::Char).req(),
+        f("model_id", "Model", Ty::M2o("ir.model")).req(),
+        f("field_description", "Field Label", Ty::Char).req().tr(),
+        f("help", "Field Help", Ty::Text).tr(),
+        f("ttype", "Field Type", Ty::Char).req(),
+        f("relation", "Related Model", Ty::Char),
+        f("relation_field", "Relation Field", Ty::Char),
+        f("related", "Related Field Definition", Ty::Char),
+        f("depends", "Dependencies", Ty::Char),
+        f("required", "Required", Ty::Bool),
+        f("readonly", "Readonly", Ty::Bool),
+        f("store", "Stored", Ty::Bool),
+        f("translate", "Translatable", Ty::Bool),
+    ];
+    audit(&mut fields, &["field_description", "model"]);
+    models.push(define(
+        Spec {
+            name: "ir.model.fields",
+            description: "Fields",
+            ir_id: 4,
+            order: "name",
+            rec_names: &["field_description", "model"],
+            acls: vec![acl(G_USER, "0000"), acl(G_ERP_MANAGER, "1111")],
+            parent: None,
+            actions: &[],
+        },
+        fields,
+    ));
 
     let mut fields = vec![f("name", "Name", Ty::Char).req().tr()];
-    audit(&mut fields);
-    models.push(Model {
-        name: "ir.module.category",
-        description: "Application",
-        order: "name",
+    audit(&mut fields, &["name"]);
+    models.push(define(
+        Spec {
+            name: "ir.module.category",
+            description: "Application",
+            ir_id: 66,
+            order: "name",
+            rec_names: &["name"],
+            acls: vec![acl(G_USER, "1000"), acl(G_ERP_MANAGER, "1000")],
+            parent: None,
+            actions: &[],
+        },
         fields,
-        acls: vec![acl(G_USER, "1000"), acl(G_SYSTEM, "1111")],
-        parent: None,
-        actions: &[],
-    });
+    ));
 
     models
+}
+
+/// The public fields of an employee (all of `hr.employee.public`'s, less the log fields).
+fn employee_public_fields(model: &'static str) -> Vec<Field> {
+    vec![
+        f("name", "Employee Name", Ty::Char),
+        f("job_title", "Job Title", Ty::Char),
+        f("work_email", "Work Email", Ty::Char),
+        f("work_phone", "Work Phone", Ty::Char),
+        f("mobile_phone", "Work Mobile", Ty::Char),
+        f("department_id", "Department", Ty::M2o("hr.department")),
+        f("parent_id", "Manager", Ty::M2o(model)),
+        f("coach_id", "Coach", Ty::M2o(model)),
+        f(
+            "child_ids",
+            "Direct subordinates",
+            Ty::O2m(model, "parent_id"),
+        ),
+        f("user_id", "User", Ty::M2o("res.users")),
+        f("company_id", "Company", Ty::M2o("res.company")).req(),
+        f("active", "Active", Ty::Bool),
+        f("image_128", "Image 128", Ty::Image).comp(),
+        f("avatar_128", "Avatar 128", Ty::Image).comp(),
+    ]
 }
 
 /// All models of the simulated database.
