@@ -1790,6 +1790,15 @@ fn name_search(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Val
                     }
                 }
             }
+            if ids.is_empty()
+                && positive
+                && let Some(code) = name
+                    .split_once('[')
+                    .and_then(|(_, rest)| rest.split_once(']'))
+                    .map(|(code, _)| code.to_owned())
+            {
+                ids = find(json!([["default_code", "=", code]]), limit)?;
+            }
             Ok(Value::Array(pairs(db, m, env, &ids)))
         }
         "res.users" => {
@@ -1799,10 +1808,20 @@ fn name_search(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Val
                     return Ok(json!([[first, display_name(db, m, *first, env)]]));
                 }
             }
+            // The web module puts the caller first, even when the limit left it out.
             let mut ids = find(json!([["display_name", operator, name]]), limit)?;
             if let Some(pos) = ids.iter().position(|i| *i == env.uid) {
                 let me = ids.remove(pos);
                 ids.insert(0, me);
+            } else if limit.is_some_and(|l| ids.len() == l) {
+                let me = find(
+                    json!([["display_name", operator, name], ["id", "=", env.uid]]),
+                    Some(1),
+                )?;
+                if let Some(me) = me.first() {
+                    ids.pop();
+                    ids.insert(0, *me);
+                }
             }
             Ok(Value::Array(pairs(db, m, env, &ids)))
         }
