@@ -1391,8 +1391,23 @@ fn fill_order_line(db: &Db, line: &mut Row, env: &Env) {
         line.insert("price_unit", json!(price));
     }
     if line.get("name").is_none_or(is_empty) {
+        // The product's display name, then its sales description on a line of its own.
         let name = match (product, pm) {
-            (Some(p), Some(pm)) => display_name(db, pm, p, env),
+            (Some(p), Some(pm)) => {
+                let mut name = display_name(db, pm, p, env);
+                if let Some(description) = row(db, pm, p)
+                    .and_then(|r| r.get("product_tmpl_id"))
+                    .and_then(Value::as_i64)
+                    .and_then(|t| db.row("product.template", t))
+                    .and_then(|t| t.get("description_sale"))
+                    .and_then(Value::as_str)
+                    .filter(|d| !d.is_empty())
+                {
+                    name.push('\n');
+                    name.push_str(description);
+                }
+                name
+            }
             _ => "/".to_owned(),
         };
         line.insert("name", json!(name));

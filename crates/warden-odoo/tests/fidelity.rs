@@ -373,6 +373,12 @@ fn scenarios() -> Vec<Scenario> {
             .pick(&["amount_total"]).values(),
         s("x2m_order_lines_clear_deletes", Admin, "sale.order", "write", json!([["$o"], {"order_line": [[5]]}]), json!({})),
         s("x2m_order_lines_after_clear", Admin, "sale.order.line", "search_count", json!([[["id", "in", "$lines"]]]), json!({})).values(),
+        s("line_name_create", Admin, "sale.order", "create",
+          json!([{"partner_id": 11, "client_order_ref": "FIDELITY-DESC", "order_line": [[0, 0, {"product_id": 12}], [0, 0, {"product_id": 35, "product_uom_qty": 2}]]}]), json!({}))
+            .bind("desc", ""),
+        s("line_name_has_description", Admin, "sale.order.line", "search_read", json!([[["order_id", "=", "$desc"]]]),
+          json!({"fields": ["name", "price_unit", "price_subtotal", "sequence"], "order": "id"}))
+            .pick(&["name", "price_unit", "price_subtotal", "sequence"]).values(),
         s("x2m_rollback_on_missing_product", Admin, "sale.order", "create",
           json!([{"partner_id": 10, "client_order_ref": "FIDELITY-ROLLBACK", "order_line": [[0, 0, {"product_id": 5}], [0, 0, {"product_id": 999_999}]]}]), json!({})).message(),
         s("x2m_rollback_left_nothing", Admin, "sale.order", "search_count", json!([[["client_order_ref", "=", "FIDELITY-ROLLBACK"]]]), json!({})).values(),
