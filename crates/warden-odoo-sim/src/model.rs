@@ -172,7 +172,33 @@ pub(crate) struct Field {
     pub(crate) depends: &'static [&'static str],
     /// A related field: the dotted path it follows (read, searched and written through it).
     pub(crate) related: Option<&'static str>,
+    /// `related` as `fields_get` reports it for a field the simulator stores itself (its path
+    /// goes through a model the simulator does not have).
+    pub(crate) shown_related: Option<&'static str>,
+    /// Further `fields_get` attributes of this field (`aggregator`, `digits`, `size`, ...).
+    pub(crate) extra: &'static [(&'static str, Attr)],
 }
+
+/// The value of a further `fields_get` attribute.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Attr {
+    Bool(bool),
+    Str(&'static str),
+    Int(i64),
+    /// `digits`: (precision, scale).
+    Digits(i64, i64),
+}
+
+const SUM: &[(&str, Attr)] = &[("aggregator", Attr::Str("sum"))];
+const SUM_DIGITS: &[(&str, Attr)] = &[
+    ("aggregator", Attr::Str("sum")),
+    ("digits", Attr::Digits(16, 2)),
+];
+const SUM_CURRENCY: &[(&str, Attr)] = &[
+    ("aggregator", Attr::Str("sum")),
+    ("currency_field", Attr::Str("currency_id")),
+];
+const CHANGE_DEFAULT: &[(&str, Attr)] = &[("change_default", Attr::Bool(true))];
 
 fn f(name: &'static str, string: &'static str, ty: Ty) -> Field {
     Field {
@@ -189,6 +215,8 @@ fn f(name: &'static str, string: &'static str, ty: Ty) -> Field {
         translate: false,
         depends: &[],
         related: None,
+        shown_related: None,
+        extra: &[],
     }
 }
 
@@ -249,13 +277,36 @@ impl Field {
         self.stored = true;
         self
     }
+    /// Reported as related to `path` (which the simulator does not model) and stored here.
+    fn shown_rel(mut self, path: &'static str, depends: &'static [&'static str]) -> Self {
+        self.shown_related = Some(path);
+        self.depends = depends;
+        self
+    }
+    fn string(mut self, string: &'static str) -> Self {
+        self.string = string;
+        self
+    }
+    fn opt(mut self) -> Self {
+        self.required = false;
+        self
+    }
+    fn extra(mut self, extra: &'static [(&'static str, Attr)]) -> Self {
+        self.extra = extra;
+        self
+    }
     /// `groupable` as `fields_get` reports it.
     pub(crate) fn groupable(&self) -> bool {
-        (self.stored && !matches!(self.ty, Ty::O2m(..))) || self.related.is_some()
+        ((self.stored && !matches!(self.ty, Ty::O2m(..))) || self.related.is_some())
+            && self.ty != Ty::Image
+    }
+    /// `related` as `fields_get` reports it.
+    pub(crate) fn related_path(&self) -> Option<&'static str> {
+        self.related.or(self.shown_related)
     }
     /// `sortable` as `fields_get` reports it.
     pub(crate) fn sortable(&self) -> bool {
-        (self.stored && !self.ty.is_x2many()) || self.related.is_some()
+        ((self.stored && !self.ty.is_x2many()) || self.related.is_some()) && self.ty != Ty::Image
     }
 }
 
@@ -362,7 +413,36 @@ const PRIORITIES: &[(&str, &str)] = &[
     ("2", "High"),
     ("3", "Very High"),
 ];
-const ACTIVE_HELP: &str = "If unchecked, it will allow you to hide the record without removing it.";
+const AMOUNT_DEPENDS: &[&str] = &["order_line.price_subtotal", "currency_id", "company_id"];
+const LINE_AMOUNT_DEPENDS: &[&str] = &["product_uom_qty", "discount", "price_unit", "tax_id"];
+const PRODUCT_ACTIVE_HELP: &str =
+    "If unchecked, it will allow you to hide the product without removing it.";
+const FIELD_TYPES: &[(&str, &str)] = &[
+    ("binary", "binary"),
+    ("boolean", "boolean"),
+    ("char", "char"),
+    ("date", "date"),
+    ("datetime", "datetime"),
+    ("float", "float"),
+    ("html", "html"),
+    ("integer", "integer"),
+    ("json", "json"),
+    ("many2many", "many2many"),
+    ("many2one", "many2one"),
+    ("many2one_reference", "many2one_reference"),
+    ("monetary", "monetary"),
+    ("one2many", "one2many"),
+    ("properties", "properties"),
+    ("properties_definition", "properties_definition"),
+    ("reference", "reference"),
+    ("selection", "selection"),
+    ("text", "text"),
+];
+const WORK_CONTACT: &[&str] = &[
+    "work_contact_id",
+    "work_contact_id.mobile",
+    "work_contact_id.email",
+];
 const ARCHIVE: &[&str] = &["action_archive", "action_unarchive"];
 
 /// The fields every model has: `id`, `display_name` and the log fields.
@@ -377,6 +457,14 @@ fn audit(fields: &mut Vec<Field>, display_depends: &'static [&'static str]) {
     fields.push(f("create_date", "Created on", Ty::Datetime).ro());
     fields.push(f("write_uid", "Last Updated by", Ty::M2o("res.users")).ro());
     fields.push(f("write_date", "Last Updated on", Ty::Datetime).ro());
+}
+
+/// Change a field of a list already built (the log fields, a shared list).
+fn patch(fields: &mut [Field], name: &str, change: impl FnOnce(Field) -> Field) {
+    if let Some(i) = fields.iter().position(|f| f.name == name) {
+        let field = fields[i].clone();
+        fields[i] = change(field);
+    }
 }
 
 struct Spec {
@@ -410,7 +498,7 @@ fn build() -> Vec<Model> {
     let mut models = Vec::new();
 
     let mut fields = vec![
-        f("name", "Name", Ty::Char),
+        f("name", "Name", Ty::Char).extra(&[("default_export_compatible", Attr::Bool(true))]),
         f("complete_name", "Complete Name", Ty::Char)
             .comp_stored()
             .dep(&[
@@ -429,8 +517,8 @@ fn build() -> Vec<Model> {
         f("email", "Email", Ty::Char),
         f("email_normalized", "Normalized Email", Ty::Char)
             .comp_stored()
-            .dep(&["email"]),
-        f("email_formatted", "Formatted Email", Ty::Char)
+            .dep(&["email"])
+            .help("This field is used to search on email address as the primary email field can contain more than strictly an email address."),f("email_formatted", "Formatted Email", Ty::Char)
             .comp()
             .nosearch()
             .dep(&["name", "email"])
@@ -439,8 +527,8 @@ fn build() -> Vec<Model> {
         f("mobile", "Mobile", Ty::Char),
         f("phone_sanitized", "Sanitized Number", Ty::Char)
             .comp_stored()
-            .dep(&["country_id", "mobile", "phone"]),
-        // A search-only field: Odoo reads it as False and searches phone and mobile.
+            .dep(&["country_id", "mobile", "phone"])
+            .help("Field used to store sanitized phone number. Helps speeding up searches and comparisons."),// A search-only field: Odoo reads it as False and searches phone and mobile.
         f("phone_mobile_search", "Phone/Mobile", Ty::Char)
             .comp()
             .writable(),
@@ -449,9 +537,12 @@ fn build() -> Vec<Model> {
             "The Tax Identification Number. Values here will be validated based on the country format. You can use '/' to indicate that the partner is not subject to tax.",
         ),
         f("ref", "Reference", Ty::Char),
-        f("company_registry", "Company ID", Ty::Char),
-        f("barcode", "Barcode", Ty::Char),
-        f("is_company", "Is a Company", Ty::Bool)
+        f("company_registry", "Company ID", Ty::Char).help(
+            "The registry number of the company. Use it if it is different from the Tax ID. It must be unique across all partners of a same country",
+        ),
+        f("barcode", "Barcode", Ty::Char)
+            .help("Use a barcode to identify this contact.")
+            .extra(&[("company_dependent", Attr::Bool(true))]),f("is_company", "Is a Company", Ty::Bool)
             .help("Check if the contact is a company, otherwise it is a person"),
         f("company_type", "Company Type", Ty::Sel(COMPANY_TYPES))
             .comp()
@@ -476,12 +567,11 @@ fn build() -> Vec<Model> {
         f("function", "Job Position", Ty::Char),
         f("street", "Street", Ty::Char),
         f("city", "City", Ty::Char),
-        f("zip", "Zip", Ty::Char),
+        f("zip", "Zip", Ty::Char).extra(CHANGE_DEFAULT),
         f("country_id", "Country", Ty::M2o("res.country")),
-        f("company_id", "Company", Ty::M2o("res.company")),
-        f("user_id", "Salesperson", Ty::M2o("res.users"))
-            .help("The internal user in charge of this contact."),
-        f("comment", "Notes", Ty::Html),
+        f("company_id", "Company", Ty::M2o("res.company")),f("user_id", "Salesperson", Ty::M2o("res.users"))
+            .dep(&["parent_id"])
+            .help("The internal user in charge of this contact."),f("comment", "Notes", Ty::Html),
     ];
     audit(
         &mut fields,
@@ -521,21 +611,18 @@ fn build() -> Vec<Model> {
     ));
 
     let mut fields = vec![
-        f("name", "Tag Name", Ty::Char).req().tr(),
-        f("color", "Color", Ty::Int),
-        f(
-            "parent_id",
-            "Parent Category",
-            Ty::M2o("res.partner.category"),
-        ),
+        f("name", "Name", Ty::Char).req().tr(),
+        f("color", "Color", Ty::Int).extra(&[("aggregator", Attr::Bool(false))]),
+        f("parent_id", "Category", Ty::M2o("res.partner.category")),
         f(
             "child_ids",
             "Child Tags",
             Ty::O2m("res.partner.category", "parent_id"),
         ),
-        f("active", "Active", Ty::Bool).help(ACTIVE_HELP),
+        f("active", "Active", Ty::Bool)
+            .help("The active field allows you to hide the category without removing it."),
     ];
-    audit(&mut fields, &["name", "parent_id.display_name"]);
+    audit(&mut fields, &["parent_id", "name"]);
     models.push(define(
         Spec {
             name: "res.partner.category",
@@ -556,13 +643,12 @@ fn build() -> Vec<Model> {
     ));
 
     let mut fields = vec![
-        f("name", "Country Name", Ty::Char)
-            .req()
-            .tr()
-            .help("The full name of the country."),
+        f("name", "Country Name", Ty::Char).req().tr(),
         f("code", "Country Code", Ty::Char)
+            .req()
+            .extra(&[("size", Attr::Int(2))])
             .help("The ISO country code in two chars. \nYou can use this field for quick search."),
-        f("phone_code", "Country Calling Code", Ty::Int),
+        f("phone_code", "Country Calling Code", Ty::Int).extra(SUM),
     ];
     audit(&mut fields, &["name"]);
     models.push(define(
@@ -586,12 +672,30 @@ fn build() -> Vec<Model> {
     ));
 
     let mut fields = vec![
-        f("name", "Company Name", Ty::Char).req(),
+        f("name", "Company Name", Ty::Char)
+            .req()
+            .rel("partner_id.name", &["partner_id.name"])
+            .stored(),
         f("partner_id", "Partner", Ty::M2o("res.partner")).req(),
         f("currency_id", "Currency", Ty::M2o("res.currency")).req(),
-        f("email", "Email", Ty::Char),
-        f("phone", "Phone", Ty::Char),
-        f("country_id", "Country", Ty::M2o("res.country")),
+        f("email", "Email", Ty::Char)
+            .rel("partner_id.email", &["partner_id.email"])
+            .stored(),
+        f("phone", "Phone", Ty::Char)
+            .rel("partner_id.phone", &["partner_id.phone"])
+            .stored(), // The address of the company's partner (an inverse writes it back there).
+        f("country_id", "Country", Ty::M2o("res.country"))
+            .comp()
+            .writable()
+            .nosearch()
+            .dep(&[
+                "partner_id.street",
+                "partner_id.street2",
+                "partner_id.city",
+                "partner_id.zip",
+                "partner_id.state_id",
+                "partner_id.country_id",
+            ]),
         f("active", "Active", Ty::Bool),
     ];
     audit(&mut fields, &["name"]);
@@ -615,8 +719,13 @@ fn build() -> Vec<Model> {
     ));
 
     let mut fields = vec![
-        f("name", "Currency", Ty::Char).req(),
-        f("symbol", "Symbol", Ty::Char).req(),
+        f("name", "Currency", Ty::Char)
+            .req()
+            .extra(&[("size", Attr::Int(3))])
+            .help("Currency Code (ISO 4217)"),
+        f("symbol", "Symbol", Ty::Char)
+            .req()
+            .help("Currency sign, to be used when printing amounts."),
         f("active", "Active", Ty::Bool),
     ];
     audit(&mut fields, &["name"]);
@@ -645,13 +754,20 @@ fn build() -> Vec<Model> {
         f("login", "Login", Ty::Char)
             .req()
             .help("Used to log into the system"),
-        f("partner_id", "Related Partner", Ty::M2o("res.partner")).req(),
+        f("partner_id", "Related Partner", Ty::M2o("res.partner"))
+            .req()
+            .help("Partner-related data of the user"),
         f("email", "Email", Ty::Char).rel("partner_id.email", &["partner_id.email"]),
-        f("company_id", "Company", Ty::M2o("res.company")).req(),
+        f("company_id", "Company", Ty::M2o("res.company"))
+            .req()
+            .help("The default company for this user."),
         f("groups_id", "Groups", Ty::M2m("res.groups")),
         f("share", "Share User", Ty::Bool)
             .comp_stored()
-            .dep(&["groups_id"]),
+            .dep(&["groups_id"])
+            .help(
+                "External user with limited access, created only for the purpose of sharing data.",
+            ),
         f("active", "Active", Ty::Bool),
     ];
     audit(&mut fields, &["name"]);
@@ -682,7 +798,7 @@ fn build() -> Vec<Model> {
         f("category_id", "Application", Ty::M2o("ir.module.category")),
         f("users", "Users", Ty::M2m("res.users")),
     ];
-    audit(&mut fields, &["category_id.name", "name"]);
+    audit(&mut fields, &["full_name"]);
     models.push(define(
         Spec {
             name: "res.groups",
@@ -708,20 +824,23 @@ fn build() -> Vec<Model> {
     let mut fields = vec![
         f("name", "Name", Ty::Char).req().tr(),
         f("default_code", "Internal Reference", Ty::Char)
-            .comp()
+            .comp_stored()
             .writable()
-            .dep(&["product_variant_ids", "product_variant_ids.default_code"]),
+            .dep(&["product_variant_ids.default_code"]),
         f("list_price", "Sales Price", Ty::Float)
-            .help("Price at which the product is sold to customers."),
-        f("description_sale", "Sales Description", Ty::Text),
+            .help("Price at which the product is sold to customers.")
+            .extra(SUM_DIGITS),
+        f("description_sale", "Sales Description", Ty::Text).tr().help("A description of the Product that you want to communicate to your customers. This description will be copied to every Sales Order, Delivery Order and Customer Invoice/Credit Note",
+        ),
         f(
             "product_variant_ids",
             "Products",
             Ty::O2m("product.product", "product_tmpl_id"),
-        ),
-        f("active", "Active", Ty::Bool).help(ACTIVE_HELP),
+        )
+        .req(),
+        f("active", "Active", Ty::Bool).help(PRODUCT_ACTIVE_HELP),
     ];
-    audit(&mut fields, &["name", "default_code"]);
+    audit(&mut fields, &["name", "default_code", "name"]);
     models.push(define(
         Spec {
             name: "product.template",
@@ -745,21 +864,27 @@ fn build() -> Vec<Model> {
         .req(),
         f("name", "Name", Ty::Char)
             .req()
+            .tr()
             .rel("product_tmpl_id.name", &["product_tmpl_id.name"]),
         f("default_code", "Internal Reference", Ty::Char),
-        f("barcode", "Barcode", Ty::Char),
+        f("barcode", "Barcode", Ty::Char)
+            .help("International Article Number used for product identification."),
         f("list_price", "Sales Price", Ty::Float)
             .rel(
                 "product_tmpl_id.list_price",
                 &["product_tmpl_id.list_price"],
             )
-            .help("Price at which the product is sold to customers."),
-        f("active", "Active", Ty::Bool).help(ACTIVE_HELP),
+            .help("Price at which the product is sold to customers.")
+            .extra(SUM_DIGITS),
+        f("active", "Active", Ty::Bool).help(PRODUCT_ACTIVE_HELP),
     ];
     audit(
         &mut fields,
         &["name", "default_code", "product_tmpl_id", "name"],
     );
+    patch(&mut fields, "write_date", |f| {
+        f.string("Write Date").dep(&["product_tmpl_id.write_date"])
+    });
     let mut acls = product_acls();
     acls.push(acl(G_ACCOUNT_READONLY, "1000"));
     acls.push(acl(G_ACCOUNT_MANAGER, "1111"));
@@ -777,33 +902,52 @@ fn build() -> Vec<Model> {
         fields,
     ));
 
-    let mut fields = vec![
+    let mut fields =
+        vec![
         f("name", "Order Reference", Ty::Char).req(),
-        f("partner_id", "Customer", Ty::M2o("res.partner")).req(),
+        f("partner_id", "Customer", Ty::M2o("res.partner"))
+            .req()
+            .extra(CHANGE_DEFAULT),
         f("date_order", "Order Date", Ty::Datetime)
             .req()
             .help("Creation date of draft/sent orders,\nConfirmation date of confirmed orders."),
-        f("validity_date", "Expiration", Ty::Date).help(
-            "Validity of the order, after that you will not able to sign & pay the quotation.",
-        ),
+        f("validity_date", "Expiration", Ty::Date)
+            .dep(&["sale_order_template_id", "company_id"])
+            .help(
+                "Validity of the order, after that you will not able to sign & pay the quotation.",
+            ),
         f("state", "Status", Ty::Sel(SO_STATES)).ro(),
-        f("user_id", "Salesperson", Ty::M2o("res.users")),
+        f("user_id", "Salesperson", Ty::M2o("res.users")).dep(&["partner_id"]),
         f("company_id", "Company", Ty::M2o("res.company")).req(),
-        f("currency_id", "Currency", Ty::M2o("res.currency")).ro(),
-        f(
+        f("currency_id", "Currency", Ty::M2o("res.currency"))
+            .ro()
+            .dep(&["pricelist_id", "company_id"]),f(
             "order_line",
             "Order Lines",
             Ty::O2m("sale.order.line", "order_id"),
         ),
-        f("amount_untaxed", "Untaxed Amount", Ty::Monetary).ro(),
-        f("amount_tax", "Taxes", Ty::Monetary).ro(),
-        f("amount_total", "Total", Ty::Monetary).ro(),
-        f("client_order_ref", "Customer Reference", Ty::Char),
+        f("amount_untaxed", "Untaxed Amount", Ty::Monetary)
+            .ro()
+            .dep(AMOUNT_DEPENDS)
+            .extra(SUM_CURRENCY),
+        f("amount_tax", "Taxes", Ty::Monetary)
+            .ro()
+            .dep(AMOUNT_DEPENDS)
+            .extra(SUM_CURRENCY),
+        f("amount_total", "Total", Ty::Monetary)
+            .ro()
+            .dep(AMOUNT_DEPENDS)
+            .extra(SUM_CURRENCY),f("client_order_ref", "Customer Reference", Ty::Char),
         f("origin", "Source Document", Ty::Char)
             .help("Reference of the document that generated this sales order request"),
-        f("note", "Terms and conditions", Ty::Html),
+        f("note", "Terms and conditions", Ty::Html).dep(&[
+            "partner_id",
+            "sale_order_template_id",
+            "partner_id",
+        ]),
     ];
-    audit(&mut fields, &["name"]);
+    audit(&mut fields, &["partner_id", "name"]);
+    patch(&mut fields, "create_date", |f| f.string("Creation Date"));
     models.push(define(
         Spec {
             name: "sale.order",
@@ -828,12 +972,29 @@ fn build() -> Vec<Model> {
     let mut fields = vec![
         f("order_id", "Order Reference", Ty::M2o("sale.order")).req(),
         f("sequence", "Sequence", Ty::Int),
-        f("name", "Description", Ty::Text).req(),
-        f("product_id", "Product", Ty::M2o("product.product")),
-        f("product_uom_qty", "Quantity", Ty::Float),
-        f("price_unit", "Unit Price", Ty::Float),
-        f("price_subtotal", "Subtotal", Ty::Monetary).ro(),
-        f("price_total", "Total", Ty::Monetary).ro(),
+        f("name", "Description", Ty::Text).req().dep(&[
+            "product_id",
+            "product_id",
+            "linked_line_id",
+            "linked_line_ids",
+        ]),
+        f("product_id", "Product", Ty::M2o("product.product")).extra(CHANGE_DEFAULT),
+        f("product_uom_qty", "Quantity", Ty::Float)
+            .req()
+            .dep(&["display_type", "product_id", "product_packaging_qty"])
+            .extra(SUM_DIGITS),
+        f("price_unit", "Unit Price", Ty::Float)
+            .req()
+            .dep(&["product_id", "product_uom", "product_uom_qty"])
+            .extra(SUM_DIGITS),
+        f("price_subtotal", "Subtotal", Ty::Monetary)
+            .ro()
+            .dep(LINE_AMOUNT_DEPENDS)
+            .extra(SUM_CURRENCY),
+        f("price_total", "Total", Ty::Monetary)
+            .ro()
+            .dep(LINE_AMOUNT_DEPENDS)
+            .extra(SUM_CURRENCY),
         f("salesman_id", "Salesperson", Ty::M2o("res.users"))
             .ro()
             .rel("order_id.user_id", &["order_id.user_id"])
@@ -847,7 +1008,10 @@ fn build() -> Vec<Model> {
             .rel("order_id.state", &["order_id.state"])
             .stored(),
     ];
-    audit(&mut fields, &["order_id.name", "name", "product_id"]);
+    audit(
+        &mut fields,
+        &["order_partner_id", "order_id", "product_id", "name"],
+    );
     models.push(define(
         Spec {
             name: "sale.order.line",
@@ -869,16 +1033,25 @@ fn build() -> Vec<Model> {
     ));
 
     let mut fields = vec![
-        f("name", "Opportunity", Ty::Char).req(),
-        f("partner_id", "Customer", Ty::M2o("res.partner")),
-        f("user_id", "Salesperson", Ty::M2o("res.users")),
+        f("name", "Opportunity", Ty::Char).req().dep(&["partner_id"]),
+        f("partner_id", "Customer", Ty::M2o("res.partner")).help(
+            "Linked partner (optional). Usually created when converting the lead. You can find a partner by its Name, TIN, Email or Internal Reference.",
+        ),f("user_id", "Salesperson", Ty::M2o("res.users")),
         f("type", "Type", Ty::Sel(LEAD_TYPES)).req(),
         f("priority", "Priority", Ty::Sel(PRIORITIES)),
-        f("expected_revenue", "Expected Revenue", Ty::Monetary),
-        f("probability", "Probability", Ty::Float),
-        f("email_from", "Email", Ty::Char),
-        f("phone", "Phone", Ty::Char),
-        f("active", "Active", Ty::Bool),
+        f("expected_revenue", "Expected Revenue", Ty::Monetary).extra(&[
+            ("aggregator", Attr::Str("sum")),
+            ("currency_field", Attr::Str("company_currency")),
+        ]),
+        f("probability", "Probability", Ty::Float)
+            .extra(&[("aggregator", Attr::Str("avg"))])
+            .dep(&["stage_id",
+            "team_id",
+            "phone_state",
+            "email_state",
+        ]),
+        f("email_from", "Email", Ty::Char).dep(&["partner_id.email"]),
+        f("phone", "Phone", Ty::Char).dep(&["partner_id.phone"]),f("active", "Active", Ty::Bool),
     ];
     audit(&mut fields, &["name"]);
     models.push(define(
@@ -925,6 +1098,33 @@ fn build() -> Vec<Model> {
 
     let hr = G_HR_USER;
     let mut fields = employee_public_fields("hr.employee");
+    patch(&mut fields, "name", |f| {
+        f.shown_rel("resource_id.name", &["resource_id.name"])
+    });
+    patch(&mut fields, "user_id", |f| {
+        f.shown_rel("resource_id.user_id", &["resource_id.user_id"])
+    });
+    patch(&mut fields, "company_id", |f| {
+        f.shown_rel("resource_id.company_id", &["resource_id.company_id"])
+    });
+    patch(&mut fields, "active", |f| {
+        f.shown_rel("resource_id.active", &["resource_id.active"])
+            .help("If the active field is set to False, it will allow you to hide the resource record without removing it.")
+    });
+    patch(&mut fields, "image_128", |f| {
+        let mut f = f.shown_rel("image_1920", &["image_1920"]);
+        f.stored = true;
+        f
+    });
+    patch(&mut fields, "avatar_128", |f| {
+        f.dep(&[
+            "name",
+            "user_id.avatar_128",
+            "image_128",
+            "name",
+            "image_128",
+        ])
+    });
     fields.extend([
         f("private_email", "Private Email", Ty::Char).groups(hr),
         f("private_phone", "Private Phone", Ty::Char).groups(hr),
@@ -947,8 +1147,24 @@ fn build() -> Vec<Model> {
         fields,
     ));
 
-    let mut fields = employee_public_fields("hr.employee.public");
+    let mut fields: Vec<Field> = employee_public_fields("hr.employee.public")
+        .into_iter()
+        .map(|mut f| {
+            // Every field of the public view is read-only.
+            f.readonly = true;
+            f
+        })
+        .collect();
+    patch(&mut fields, "name", |f| f.string("Name"));
+    patch(&mut fields, "company_id", Field::opt);
+    patch(&mut fields, "image_128", |f| {
+        f.shown_rel("employee_id.image_128", &["employee_id.image_128"])
+    });
+    patch(&mut fields, "avatar_128", |f| {
+        f.shown_rel("employee_id.avatar_128", &["employee_id.avatar_128"])
+    });
     audit(&mut fields, &["name"]);
+    patch(&mut fields, "create_date", |f| f.string("Create Date"));
     let mut public = define(
         Spec {
             name: "hr.employee.public",
@@ -984,14 +1200,15 @@ fn build() -> Vec<Model> {
         fields,
     ));
 
-    let mut fields = vec![
+    let mut fields =
+        vec![
         f("name", "Model Description", Ty::Char).req().tr(),
         f("model", "Model", Ty::Char).req(),
-        f("order", "Order", Ty::Char).req(),
-        f("info", "Information", Ty::Text),
+        f("order", "Order", Ty::Char).req().help(
+            "SQL expression for ordering records in the model; e.g. \"x_sequence asc, id desc\"",
+        ),f("info", "Information", Ty::Text),
         f("transient", "Transient Model", Ty::Bool),
-        f("field_id", "Fields", Ty::O2m("ir.model.fields", "model_id")),
-    ];
+        f("field_id", "Fields", Ty::O2m("ir.model.fields", "model_id")).req(),];
     audit(&mut fields, &["name"]);
     models.push(define(
         Spec {
@@ -1010,21 +1227,36 @@ fn build() -> Vec<Model> {
 
     let mut fields = vec![
         f("name", "Field Name", Ty::Char).req(),
-        f("model", "Model Name", Ty::Char).req(),
-        f("model_id", "Model", Ty::M2o("ir.model")).req(),
-        f("field_description", "Field Label", Ty::Char).req().tr(),
+        f("model", "Model Name", Ty::Char)
+            .req()
+            .help("The technical name of the model this field belongs to"),
+        f("model_id", "Model", Ty::M2o("ir.model"))
+            .req()
+            .help("The model this field belongs to"),f("field_description", "Field Label", Ty::Char).req().tr(),
         f("help", "Field Help", Ty::Text).tr(),
-        f("ttype", "Field Type", Ty::Char).req(),
-        f("relation", "Related Model", Ty::Char),
-        f("relation_field", "Relation Field", Ty::Char),
-        f("related", "Related Field Definition", Ty::Char),
-        f("depends", "Dependencies", Ty::Char),
+        f("ttype", "Field Type", Ty::Sel(FIELD_TYPES)).req(),
+        f("relation", "Related Model", Ty::Char)
+            .help("For relationship fields, the technical name of the target model"),
+        f("relation_field", "Relation Field", Ty::Char).help(
+            "For one2many fields, the field on the target model that implement the opposite many2one relationship",
+        ),
+        f("related", "Related Field Definition", Ty::Char).help(
+            "The corresponding related field, if any. This must be a dot-separated list of field names.",
+        ),
+        f("depends", "Dependencies", Ty::Char).help(
+            "Dependencies of compute method; a list of comma-separated field names, like\n\n    name, partner_id.name",
+        ),
         f("required", "Required", Ty::Bool),
         f("readonly", "Readonly", Ty::Bool),
-        f("store", "Stored", Ty::Bool),
-        f("translate", "Translatable", Ty::Bool),
+        f("store", "Stored", Ty::Bool).help("Whether the value is stored in the database."),
+        f("translate", "Translatable", Ty::Bool).help(
+            "Whether values for this field can be translated (enables the translation mechanism for that field)",
+        ),
     ];
-    audit(&mut fields, &["field_description", "model"]);
+    audit(
+        &mut fields,
+        &["field_description", "model", "field_description"],
+    );
     models.push(define(
         Spec {
             name: "ir.model.fields",
@@ -1062,24 +1294,24 @@ fn build() -> Vec<Model> {
 fn employee_public_fields(model: &'static str) -> Vec<Field> {
     vec![
         f("name", "Employee Name", Ty::Char),
-        f("job_title", "Job Title", Ty::Char),
-        f("work_email", "Work Email", Ty::Char),
-        f("work_phone", "Work Phone", Ty::Char),
-        f("mobile_phone", "Work Mobile", Ty::Char),
+        f("job_title", "Job Title", Ty::Char).dep(&["job_id"]),
+        f("work_email", "Work Email", Ty::Char).dep(WORK_CONTACT),
+        f("work_phone", "Work Phone", Ty::Char).dep(&["address_id"]),
+        f("mobile_phone", "Work Mobile", Ty::Char).dep(WORK_CONTACT),
         f("department_id", "Department", Ty::M2o("hr.department")),
-        f("parent_id", "Manager", Ty::M2o(model)),
-        f("coach_id", "Coach", Ty::M2o(model)),
-        f(
+        f("parent_id", "Manager", Ty::M2o(model)).dep(&["department_id"]),
+        f("coach_id", "Coach", Ty::M2o(model))
+            .dep(&["parent_id"])
+            .help("Select the \"Employee\" who is the coach of this employee.\nThe \"Coach\" has no specific rights or responsibilities by default."),f(
             "child_ids",
             "Direct subordinates",
             Ty::O2m(model, "parent_id"),
         ),
-        f("user_id", "User", Ty::M2o("res.users")),
+        f("user_id", "User", Ty::M2o("res.users")).help(""),
         f("company_id", "Company", Ty::M2o("res.company")).req(),
         f("active", "Active", Ty::Bool),
         f("image_128", "Image 128", Ty::Image).comp(),
-        f("avatar_128", "Avatar 128", Ty::Image).comp(),
-    ]
+        f("avatar_128", "Avatar 128", Ty::Image).comp().nosearch(),]
 }
 
 /// All models of the simulated database.

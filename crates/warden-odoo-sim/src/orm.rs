@@ -12,7 +12,7 @@ use crate::db::{Db, Row};
 use crate::domain::{self, Node, is_empty};
 use crate::error::{Kind, OdooError, py_repr};
 use crate::model::{
-    self, G_SALE_MANAGER, G_SALESMAN, G_SALESMAN_ALL, GROUPS, GroupId, Model, Op, Ty,
+    self, Attr, G_SALE_MANAGER, G_SALESMAN, G_SALESMAN_ALL, GROUPS, GroupId, Model, Op, Ty,
     group_full_name, group_spaced_name,
 };
 use crate::search::{SortKey, cmp_keys, search, search_node};
@@ -887,8 +887,37 @@ fn fields_get(
         if let Some(h) = f.help {
             d.insert("help", json!(h));
         }
-        if let Some(path) = f.related {
+        if let Some(path) = f.related_path() {
             d.insert("related", json!(path));
+        }
+        if let Some(group) = f.groups {
+            d.insert("groups", json!(group));
+        }
+        if f.ty == Ty::Image {
+            d.insert("attachment", json!(f.stored));
+        }
+        if f.ty == Ty::Html {
+            for (key, value) in [
+                ("sanitize", true),
+                ("sanitize_attributes", true),
+                ("sanitize_style", false),
+                ("sanitize_tags", true),
+                ("strip_classes", false),
+                ("strip_style", false),
+            ] {
+                d.insert(key, json!(value));
+            }
+        }
+        for (key, value) in f.extra {
+            d.insert(
+                key,
+                match value {
+                    Attr::Bool(b) => json!(b),
+                    Attr::Str(s) => json!(s),
+                    Attr::Int(i) => json!(i),
+                    Attr::Digits(p, q) => json!([p, q]),
+                },
+            );
         }
         if let Some(rel) = f.ty.relation() {
             d.insert("relation", json!(rel));

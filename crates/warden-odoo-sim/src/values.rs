@@ -190,6 +190,10 @@ fn computed(db: &Db, m: &'static Model, id: i64, row: &Row, field: &str, env: &E
             }
         }
         ("hr.department", "complete_name") => json!(department_name(db, id)),
+        ("res.company", "country_id") => many2one(row, "partner_id")
+            .and_then(|p| db.row("res.partner", p))
+            .and_then(|p| p.get("country_id").cloned())
+            .unwrap_or(Value::Null),
         (_, "id") => json!(id),
         _ => {
             let _ = env;
