@@ -24,6 +24,8 @@ pub(crate) struct Db {
     pub(crate) translations: BTreeMap<(&'static str, &'static str, i64, &'static str), String>,
     /// A monotonically increasing clock for create/write dates (seconds since the seed time).
     pub(crate) clock: u64,
+    /// The attribute values of product variants, as their display names end: id -> "(Steel, White)".
+    pub(crate) variants: BTreeMap<i64, String>,
 }
 
 impl Db {
@@ -52,7 +54,7 @@ impl Db {
         if model.has_active() && !row.contains_key("active") {
             row.insert("active", Value::Bool(true));
         }
-        let table = self.table_mut(model.name);
+        let table = self.table_mut(model.table);
         table.rows.insert(id, row);
         if table.next_id <= id {
             table.next_id = id + 1;

@@ -165,6 +165,7 @@ fn parse_leaf(model: &Model, leaf: &[Value]) -> Result<Node, OdooError> {
             }
         }
     }
+    // `any` on a field that is not relational fails later, like Odoo (a KeyError).
     let sub = if op == "any" || op == "not any" {
         let last = current.field(&parts[parts.len() - 1]);
         match last
@@ -172,12 +173,7 @@ fn parse_leaf(model: &Model, leaf: &[Value]) -> Result<Node, OdooError> {
             .and_then(crate::model::model)
         {
             Some(comodel) => Some(Box::new(parse(comodel, &leaf[2])?)),
-            None => {
-                return Err(OdooError::value(format!(
-                    "Invalid leaf {}",
-                    leaf_repr(leaf)
-                )));
-            }
+            None => None,
         }
     } else {
         None

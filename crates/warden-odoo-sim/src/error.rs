@@ -12,6 +12,7 @@ pub(crate) enum Kind {
     ValueError,
     AttributeError,
     TypeError,
+    KeyError,
     OperationalError,
     SessionExpired,
 }
@@ -28,6 +29,7 @@ impl Kind {
             Kind::ValueError => "builtins.ValueError",
             Kind::AttributeError => "builtins.AttributeError",
             Kind::TypeError => "builtins.TypeError",
+            Kind::KeyError => "builtins.KeyError",
             Kind::OperationalError => "psycopg2.OperationalError",
             Kind::SessionExpired => "odoo.http.SessionExpiredException",
         }
@@ -39,6 +41,7 @@ impl Kind {
             Kind::ValueError => "ValueError",
             Kind::AttributeError => "AttributeError",
             Kind::TypeError => "TypeError",
+            Kind::KeyError => "KeyError",
             other => other.qualified_name(),
         }
     }
@@ -275,6 +278,12 @@ impl OdooError {
                 484,
                 "call_kw",
                 "result = method(recs, *args, **kwargs)",
+            ),
+            Kind::KeyError => (
+                "odoo/osv/expression.py",
+                1116,
+                "parse",
+                "comodel = model.env[field.comodel_name]",
             ),
             Kind::OperationalError => (
                 "/opt/odoo/venv/lib/python3.11/site-packages/psycopg2/__init__.py",

@@ -12,7 +12,9 @@ mod error;
 mod model;
 mod orm;
 mod rpc;
+mod search;
 mod seed;
+mod values;
 mod xmlrpc;
 
 use std::collections::{BTreeMap, HashMap};

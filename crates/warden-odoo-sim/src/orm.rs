@@ -1,18 +1,22 @@
 //! The ORM of the simulated database: access rights, record rules, field groups, and the public
-//! model methods (`search_read`, `read`, `create`, `write`, `unlink`, `read_group`, ...).
+//! model methods (`search_read`, `read`, `create`, `write`, `unlink`, `read_group`,
+//! `name_search`, `fields_get`, x2many commands, `ir.model.get_available_models`, ...).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
+use crate::OdooVersion;
 use crate::db::{Db, Row};
-use crate::domain::{self, Node, compare, is_empty, like, loose_eq, substring_pattern};
+use crate::domain::{self, Node, is_empty};
 use crate::error::{Kind, OdooError, py_repr};
 use crate::model::{
-    self, G_SALE_MANAGER, G_SALESMAN, G_SALESMAN_ALL, GROUPS, GroupId, Model, Op, Ty,
+    self, Attr, G_SALE_MANAGER, G_SALESMAN, G_SALESMAN_ALL, GROUPS, GroupId, Model, Op, Ty,
     group_full_name, group_spaced_name,
 };
+use crate::search::{SortKey, cmp_keys, search, search_node};
+use crate::values::{display_name, raw, row};
 
 /// Who calls, with which context.
 #[derive(Clone, Debug)]
@@ -21,6 +25,8 @@ pub(crate) struct Env {
     pub(crate) groups: Vec<GroupId>,
     pub(crate) lang: Option<String>,
     pub(crate) active_test: bool,
+    /// Superuser mode (`sudo()`): no access rights, no record rules.
+    pub(crate) su: bool,
 }
 
 impl Env {
@@ -43,11 +49,19 @@ impl Env {
             groups,
             lang: None,
             active_test: true,
+            su: false,
         }
     }
 
     fn has(&self, group: GroupId) -> bool {
         self.groups.contains(&group)
+    }
+
+    /// The same user in superuser mode.
+    pub(crate) fn sudo(&self) -> Env {
+        let mut env = self.clone();
+        env.su = true;
+        env
     }
 
     /// Apply a call's `context` (lang, active_test).
@@ -64,7 +78,7 @@ impl Env {
     }
 }
 
-/// Whether the method name is one of the ORM's read-only methods (no transaction snapshot needed).
+/// Whether the method name is one of the read-only methods (no transaction snapshot needed).
 fn read_only(method: &str) -> bool {
     matches!(
         method,
@@ -78,11 +92,17 @@ fn read_only(method: &str) -> bool {
             | "default_get"
             | "exists"
             | "check_access_rights"
+            | "get_available_models"
+            | "display_name_for"
     )
 }
 
 /// Parameter names of each public method (after `ids` for record methods).
-fn params_of(model: &Model, method: &str) -> Option<(bool, &'static [&'static str])> {
+fn params_of(
+    model: &Model,
+    method: &str,
+    version: OdooVersion,
+) -> Option<(bool, &'static [&'static str])> {
     Some(match method {
         "search_read" => (
             false,
@@ -95,7 +115,12 @@ fn params_of(model: &Model, method: &str) -> Option<(bool, &'static [&'static st
         "create" => (false, &["vals_list"]),
         "write" => (true, &["vals"]),
         "unlink" | "exists" => (true, &[]),
-        "name_search" => (false, &["name", "domain", "operator", "limit"]),
+        // Odoo 18: name_search(name='', args=None, operator='ilike', limit=100);
+        // Odoo 19 renamed `args` to `domain`.
+        "name_search" => match version {
+            OdooVersion::V18 => (false, &["name", "args", "operator", "limit"]),
+            OdooVersion::V19 => (false, &["name", "domain", "operator", "limit"]),
+        },
         "read_group" => (
             false,
             &[
@@ -104,31 +129,51 @@ fn params_of(model: &Model, method: &str) -> Option<(bool, &'static [&'static st
         ),
         "default_get" => (false, &["fields_list"]),
         "check_access_rights" => (false, &["operation", "raise_exception"]),
+        "get_available_models" if model.name == "ir.model" => (false, &[]),
+        "display_name_for" if model.name == "ir.model" => (false, &["models"]),
         other if model.actions.contains(&other) => (true, &[]),
         _ => return None,
     })
 }
 
 /// Whether `method` exists on `model` (public or not).
-pub(crate) fn method_exists(model: &Model, method: &str) -> bool {
-    params_of(model, method).is_some()
+pub(crate) fn method_exists(model: &Model, method: &str, version: OdooVersion) -> bool {
+    params_of(model, method, version).is_some()
 }
 
 /// Whether `method` operates on records (takes `ids` first).
-pub(crate) fn is_record_method(model: &Model, method: &str) -> bool {
-    params_of(model, method).is_some_and(|p| p.0)
+pub(crate) fn is_record_method(model: &Model, method: &str, version: OdooVersion) -> bool {
+    params_of(model, method, version).is_some_and(|p| p.0)
 }
 
 /// The parameter names of `method` (for JSON-2 named parameters).
-pub(crate) fn param_names(model: &Model, method: &str) -> &'static [&'static str] {
-    params_of(model, method).map(|p| p.1).unwrap_or(&[])
+pub(crate) fn param_names(
+    model: &Model,
+    method: &str,
+    version: OdooVersion,
+) -> &'static [&'static str] {
+    params_of(model, method, version)
+        .map(|p| p.1)
+        .unwrap_or(&[])
+}
+
+/// The Python class whose method a TypeError names (the outermost override in Odoo 18).
+fn owner_class(model: &Model, method: &str) -> &'static str {
+    match (model.name, method) {
+        ("res.users", "name_search") => "ResUsers",
+        ("product.product", "name_search") => "ProductProduct",
+        ("product.template", "name_search") => "ProductTemplate",
+        ("res.country", "name_search") => "Country",
+        ("ir.model", "get_available_models" | "display_name_for") => "IrModel",
+        _ => "BaseModel",
+    }
 }
 
 /// Call a public method the way `execute_kw` does: check the name, bind the arguments, run the
-/// method in a transaction. `Ok(None)` is Python's `None`. The second value tells whether the
-/// database was changed (and committed).
+/// method in a transaction (rolled back on error). `Ok(None)` is Python's `None`.
 pub(crate) fn execute(
     db: &mut Db,
+    version: OdooVersion,
     uid: i64,
     model_name: &str,
     method: &str,
@@ -145,12 +190,13 @@ pub(crate) fn execute(
             "Object {model_name} doesn't exist"
         )));
     };
-    let Some((is_record, names)) = params_of(model, method) else {
+    let Some((is_record, names)) = params_of(model, method, version) else {
         return Err(OdooError::new(
             Kind::AttributeError,
             format!("The method '{method}' does not exist on the model '{model_name}'"),
         ));
     };
+    let owner = owner_class(model, method);
     let context = kwargs.remove("context");
     let env = Env::for_user(db, uid).with_context(context.as_ref());
     let mut args = args.into_iter();
@@ -159,8 +205,7 @@ pub(crate) fn execute(
             Some(v) => ids_of(&v)?,
             None => {
                 return Err(OdooError::type_error(format!(
-                    "{}.{method}() missing 1 required positional argument: 'self'",
-                    model.name
+                    "{owner}.{method}() missing 1 required positional argument: 'self'"
                 )));
             }
         }
@@ -171,7 +216,7 @@ pub(crate) fn execute(
     for (i, value) in args.enumerate() {
         let Some(name) = names.get(i) else {
             return Err(OdooError::type_error(format!(
-                "{method}() takes {} positional arguments but {} were given",
+                "{owner}.{method}() takes from 1 to {} positional arguments but {} were given",
                 names.len() + 1,
                 i + 2
             )));
@@ -181,12 +226,12 @@ pub(crate) fn execute(
     for (key, value) in kwargs {
         let Some(name) = names.iter().find(|n| **n == key) else {
             return Err(OdooError::type_error(format!(
-                "{method}() got an unexpected keyword argument '{key}'"
+                "{owner}.{method}() got an unexpected keyword argument '{key}'"
             )));
         };
         if bound.insert(name, value).is_some() {
             return Err(OdooError::type_error(format!(
-                "{method}() got multiple values for argument '{key}'"
+                "{owner}.{method}() got multiple values for argument '{key}'"
             )));
         }
     }
@@ -195,6 +240,7 @@ pub(crate) fn execute(
         env,
         ids,
         args: bound,
+        version,
     };
     if read_only(method) {
         return call.run(db, method);
@@ -231,6 +277,16 @@ struct Call {
     env: Env,
     ids: Vec<i64>,
     args: BTreeMap<&'static str, Value>,
+    version: OdooVersion,
+}
+
+/// `hr.employee` for a user without an HR group: reads are served from `hr.employee.public`.
+fn public_employee(m: &Model, env: &Env) -> Option<&'static Model> {
+    if m.name == "hr.employee" && !env.su && !m.allowed(&env.groups, Op::Read) {
+        model::model("hr.employee.public")
+    } else {
+        None
+    }
 }
 
 impl Call {
@@ -273,21 +329,34 @@ impl Call {
         }
     }
 
+    fn search_args(&self, db: &Db, m: &'static Model) -> Result<Vec<i64>, OdooError> {
+        search(
+            db,
+            m,
+            &self.env,
+            self.arg("domain"),
+            self.int_arg("offset")?,
+            self.int_arg("limit")?,
+            self.arg("order"),
+        )
+    }
+
+    #[allow(clippy::too_many_lines)]
     fn run(&self, db: &mut Db, method: &str) -> Result<Option<Value>, OdooError> {
         let m = self.model;
         let env = &self.env;
+        if let Some(public) = public_employee(m, env)
+            && matches!(
+                method,
+                "search_read" | "search" | "search_count" | "read" | "name_search"
+            )
+        {
+            return self.run_public_employee(db, public, method);
+        }
         match method {
             "search_read" => {
                 let fields = self.str_list_arg("fields")?;
-                let ids = search(
-                    db,
-                    m,
-                    env,
-                    self.arg("domain"),
-                    self.int_arg("offset")?,
-                    self.int_arg("limit")?,
-                    self.arg("order"),
-                )?;
+                let ids = self.search_args(db, m)?;
                 Ok(Some(Value::Array(read(
                     db,
                     m,
@@ -296,18 +365,7 @@ impl Call {
                     fields.as_deref(),
                 )?)))
             }
-            "search" => {
-                let ids = search(
-                    db,
-                    m,
-                    env,
-                    self.arg("domain"),
-                    self.int_arg("offset")?,
-                    self.int_arg("limit")?,
-                    self.arg("order"),
-                )?;
-                Ok(Some(json!(ids)))
-            }
+            "search" => Ok(Some(json!(self.search_args(db, m)?))),
             "search_count" => {
                 let ids = search(
                     db,
@@ -316,7 +374,7 @@ impl Call {
                     self.arg("domain"),
                     None,
                     self.int_arg("limit")?,
-                    None,
+                    Some(&json!("id")),
                 )?;
                 Ok(Some(json!(ids.len())))
             }
@@ -327,7 +385,7 @@ impl Call {
                     .ids
                     .iter()
                     .copied()
-                    .filter(|id| db.row(m.name, *id).is_some())
+                    .filter(|id| row(db, m, *id).is_some())
                     .collect();
                 check_rules(db, m, env, &existing, Op::Read)?;
                 Ok(Some(Value::Array(read(
@@ -364,7 +422,7 @@ impl Call {
             "exists" => Ok(Some(json!(
                 self.ids
                     .iter()
-                    .filter(|id| db.row(m.name, **id).is_some())
+                    .filter(|id| row(db, m, **id).is_some())
                     .collect::<Vec<_>>()
             ))),
             "name_search" => name_search(db, m, env, self).map(Some),
@@ -387,12 +445,19 @@ impl Call {
                     Some("unlink") => Op::Unlink,
                     _ => return Err(OdooError::value("Invalid access mode")),
                 };
+                // Odoo 18: check_access(operation) (None) when raising, else has_access().
                 let raise = self.arg("raise_exception").is_none_or(|v| !is_empty(v));
                 match check_access(m, env, op) {
+                    Ok(()) if raise => Ok(None),
                     Ok(()) => Ok(Some(Value::Bool(true))),
                     Err(e) if raise => Err(e),
                     Err(_) => Ok(Some(Value::Bool(false))),
                 }
+            }
+            "get_available_models" => Ok(Some(available_models(env, None))),
+            "display_name_for" => {
+                let wanted = self.str_list_arg("models")?.unwrap_or_default();
+                Ok(Some(available_models(env, Some(&wanted))))
             }
             "action_archive" | "action_unarchive" => {
                 let active = method == "action_unarchive";
@@ -415,11 +480,127 @@ impl Call {
             )),
         }
     }
+
+    /// `hr.employee` read by a user without an HR group, as Odoo 18 serves it from
+    /// `hr.employee.public`: public fields only; no fields (or an image) gives nothing.
+    fn run_public_employee(
+        &self,
+        db: &mut Db,
+        public: &'static Model,
+        method: &str,
+    ) -> Result<Option<Value>, OdooError> {
+        let m = self.model;
+        let env = &self.env;
+        let fields = if matches!(method, "search_read" | "read") {
+            let fields = self.str_list_arg("fields")?.unwrap_or_default();
+            for name in &fields {
+                if m.field(name).is_none() {
+                    return Err(invalid_field(name, m));
+                }
+            }
+            let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+            check_fields(m, env, &names, Op::Read)?;
+            Some(fields)
+        } else {
+            None
+        };
+        let nothing = fields.as_ref().is_some_and(|f| {
+            f.is_empty()
+                || f.iter()
+                    .any(|n| n.starts_with("image_") || n.starts_with("avatar_"))
+        });
+        match method {
+            "search_count" => {
+                let ids = search(
+                    db,
+                    public,
+                    env,
+                    self.arg("domain"),
+                    None,
+                    self.int_arg("limit")?,
+                    Some(&json!("id")),
+                )
+                .map_err(|e| {
+                    if e.kind == Kind::ValueError {
+                        OdooError::access("You do not have access to this document.")
+                    } else {
+                        e
+                    }
+                })?;
+                Ok(Some(json!(ids.len())))
+            }
+            "search" => Ok(Some(json!(self.search_args(db, public)?))),
+            "name_search" => name_search(db, public, env, self).map(Some),
+            "search_read" => {
+                let ids = self.search_args(db, public)?;
+                if nothing {
+                    return Ok(Some(json!([])));
+                }
+                Ok(Some(Value::Array(read(
+                    db,
+                    public,
+                    env,
+                    &ids,
+                    fields.as_deref(),
+                )?)))
+            }
+            _ => {
+                if nothing {
+                    return Ok(Some(json!([])));
+                }
+                let existing: Vec<i64> = self
+                    .ids
+                    .iter()
+                    .copied()
+                    .filter(|id| row(db, public, *id).is_some())
+                    .collect();
+                Ok(Some(Value::Array(read(
+                    db,
+                    public,
+                    env,
+                    &existing,
+                    fields.as_deref(),
+                )?)))
+            }
+        }
+    }
+}
+
+fn invalid_field(name: &str, m: &Model) -> OdooError {
+    OdooError::value(format!(
+        "Invalid field {} on model {}",
+        py_repr(&json!(name)),
+        py_repr(&json!(m.name))
+    ))
+}
+
+/// `ir.model.get_available_models()` (all models the user may read) or
+/// `display_name_for(models)` (the readable ones named, then the others as they were given).
+fn available_models(env: &Env, wanted: Option<&[String]>) -> Value {
+    let valid = |m: &Model| env.su || m.allowed(&env.groups, Op::Read);
+    let mut readable: Vec<&'static Model> = model::models()
+        .iter()
+        .filter(|m| valid(m))
+        .filter(|m| wanted.is_none_or(|w| w.iter().any(|n| n == m.name)))
+        .collect();
+    readable.sort_by(|a, b| a.description.cmp(b.description));
+    let mut out: Vec<Value> = readable
+        .iter()
+        .map(|m| json!({"display_name": m.description, "model": m.name}))
+        .collect();
+    if let Some(wanted) = wanted {
+        for name in wanted {
+            if !model::model(name).is_some_and(valid) {
+                out.push(json!({"display_name": name, "model": name}));
+            }
+        }
+    }
+    Value::Array(out)
 }
 
 /// Model access rights.
 pub(crate) fn check_access(m: &Model, env: &Env, op: Op) -> Result<(), OdooError> {
-    if m.allowed(&env.groups, op) {
+    if env.su || m.allowed(&env.groups, op) {
         return Ok(());
     }
     let verb = match op {
@@ -440,6 +621,7 @@ pub(crate) fn check_access(m: &Model, env: &Env, op: Op) -> Result<(), OdooError
         .map(|a| group_full_name(a.group))
         .collect();
     groups.sort();
+    groups.dedup();
     let mut msg = format!(
         "You are not allowed to {verb} '{}' ({}) records.",
         m.description, m.name
@@ -456,10 +638,11 @@ pub(crate) fn check_access(m: &Model, env: &Env, op: Op) -> Result<(), OdooError
     Err(OdooError::access(msg))
 }
 
-/// The record rule domain of `m` for `env`, if any applies.
-fn rule_domain(m: &Model, env: &Env) -> Option<Value> {
+/// The record rule domain of `m` for `env`, if any applies ("Sales / User: Own Documents
+/// Only" on orders, order lines and leads).
+pub(crate) fn rule_domain(m: &Model, env: &Env) -> Option<Value> {
     let own_only = env.has(G_SALESMAN) && !env.has(G_SALESMAN_ALL) && !env.has(G_SALE_MANAGER);
-    if !own_only {
+    if env.su || !own_only {
         return None;
     }
     match m.name {
@@ -470,13 +653,14 @@ fn rule_domain(m: &Model, env: &Env) -> Option<Value> {
         ])),
         "sale.order.line" => Some(json!([
             "|",
-            ["order_id.user_id", "=", env.uid],
-            ["order_id.user_id", "=", false]
+            ["salesman_id", "=", env.uid],
+            ["salesman_id", "=", false]
         ])),
         _ => None,
     }
 }
 
+/// Record rules on existing records. Odoo reports a refused write as a refused read.
 fn check_rules(
     db: &Db,
     m: &'static Model,
@@ -484,46 +668,53 @@ fn check_rules(
     ids: &[i64],
     op: Op,
 ) -> Result<(), OdooError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     let Some(rule) = rule_domain(m, env) else {
         return Ok(());
     };
     let node = domain::parse(m, &rule)?;
-    let denied: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| {
-            db.row(m.name, *id)
-                .is_some_and(|row| !eval(db, m, env, *id, row, &node))
-        })
+    let mut everything = env.sudo();
+    everything.active_test = false;
+    let allowed: BTreeSet<i64> = search_node(db, m, &everything, &node)?
+        .into_iter()
         .collect();
-    if denied.is_empty() {
+    if ids.iter().all(|id| allowed.contains(id)) {
         return Ok(());
     }
     let user = db
         .row("res.users", env.uid)
-        .and_then(|r| r.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let mut msg = format!(
-        "Uh-oh! Looks like you have stumbled upon some top-secret records.\n\nSorry, {user} (id={}) doesn't have '{}' access to:",
-        env.uid,
-        op.name()
-    );
-    for id in &denied {
-        msg.push_str(&format!(
-            "\n- {}, {} ({}: {id})",
-            m.description,
-            display_name(db, m, *id, env),
-            m.name
-        ));
-    }
-    msg.push_str("\n\nIf you really, really need access, perhaps you can win over your friendly administrator with a batch of freshly baked cookies.");
-    Err(OdooError::access(msg))
+        .map(|r| {
+            raw(
+                db,
+                model::model("res.users").unwrap_or(m),
+                env.uid,
+                r,
+                "name",
+                env,
+            )
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+        })
+        .unwrap_or_default();
+    let shown = match op {
+        Op::Read | Op::Write => "read",
+        Op::Create => "create",
+        Op::Unlink => "unlink",
+    };
+    Err(OdooError::access(format!(
+        "Uh-oh! Looks like you have stumbled upon some top-secret records.\n\nSorry, {user} (id={}) doesn't have '{shown}' access to:\n- {} ({})\n\nIf you really, really need access, perhaps you can win over your friendly administrator with a batch of freshly baked cookies.",
+        env.uid, m.description, m.name
+    )))
 }
 
 /// Field-level access (fields restricted to groups).
-fn check_fields(m: &Model, env: &Env, names: &[&str], op: Op) -> Result<(), OdooError> {
+pub(crate) fn check_fields(m: &Model, env: &Env, names: &[&str], op: Op) -> Result<(), OdooError> {
+    if env.su {
+        return Ok(());
+    }
     let denied: Vec<&crate::model::Field> = names
         .iter()
         .filter_map(|n| m.field(n))
@@ -548,152 +739,22 @@ fn check_fields(m: &Model, env: &Env, names: &[&str], op: Op) -> Result<(), Odoo
     Err(OdooError::access(msg))
 }
 
+/// Field groups of the fields a domain names (its first path element).
+pub(crate) fn check_domain_fields(m: &Model, env: &Env, node: &Node) -> Result<(), OdooError> {
+    match node {
+        Node::Leaf(l) => check_fields(m, env, &[l.path[0].as_str()], Op::Read),
+        Node::And(a, b) | Node::Or(a, b) => {
+            check_domain_fields(m, env, a)?;
+            check_domain_fields(m, env, b)
+        }
+        Node::Not(a) => check_domain_fields(m, env, a),
+        _ => Ok(()),
+    }
+}
+
 fn readable(m: &Model, env: &Env, name: &str) -> bool {
     m.field(name)
-        .is_some_and(|f| f.groups.is_none_or(|g| env.has(g)))
-}
-
-/// Display name of a record.
-pub(crate) fn display_name(db: &Db, m: &Model, id: i64, env: &Env) -> String {
-    let Some(row) = db.row(m.name, id) else {
-        return String::new();
-    };
-    let text = |row: &Row, key: &str| -> String {
-        row.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    match m.name {
-        "res.partner" => {
-            let name = text(row, "name");
-            if matches!(row.get("is_company"), Some(Value::Bool(true))) {
-                return name;
-            }
-            let mut parent = row.get("parent_id").and_then(Value::as_i64);
-            let mut company = text(row, "company_name");
-            let mut guard = 0;
-            while let Some(pid) = parent {
-                guard += 1;
-                let Some(prow) = db.row("res.partner", pid) else {
-                    break;
-                };
-                company = text(prow, "name");
-                parent = prow.get("parent_id").and_then(Value::as_i64);
-                if guard > 32 {
-                    break;
-                }
-            }
-            if company.is_empty() {
-                name
-            } else {
-                format!("{company}, {name}")
-            }
-        }
-        "hr.department" => {
-            let mut parts = vec![text(row, "name")];
-            let mut parent = row.get("parent_id").and_then(Value::as_i64);
-            let mut guard = 0;
-            while let Some(pid) = parent {
-                guard += 1;
-                let Some(prow) = db.row("hr.department", pid) else {
-                    break;
-                };
-                parts.push(text(prow, "name"));
-                parent = prow.get("parent_id").and_then(Value::as_i64);
-                if guard > 32 {
-                    break;
-                }
-            }
-            parts.reverse();
-            parts.join(" / ")
-        }
-        "ir.config_parameter" => text(row, "key"),
-        "product.product" => match row.get("default_code").and_then(Value::as_str) {
-            Some(code) if !code.is_empty() => format!("[{code}] {}", text(row, "name")),
-            _ => text(row, "name"),
-        },
-        _ => translated(db, m, id, row, "name", env)
-            .as_str()
-            .unwrap_or("")
-            .to_owned(),
-    }
-}
-
-fn translated(db: &Db, m: &Model, id: i64, row: &Row, field: &str, env: &Env) -> Value {
-    if let (Some(lang), Some(f)) = (&env.lang, m.field(field))
-        && f.translate
-        && let Some(t) = db
-            .translations
-            .iter()
-            .find(|((mm, ff, ii, ll), _)| {
-                *mm == m.name && *ff == f.name && *ii == id && *ll == lang.as_str()
-            })
-            .map(|(_, t)| t)
-    {
-        return Value::String(t.clone());
-    }
-    row.get(field).cloned().unwrap_or(Value::Null)
-}
-
-/// The raw value of a field (stored or computed): many2one as id, x2many as id list.
-fn raw(db: &Db, m: &'static Model, id: i64, row: &Row, field: &str, env: &Env) -> Value {
-    match field {
-        "id" => return json!(id),
-        "display_name" | "complete_name" => return json!(display_name(db, m, id, env)),
-        _ => {}
-    }
-    let Some(f) = m.field(field) else {
-        return Value::Null;
-    };
-    match f.ty {
-        Ty::O2m(comodel, inverse) => {
-            let Some(cm) = model::model(comodel) else {
-                return json!([]);
-            };
-            let Some(table) = db.table(comodel) else {
-                return json!([]);
-            };
-            let mut ids: Vec<i64> = table
-                .rows
-                .iter()
-                .filter(|(_, r)| r.get(inverse).and_then(Value::as_i64) == Some(id))
-                .filter(|(_, r)| {
-                    !cm.has_active() || !matches!(r.get("active"), Some(Value::Bool(false)))
-                })
-                .map(|(i, _)| *i)
-                .collect();
-            sort_ids(
-                db,
-                cm,
-                env,
-                &mut ids,
-                &parse_order(cm, None).unwrap_or_default(),
-            );
-            json!(ids)
-        }
-        _ => match (m.name, field) {
-            ("res.partner", "company_type") => {
-                json!(
-                    if matches!(row.get("is_company"), Some(Value::Bool(true))) {
-                        "company"
-                    } else {
-                        "person"
-                    }
-                )
-            }
-            ("res.users", "share") => Value::Bool(false),
-            ("res.groups", "full_name") => json!(
-                GROUPS
-                    .iter()
-                    .find(|g| g.1 == id)
-                    .map(|g| format!("{} / {}", g.2, g.3))
-                    .unwrap_or_default()
-            ),
-            _ if f.translate => translated(db, m, id, row, field, env),
-            _ => row.get(field).cloned().unwrap_or(Value::Null),
-        },
-    }
+        .is_some_and(|f| env.su || f.groups.is_none_or(|g| env.has(g)))
 }
 
 /// A field value as `read` returns it.
@@ -707,14 +768,9 @@ fn output(
 ) -> Value {
     let v = raw(db, m, id, row, field.name, env);
     match field.ty {
-        Ty::M2o(comodel) => match v.as_i64() {
-            Some(rid) if db.row(comodel, rid).is_some() => {
-                let cm = model::model(comodel);
-                json!([
-                    rid,
-                    cm.map(|cm| display_name(db, cm, rid, env))
-                        .unwrap_or_default()
-                ])
+        Ty::M2o(comodel) => match (v.as_i64(), model::model(comodel)) {
+            (Some(rid), Some(cm)) if self::row(db, cm, rid).is_some() => {
+                json!([rid, display_name(db, cm, rid, env)])
             }
             _ => Value::Bool(false),
         },
@@ -757,11 +813,7 @@ fn read(
         Some(list) if !list.is_empty() => {
             for name in list {
                 if m.field(name).is_none() {
-                    return Err(OdooError::value(format!(
-                        "Invalid field {} on model {}",
-                        py_repr(&json!(name)),
-                        py_repr(&json!(m.name))
-                    )));
+                    return Err(invalid_field(name, m));
                 }
             }
             let names: Vec<&str> = list.iter().map(String::as_str).collect();
@@ -777,7 +829,7 @@ fn read(
     };
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(row) = db.row(m.name, *id) else {
+        let Some(row) = row(db, m, *id) else {
             continue;
         };
         let mut rec = Map::new();
@@ -793,396 +845,6 @@ fn read(
         out.push(Value::Object(rec));
     }
     Ok(out)
-}
-
-/// Evaluate a parsed domain on one record.
-fn eval(db: &Db, m: &'static Model, env: &Env, id: i64, row: &Row, node: &Node) -> bool {
-    match node {
-        Node::True => true,
-        Node::False => false,
-        Node::And(a, b) => eval(db, m, env, id, row, a) && eval(db, m, env, id, row, b),
-        Node::Or(a, b) => eval(db, m, env, id, row, a) || eval(db, m, env, id, row, b),
-        Node::Not(a) => !eval(db, m, env, id, row, a),
-        Node::Leaf(leaf) => eval_leaf(db, m, env, id, row, leaf),
-    }
-}
-
-fn negative(op: &str) -> Option<&'static str> {
-    Some(match op {
-        "!=" => "=",
-        "not in" => "in",
-        "not like" => "like",
-        "not ilike" => "ilike",
-        "not any" => "any",
-        _ => return None,
-    })
-}
-
-fn eval_leaf(
-    db: &Db,
-    m: &'static Model,
-    env: &Env,
-    id: i64,
-    row: &Row,
-    leaf: &domain::Leaf,
-) -> bool {
-    if let Some(pos) = negative(&leaf.op) {
-        let positive = domain::Leaf {
-            path: leaf.path.clone(),
-            op: pos.to_owned(),
-            value: leaf.value.clone(),
-            sub: leaf.sub.clone(),
-        };
-        return !eval_leaf(db, m, env, id, row, &positive);
-    }
-    // Walk the path to the records holding the last field.
-    let mut holders: Vec<(&'static Model, i64)> = vec![(m, id)];
-    for part in &leaf.path[..leaf.path.len() - 1] {
-        let mut next = Vec::new();
-        for (hm, hid) in &holders {
-            let Some(hrow) = db.row(hm.name, *hid) else {
-                continue;
-            };
-            let Some(f) = hm.field(part) else { continue };
-            let Some(cm) = f.ty.relation().and_then(model::model) else {
-                continue;
-            };
-            match raw(db, hm, *hid, hrow, part, env) {
-                Value::Number(n) => next.extend(n.as_i64().map(|i| (cm, i))),
-                Value::Array(ids) => {
-                    next.extend(ids.iter().filter_map(Value::as_i64).map(|i| (cm, i)));
-                }
-                _ => {}
-            }
-        }
-        holders = next;
-    }
-    let last = &leaf.path[leaf.path.len() - 1];
-    if holders.is_empty() {
-        // A missing intermediate record behaves like an empty value.
-        return leaf.op == "=" && is_empty(&leaf.value)
-            || leaf.op == "in"
-                && leaf
-                    .value
-                    .as_array()
-                    .is_some_and(|l| l.iter().any(is_empty));
-    }
-    holders.iter().any(|(hm, hid)| {
-        let Some(hrow) = (if *hid == id && std::ptr::eq(*hm, m) {
-            Some(row)
-        } else {
-            db.row(hm.name, *hid)
-        }) else {
-            return false;
-        };
-        let Some(f) = hm.field(last) else {
-            return false;
-        };
-        let value = raw(db, hm, *hid, hrow, last, env);
-        match_value(db, hm, env, *hid, f, &value, leaf)
-    })
-}
-
-fn match_value(
-    db: &Db,
-    hm: &'static Model,
-    env: &Env,
-    hid: i64,
-    f: &crate::model::Field,
-    value: &Value,
-    leaf: &domain::Leaf,
-) -> bool {
-    let op = leaf.op.as_str();
-    let arg = &leaf.value;
-    if f.name == "id" && (op == "child_of" || op == "parent_of") {
-        return hierarchy_match(db, hm, hid, arg, op);
-    }
-    match f.ty {
-        Ty::M2o(comodel) | Ty::O2m(comodel, _) | Ty::M2m(comodel) => {
-            let cm = model::model(comodel);
-            let ids: Vec<i64> = match value {
-                Value::Number(n) => n.as_i64().into_iter().collect(),
-                Value::Array(a) => a.iter().filter_map(Value::as_i64).collect(),
-                _ => Vec::new(),
-            };
-            let name_of = |i: i64| {
-                cm.map(|cm| display_name(db, cm, i, env))
-                    .unwrap_or_default()
-            };
-            match op {
-                "=" => match arg {
-                    Value::Bool(false) | Value::Null => ids.is_empty(),
-                    Value::Number(n) => n.as_i64().is_some_and(|a| ids.contains(&a)),
-                    Value::String(s) => ids.iter().any(|i| name_of(*i) == *s),
-                    _ => false,
-                },
-                "in" => match arg {
-                    Value::Array(list) => {
-                        (ids.is_empty() && list.iter().any(is_empty))
-                            || list.iter().any(|a| match a {
-                                Value::Number(n) => n.as_i64().is_some_and(|a| ids.contains(&a)),
-                                Value::String(s) => ids.iter().any(|i| name_of(*i) == *s),
-                                _ => false,
-                            })
-                    }
-                    other => ids.iter().any(|i| other.as_i64() == Some(*i)),
-                },
-                "like" | "ilike" | "=like" | "=ilike" => {
-                    let Some(pattern) = arg.as_str() else {
-                        return ids.is_empty();
-                    };
-                    let pat = if op.starts_with('=') {
-                        pattern.to_owned()
-                    } else {
-                        substring_pattern(pattern)
-                    };
-                    ids.iter()
-                        .any(|i| like(&pat, &name_of(*i), op.ends_with("ilike")))
-                }
-                "child_of" | "parent_of" => match cm {
-                    Some(cm) => ids.iter().any(|i| hierarchy_match(db, cm, *i, arg, op)),
-                    None => false,
-                },
-                "any" => match (&leaf.sub, cm) {
-                    (Some(sub), Some(cm)) => ids.iter().any(|i| {
-                        db.row(cm.name, *i)
-                            .is_some_and(|r| eval(db, cm, env, *i, r, sub))
-                    }),
-                    _ => false,
-                },
-                "<" | ">" | "<=" | ">=" => ids.iter().any(|i| ordered(op, compare(&json!(i), arg))),
-                _ => false,
-            }
-        }
-        ty => match op {
-            "=" => loose_eq(ty, value, arg),
-            "in" => match arg {
-                Value::Array(list) => list.iter().any(|a| loose_eq(ty, value, a)),
-                other => loose_eq(ty, value, other),
-            },
-            "like" | "ilike" | "=like" | "=ilike" => {
-                let text = match value {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    _ => return false,
-                };
-                let Some(pattern) = arg.as_str() else {
-                    return false;
-                };
-                let pat = if op.starts_with('=') {
-                    pattern.to_owned()
-                } else {
-                    substring_pattern(pattern)
-                };
-                like(&pat, &text, op.ends_with("ilike"))
-            }
-            "<" | ">" | "<=" | ">=" => !is_empty(value) && ordered(op, compare(value, arg)),
-            _ => false,
-        },
-    }
-}
-
-fn ordered(op: &str, ord: Option<Ordering>) -> bool {
-    match (op, ord) {
-        ("<", Some(Ordering::Less)) | (">", Some(Ordering::Greater)) => true,
-        ("<=", Some(o)) => o != Ordering::Greater,
-        (">=", Some(o)) => o != Ordering::Less,
-        _ => false,
-    }
-}
-
-/// `child_of` / `parent_of` through the model's parent field.
-fn hierarchy_match(db: &Db, m: &Model, id: i64, arg: &Value, op: &str) -> bool {
-    let Some((parent_field, _)) = m.parent else {
-        return ids_of(arg).is_ok_and(|ids| ids.contains(&id));
-    };
-    let Ok(targets) = ids_of(arg) else {
-        return false;
-    };
-    let ancestors_of = |start: i64| -> Vec<i64> {
-        let mut chain = vec![start];
-        let mut cur = start;
-        for _ in 0..64 {
-            match db
-                .row(m.name, cur)
-                .and_then(|r| r.get(parent_field))
-                .and_then(Value::as_i64)
-            {
-                Some(p) if !chain.contains(&p) => {
-                    chain.push(p);
-                    cur = p;
-                }
-                _ => break,
-            }
-        }
-        chain
-    };
-    if op == "child_of" {
-        ancestors_of(id).iter().any(|a| targets.contains(a))
-    } else {
-        targets.iter().any(|t| ancestors_of(*t).contains(&id))
-    }
-}
-
-/// Parse an `order` spec; `None` gives the model's default order.
-fn parse_order(m: &Model, order: Option<&Value>) -> Result<Vec<(String, bool)>, OdooError> {
-    let spec = match order {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        None | Some(Value::Null | Value::Bool(false) | Value::String(_)) => m.order.to_owned(),
-        Some(other) => {
-            return Err(OdooError::value(format!(
-                "Invalid \"order\" specified ({})",
-                py_repr(other)
-            )));
-        }
-    };
-    let mut out = Vec::new();
-    for part in spec.split(',') {
-        let mut words = part.split_whitespace();
-        let Some(name) = words.next() else { continue };
-        let desc = match words.next().map(str::to_lowercase).as_deref() {
-            None | Some("asc") => false,
-            Some("desc") => true,
-            Some(_) => {
-                return Err(OdooError::value(format!(
-                    "Invalid \"order\" specified ({spec}). A valid \"order\" specification is a comma-separated list of valid field names (optionally followed by asc/desc for the direction)"
-                )));
-            }
-        };
-        let name = name.split(':').next().unwrap_or(name);
-        if name == "sequence" && m.field("sequence").is_none() {
-            continue;
-        }
-        if m.field(name).is_none() {
-            return Err(OdooError::value(format!(
-                "Invalid field {} on model {}",
-                py_repr(&json!(name)),
-                py_repr(&json!(m.name))
-            )));
-        }
-        out.push((name.to_owned(), desc));
-    }
-    Ok(out)
-}
-
-#[derive(PartialEq, PartialOrd)]
-enum SortKey {
-    Num(f64),
-    Text(String),
-    Null,
-}
-
-fn sort_key(db: &Db, m: &'static Model, env: &Env, id: i64, row: &Row, field: &str) -> SortKey {
-    let v = raw(db, m, id, row, field, env);
-    let f = m.field(field);
-    match (f.map(|f| f.ty), &v) {
-        (_, Value::Null) => SortKey::Null,
-        (Some(Ty::M2o(comodel)), Value::Number(n)) => {
-            let cm = model::model(comodel);
-            SortKey::Text(
-                cm.map(|cm| display_name(db, cm, n.as_i64().unwrap_or(0), env))
-                    .unwrap_or_default()
-                    .to_lowercase(),
-            )
-        }
-        (Some(Ty::Sel(options)), Value::String(s)) => {
-            SortKey::Num(options.iter().position(|o| o.0 == s).unwrap_or(usize::MAX) as f64)
-        }
-        (_, Value::Number(n)) => SortKey::Num(n.as_f64().unwrap_or(0.0)),
-        (_, Value::Bool(b)) => SortKey::Num(if *b { 1.0 } else { 0.0 }),
-        (_, Value::String(s)) => SortKey::Text(s.to_lowercase()),
-        _ => SortKey::Null,
-    }
-}
-
-fn cmp_keys(a: &SortKey, b: &SortKey, desc: bool) -> Ordering {
-    // PostgreSQL: NULLS LAST for ASC, NULLS FIRST for DESC.
-    let ord = match (a, b) {
-        (SortKey::Null, SortKey::Null) => Ordering::Equal,
-        (SortKey::Null, _) => Ordering::Greater,
-        (_, SortKey::Null) => Ordering::Less,
-        _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
-    };
-    if desc { ord.reverse() } else { ord }
-}
-
-fn sort_ids(db: &Db, m: &'static Model, env: &Env, ids: &mut Vec<i64>, order: &[(String, bool)]) {
-    let mut keyed: Vec<(i64, Vec<SortKey>)> = ids
-        .iter()
-        .filter_map(|id| {
-            db.row(m.name, *id).map(|row| {
-                (
-                    *id,
-                    order
-                        .iter()
-                        .map(|(f, _)| sort_key(db, m, env, *id, row, f))
-                        .collect(),
-                )
-            })
-        })
-        .collect();
-    keyed.sort_by(|(ia, ka), (ib, kb)| {
-        for (i, (_, desc)) in order.iter().enumerate() {
-            let o = cmp_keys(&ka[i], &kb[i], *desc);
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        ia.cmp(ib)
-    });
-    *ids = keyed.into_iter().map(|(id, _)| id).collect();
-}
-
-/// `search`: ids matching the domain, record rules and `active`, ordered and sliced.
-pub(crate) fn search(
-    db: &Db,
-    m: &'static Model,
-    env: &Env,
-    domain: Option<&Value>,
-    offset: Option<usize>,
-    limit: Option<usize>,
-    order: Option<&Value>,
-) -> Result<Vec<i64>, OdooError> {
-    check_access(m, env, Op::Read)?;
-    let node = domain::parse(m, domain.unwrap_or(&Value::Null))?;
-    check_domain_fields(m, env, &node)?;
-    let order = parse_order(m, order)?;
-    let active_filter = env.active_test && m.has_active() && !domain::mentions_active(&node);
-    let rule = match rule_domain(m, env) {
-        Some(r) => Some(domain::parse(m, &r)?),
-        None => None,
-    };
-    let Some(table) = db.table(m.name) else {
-        return Ok(Vec::new());
-    };
-    let mut ids: Vec<i64> = table
-        .rows
-        .iter()
-        .filter(|(_, row)| !active_filter || !matches!(row.get("active"), Some(Value::Bool(false))))
-        .filter(|(id, row)| rule.as_ref().is_none_or(|r| eval(db, m, env, **id, row, r)))
-        .filter(|(id, row)| eval(db, m, env, **id, row, &node))
-        .map(|(id, _)| *id)
-        .collect();
-    sort_ids(db, m, env, &mut ids, &order);
-    let offset = offset.unwrap_or(0);
-    let ids: Vec<i64> = ids
-        .into_iter()
-        .skip(offset)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
-    Ok(ids)
-}
-
-fn check_domain_fields(m: &Model, env: &Env, node: &Node) -> Result<(), OdooError> {
-    match node {
-        Node::Leaf(l) => check_fields(m, env, &[l.path[0].as_str()], Op::Read),
-        Node::And(a, b) | Node::Or(a, b) => {
-            check_domain_fields(m, env, a)?;
-            check_domain_fields(m, env, b)
-        }
-        Node::Not(a) => check_domain_fields(m, env, a),
-        _ => Ok(()),
-    }
 }
 
 /// `fields_get` with Odoo's metadata shape.
@@ -1203,21 +865,59 @@ fn fields_get(
         let mut d: BTreeMap<&str, Value> = BTreeMap::new();
         d.insert("change_default", json!(false));
         d.insert("company_dependent", json!(false));
-        d.insert("depends", json!([]));
+        d.insert("default_export_compatible", json!(false));
+        d.insert("depends", json!(f.depends));
         d.insert("exportable", json!(true));
-        d.insert("groupable", json!(!f.computed && !f.ty.is_x2many()));
+        d.insert("groupable", json!(f.groupable()));
         d.insert("manual", json!(false));
         d.insert("name", json!(f.name));
         d.insert("readonly", json!(f.readonly));
         d.insert("required", json!(f.required));
-        d.insert("searchable", json!(true));
-        d.insert("sortable", json!(!f.computed && !f.ty.is_x2many()));
-        d.insert("store", json!(!f.computed && !matches!(f.ty, Ty::O2m(..))));
+        d.insert("searchable", json!(f.searchable));
+        d.insert("sortable", json!(f.sortable()));
+        d.insert("store", json!(f.stored));
         d.insert("string", json!(f.string));
         d.insert("type", json!(f.ty.name()));
-        d.insert("translate", json!(f.translate));
+        if f.ty.is_text() {
+            d.insert("translate", json!(f.translate));
+        }
+        if f.ty == Ty::Char {
+            d.insert("trim", json!(true));
+        }
         if let Some(h) = f.help {
             d.insert("help", json!(h));
+        }
+        if let Some(path) = f.related_path() {
+            d.insert("related", json!(path));
+        }
+        if let Some(group) = f.groups {
+            d.insert("groups", json!(group));
+        }
+        if f.ty == Ty::Image {
+            d.insert("attachment", json!(f.stored));
+        }
+        if f.ty == Ty::Html {
+            for (key, value) in [
+                ("sanitize", true),
+                ("sanitize_attributes", true),
+                ("sanitize_style", false),
+                ("sanitize_tags", true),
+                ("strip_classes", false),
+                ("strip_style", false),
+            ] {
+                d.insert(key, json!(value));
+            }
+        }
+        for (key, value) in f.extra {
+            d.insert(
+                key,
+                match value {
+                    Attr::Bool(b) => json!(b),
+                    Attr::Str(s) => json!(s),
+                    Attr::Int(i) => json!(i),
+                    Attr::Digits(p, q) => json!([p, q]),
+                },
+            );
         }
         if let Some(rel) = f.ty.relation() {
             d.insert("relation", json!(rel));
@@ -1255,6 +955,7 @@ fn default_value(db: &mut Db, m: &Model, env: &Env, name: &str) -> Option<Value>
         ("sale.order", "state") => json!("draft"),
         ("sale.order", "date_order") => json!(db.now()),
         ("sale.order" | "crm.lead", "user_id") => json!(env.uid),
+        ("sale.order.line", "sequence") => json!(10),
         ("crm.lead", "type") => json!("opportunity"),
         (_, "company_id") if m.field("company_id").is_some() && m.name != "res.partner" => json!(1),
         ("sale.order", "currency_id") => json!(1),
@@ -1262,8 +963,22 @@ fn default_value(db: &mut Db, m: &Model, env: &Env, name: &str) -> Option<Value>
     })
 }
 
+/// Many2one fields whose missing target Odoo reports as a missing record (a compute reads it
+/// before the database refuses the foreign key).
+const READ_ON_WRITE: &[(&str, &str)] = &[
+    ("sale.order.line", "product_id"),
+    ("sale.order", "partner_id"),
+    ("crm.lead", "partner_id"),
+];
+
 /// Convert one incoming value to its stored form.
-fn convert(db: &Db, m: &Model, f: &crate::model::Field, v: &Value) -> Result<Value, OdooError> {
+fn convert(
+    db: &Db,
+    m: &Model,
+    f: &crate::model::Field,
+    v: &Value,
+    env: &Env,
+) -> Result<Value, OdooError> {
     let wrong = || {
         OdooError::value(format!(
             "Wrong value for {}.{}: {}",
@@ -1299,19 +1014,79 @@ fn convert(db: &Db, m: &Model, f: &crate::model::Field, v: &Value) -> Result<Val
                 _ => None,
             }
             .ok_or_else(wrong)?;
-            if db.row(comodel, id).is_none() {
-                return Err(OdooError::validation(format!(
-                    "The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\nModel: {} ({})\nField: {} ({})\n",
-                    m.description, m.name, f.string, f.name
-                )));
+            let target = model::model(comodel);
+            if target.is_none_or(|cm| row(db, cm, id).is_none()) {
+                if READ_ON_WRITE.contains(&(m.name, f.name)) {
+                    return Err(missing_named(comodel, id, env));
+                }
+                return Err(foreign_key(m, f.name));
             }
             json!(id)
         }
-        Ty::M2m(_) | Ty::O2m(..) => return Err(wrong()),
+        Ty::Image | Ty::M2m(_) | Ty::O2m(..) => return Err(wrong()),
     })
 }
 
-/// Apply x2many commands of field `f` on record `id`.
+fn foreign_key(m: &Model, field: &str) -> OdooError {
+    OdooError::validation(format!(
+        "The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\nModel: {} ({})\nConstraint: {}_{field}_fkey\n",
+        m.description,
+        m.name,
+        m.table.replace('.', "_"),
+    ))
+}
+
+fn m2m_foreign_key(m: &Model, comodel: &str) -> OdooError {
+    let (a, b) = (m.table.replace('.', "_"), comodel.replace('.', "_"));
+    let column = comodel.rsplit('.').next().unwrap_or(comodel);
+    OdooError::validation(format!(
+        "The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\nModel: Unknown (unknown)\nConstraint: {a}_{b}_rel_{column}_id_fkey\n"
+    ))
+}
+
+/// Odoo's MissingError: it names the first missing record only.
+fn missing_named(model: &str, id: i64, env: &Env) -> OdooError {
+    OdooError::new(
+        Kind::MissingError,
+        format!(
+            "Record does not exist or has been deleted.\n(Record: {model}({id},), User: {})",
+            env.uid
+        ),
+    )
+}
+
+fn check_exist(db: &Db, m: &Model, ids: &[i64], env: &Env) -> Result<(), OdooError> {
+    match ids.iter().find(|id| row(db, m, **id).is_none()) {
+        Some(id) => Err(missing_named(m.name, *id, env)),
+        None => Ok(()),
+    }
+}
+
+fn command_error(m: &Model, f: &crate::model::Field, v: &Value) -> OdooError {
+    OdooError::value(format!(
+        "Wrong value for {}.{}: {}",
+        m.name,
+        f.name,
+        py_repr(v)
+    ))
+}
+
+/// The ids currently linked through an x2many field.
+fn linked(db: &Db, m: &'static Model, id: i64, f: &crate::model::Field, env: &Env) -> Vec<i64> {
+    let mut all = env.clone();
+    all.active_test = false;
+    row(db, m, id)
+        .map(|r| raw(db, m, id, r, f.name, &all))
+        .and_then(|v| {
+            v.as_array()
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// Apply x2many commands of field `f` on record `id`, with the access rights and record rules
+/// of the comodel records they touch.
+#[allow(clippy::too_many_lines)]
 fn apply_x2many(
     db: &mut Db,
     m: &'static Model,
@@ -1320,143 +1095,156 @@ fn apply_x2many(
     f: &crate::model::Field,
     v: &Value,
 ) -> Result<(), OdooError> {
-    let wrong = || {
-        OdooError::value(format!(
-            "Wrong value for {}.{}: {}",
-            m.name,
-            f.name,
-            py_repr(v)
-        ))
-    };
     let Value::Array(cmds) = v else {
-        return if is_empty(v) { Ok(()) } else { Err(wrong()) };
+        return if is_empty(v) {
+            Ok(())
+        } else {
+            Err(command_error(m, f, v))
+        };
+    };
+    let Some(cm) = f.ty.relation().and_then(model::model) else {
+        return Err(command_error(m, f, v));
+    };
+    // A list of ids is a (6, 0, ids) command.
+    let cmds: Vec<Value> = if !cmds.is_empty() && cmds.iter().all(Value::is_i64) {
+        vec![json!([6, 0, cmds])]
+    } else {
+        cmds.clone()
+    };
+    let vals_of = |c: &[Value]| -> Map<String, Value> {
+        c.get(2)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
     };
     match f.ty {
-        Ty::M2m(comodel) => {
-            let mut current: Vec<i64> = db
-                .row(m.name, id)
+        Ty::O2m(_, inverse) => {
+            // Unlinking a line whose inverse is required (ondelete cascade) deletes it.
+            let cascade = cm.field(inverse).is_some_and(|i| i.required);
+            let detach = |db: &mut Db, child: i64| -> Result<(), OdooError> {
+                if cascade {
+                    unlink(db, cm, env, &[child])
+                } else {
+                    let vals: Map<String, Value> = [(inverse.to_owned(), Value::Bool(false))]
+                        .into_iter()
+                        .collect();
+                    write(db, cm, env, &[child], &vals)
+                }
+            };
+            let attach = |db: &mut Db, child: i64| -> Result<(), OdooError> {
+                let vals: Map<String, Value> =
+                    [(inverse.to_owned(), json!(id))].into_iter().collect();
+                write(db, cm, env, &[child], &vals)
+            };
+            for cmd in &cmds {
+                let Value::Array(c) = cmd else {
+                    return Err(command_error(m, f, v));
+                };
+                let code = c
+                    .first()
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| command_error(m, f, v))?;
+                let arg = c.get(1).and_then(Value::as_i64);
+                let target = || arg.ok_or_else(|| command_error(m, f, v));
+                match code {
+                    0 => {
+                        let mut vals = vals_of(c);
+                        vals.insert(inverse.to_owned(), json!(id));
+                        create_one(db, cm, env, &vals)?;
+                    }
+                    1 => write(db, cm, env, &[target()?], &vals_of(c))?,
+                    2 => unlink(db, cm, env, &[target()?])?,
+                    3 => {
+                        let child = target()?;
+                        check_exist(db, cm, &[child], env)?;
+                        if linked(db, m, id, f, env).contains(&child) {
+                            detach(db, child)?;
+                        }
+                    }
+                    4 => {
+                        let child = target()?;
+                        check_exist(db, cm, &[child], env)?;
+                        attach(db, child)?;
+                    }
+                    5 => {
+                        for child in linked(db, m, id, f, env) {
+                            detach(db, child)?;
+                        }
+                    }
+                    6 => {
+                        let keep = c.get(2).map(ids_of).transpose()?.unwrap_or_default();
+                        check_exist(db, cm, &keep, env)?;
+                        let current = linked(db, m, id, f, env);
+                        for child in current.iter().filter(|c| !keep.contains(c)) {
+                            detach(db, *child)?;
+                        }
+                        for child in keep.iter().filter(|k| !current.contains(k)) {
+                            attach(db, *child)?;
+                        }
+                    }
+                    _ => return Err(command_error(m, f, v)),
+                }
+            }
+        }
+        Ty::M2m(_) => {
+            let mut current: Vec<i64> = row(db, m, id)
                 .and_then(|r| r.get(f.name))
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_i64).collect())
                 .unwrap_or_default();
-            for cmd in cmds {
-                match cmd {
-                    Value::Number(n) => {
-                        let i = n.as_i64().ok_or_else(wrong)?;
-                        if !current.contains(&i) {
-                            current.push(i);
-                        }
-                    }
-                    Value::Array(c) => {
-                        let code = c.first().and_then(Value::as_i64).ok_or_else(wrong)?;
-                        let arg = c.get(1).and_then(Value::as_i64);
-                        match code {
-                            3 | 2 => current.retain(|x| Some(*x) != arg),
-                            4 => {
-                                let i = arg.ok_or_else(wrong)?;
-                                if !current.contains(&i) {
-                                    current.push(i);
-                                }
-                            }
-                            5 => current.clear(),
-                            6 => current = c.get(2).map(ids_of).transpose()?.unwrap_or_default(),
-                            _ => return Err(wrong()),
-                        }
-                    }
-                    _ => return Err(wrong()),
-                }
-            }
-            for i in &current {
-                if db.row(comodel, *i).is_none() {
-                    return Err(wrong());
-                }
-            }
-            if let Some(row) = db.table_mut(m.name).rows.get_mut(&id) {
-                row.insert(f.name, json!(current));
-            }
-        }
-        Ty::O2m(comodel, inverse) => {
-            let Some(cm) = model::model(comodel) else {
-                return Err(wrong());
-            };
-            for cmd in cmds {
+            for cmd in &cmds {
                 let Value::Array(c) = cmd else {
-                    return Err(wrong());
+                    return Err(command_error(m, f, v));
                 };
-                let code = c.first().and_then(Value::as_i64).ok_or_else(wrong)?;
+                let code = c
+                    .first()
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| command_error(m, f, v))?;
                 let arg = c.get(1).and_then(Value::as_i64);
+                let target = || arg.ok_or_else(|| command_error(m, f, v));
                 match code {
                     0 => {
-                        let mut vals = c
-                            .get(2)
-                            .and_then(Value::as_object)
-                            .cloned()
-                            .unwrap_or_default();
-                        vals.insert(inverse.to_owned(), json!(id));
-                        create_one(db, cm, env, &vals)?;
+                        let new = create_one(db, cm, env, &vals_of(c))?;
+                        current.push(new);
                     }
-                    1 => {
-                        let vals = c
-                            .get(2)
-                            .and_then(Value::as_object)
-                            .cloned()
-                            .unwrap_or_default();
-                        write(db, cm, env, &[arg.ok_or_else(wrong)?], &vals)?;
+                    1 => write(db, cm, env, &[target()?], &vals_of(c))?,
+                    2 => {
+                        let other = target()?;
+                        unlink(db, cm, env, &[other])?;
+                        current.retain(|x| *x != other);
                     }
-                    2 => unlink(db, cm, env, &[arg.ok_or_else(wrong)?])?,
-                    3 | 4 => {
-                        let target = arg.ok_or_else(wrong)?;
-                        let val = if code == 4 { json!(id) } else { Value::Null };
-                        match db.table_mut(comodel).rows.get_mut(&target) {
-                            Some(row) => {
-                                row.insert(inverse, val);
-                            }
-                            None => return Err(missing(cm, &[target], env)),
+                    3 => {
+                        let other = target()?;
+                        current.retain(|x| *x != other);
+                    }
+                    4 => {
+                        let other = target()?;
+                        if row(db, cm, other).is_none() {
+                            return Err(m2m_foreign_key(m, cm.name));
+                        }
+                        if !current.contains(&other) {
+                            current.push(other);
                         }
                     }
-                    5 | 6 => {
-                        let keep: Vec<i64> = if code == 6 {
-                            c.get(2).map(ids_of).transpose()?.unwrap_or_default()
-                        } else {
-                            Vec::new()
-                        };
-                        for (cid, row) in &mut db.table_mut(comodel).rows {
-                            let linked = row.get(inverse).and_then(Value::as_i64) == Some(id);
-                            if keep.contains(cid) {
-                                row.insert(inverse, json!(id));
-                            } else if linked {
-                                row.insert(inverse, Value::Null);
-                            }
+                    5 => current.clear(),
+                    6 => {
+                        let ids = c.get(2).map(ids_of).transpose()?.unwrap_or_default();
+                        if ids.iter().any(|i| row(db, cm, *i).is_none()) {
+                            return Err(m2m_foreign_key(m, cm.name));
                         }
+                        current = ids;
                     }
-                    _ => return Err(wrong()),
+                    _ => return Err(command_error(m, f, v)),
                 }
             }
+            current.dedup();
+            if let Some(r) = db.table_mut(m.table).rows.get_mut(&id) {
+                r.insert(f.name, json!(current));
+            }
         }
-        _ => return Err(wrong()),
+        _ => return Err(command_error(m, f, v)),
     }
     Ok(())
-}
-
-fn missing(m: &Model, ids: &[i64], env: &Env) -> OdooError {
-    let tuple = if ids.len() == 1 {
-        format!("({},)", ids[0])
-    } else {
-        format!(
-            "({})",
-            ids.iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    OdooError::new(
-        Kind::MissingError,
-        format!(
-            "Record does not exist or has been deleted.\n(Record: {}{tuple}, User: {})",
-            m.name, env.uid
-        ),
-    )
 }
 
 fn required_error(m: &Model, f: &crate::model::Field) -> OdooError {
@@ -1496,6 +1284,17 @@ fn create(
     }
 }
 
+fn next_id(db: &mut Db, table: &'static str) -> i64 {
+    let table = db.table_mut(table);
+    let mut id = table.next_id.max(1);
+    while table.rows.contains_key(&id) {
+        id += 1;
+    }
+    table.next_id = id + 1;
+    id
+}
+
+#[allow(clippy::too_many_lines)]
 fn create_one(
     db: &mut Db,
     m: &'static Model,
@@ -1505,32 +1304,33 @@ fn create_one(
     check_access(m, env, Op::Create)?;
     let names: Vec<&str> = vals.keys().map(String::as_str).collect();
     check_fields(m, env, &names, Op::Write)?;
-    let id = {
-        let table = db.table_mut(m.name);
-        let mut id = table.next_id.max(1);
-        while table.rows.contains_key(&id) {
-            id += 1;
-        }
-        table.next_id = id + 1;
-        id
-    };
+    let id = next_id(db, m.table);
     let now = db.now();
-    let mut row = Row::new();
+    let mut new_row = Row::new();
     for f in &m.fields {
         if let Some(v) = default_value(db, m, env, f.name) {
-            row.insert(f.name, v);
+            new_row.insert(f.name, v);
         }
     }
-    row.insert("create_date", json!(now));
-    row.insert("write_date", json!(now));
-    row.insert("create_uid", json!(env.uid));
-    row.insert("write_uid", json!(env.uid));
+    new_row.insert("create_date", json!(now));
+    new_row.insert("write_date", json!(now));
+    new_row.insert("create_uid", json!(env.uid));
+    new_row.insert("write_uid", json!(env.uid));
     let mut x2many = Vec::new();
+    let mut related = Map::new();
     for (key, v) in vals {
         let Some(f) = m.field(key) else {
             tracing::debug!(model = m.name, field = %key, "create ignores an unknown field");
             continue;
         };
+        if f.related.is_some() {
+            related.insert(key.clone(), v.clone());
+            continue;
+        }
+        if f.name == "company_type" {
+            new_row.insert("is_company", json!(v.as_str() == Some("company")));
+            continue;
+        }
         if f.computed {
             continue;
         }
@@ -1538,52 +1338,111 @@ fn create_one(
             x2many.push((f, v.clone()));
             continue;
         }
-        row.insert(f.name, convert(db, m, f, v)?);
+        new_row.insert(f.name, convert(db, m, f, v, env)?);
     }
-    if m.name == "sale.order" && row.get("name").is_none_or(is_empty) {
-        row.insert("name", json!(format!("S{id:05}")));
-    }
-    if m.name == "sale.order.line" {
-        fill_order_line(db, &mut row);
+    match m.name {
+        "sale.order" if new_row.get("name").is_none_or(is_empty) => {
+            new_row.insert("name", json!(format!("S{id:05}")));
+        }
+        "sale.order.line" => fill_order_line(db, &mut new_row, env),
+        "product.product" if new_row.get("product_tmpl_id").is_none_or(is_empty) => {
+            // Creating a variant without a template creates the template (`_inherits`).
+            let template = next_id(db, "product.template");
+            let mut t = Row::new();
+            for key in ["name", "list_price"] {
+                if let Some(v) = related.remove(key) {
+                    t.insert(key, v);
+                }
+            }
+            t.insert("active", json!(true));
+            t.insert("create_date", json!(now));
+            t.insert("write_date", json!(now));
+            t.insert("create_uid", json!(env.uid));
+            t.insert("write_uid", json!(env.uid));
+            if t.get("name").is_none_or(is_empty) {
+                return Err(model::model("product.product")
+                    .and_then(|p| p.field("name"))
+                    .map_or_else(|| OdooError::validation("name"), |f| required_error(m, f)));
+            }
+            db.table_mut("product.template").rows.insert(template, t);
+            new_row.insert("product_tmpl_id", json!(template));
+        }
+        _ => {}
     }
     for f in &m.fields {
         if f.required
-            && row.get(f.name).is_none_or(is_empty)
+            && f.related.is_none()
+            && new_row.get(f.name).is_none_or(is_empty)
             && !(m.name == "sale.order.line" && f.name == "name")
         {
             return Err(required_error(m, f));
         }
     }
-    db.table_mut(m.name).rows.insert(id, row);
+    db.table_mut(m.table).rows.insert(id, new_row);
+    if m.name == "product.template" {
+        // A template has one variant.
+        let variant = next_id(db, "product.product");
+        let mut p = Row::new();
+        p.insert("product_tmpl_id", json!(id));
+        p.insert("active", json!(true));
+        p.insert("create_date", json!(now));
+        p.insert("write_date", json!(now));
+        p.insert("create_uid", json!(env.uid));
+        p.insert("write_uid", json!(env.uid));
+        if let Some(code) = vals.get("default_code").filter(|c| !is_empty(c)) {
+            p.insert("default_code", code.clone());
+        }
+        db.table_mut("product.product").rows.insert(variant, p);
+    }
+    if !related.is_empty() {
+        write_related(db, m, env, &[id], &related)?;
+    }
     for (f, v) in x2many {
         apply_x2many(db, m, env, id, f, &v)?;
     }
     check_recursion(db, m, &[id])?;
     after_change(db, m, &[id]);
+    check_rules(db, m, env, &[id], Op::Create)?;
     Ok(id)
 }
 
-fn fill_order_line(db: &Db, row: &mut Row) {
-    let product = row
-        .get("product_id")
-        .and_then(Value::as_i64)
-        .and_then(|p| db.row("product.product", p));
-    if row.get("price_unit").is_none_or(Value::is_null) {
-        let price = product
-            .and_then(|p| p.get("list_price"))
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0);
-        row.insert("price_unit", json!(price));
+fn fill_order_line(db: &Db, line: &mut Row, env: &Env) {
+    let product = line.get("product_id").and_then(Value::as_i64);
+    let pm = model::model("product.product");
+    if line.get("price_unit").is_none_or(Value::is_null) {
+        let price = match (product, pm) {
+            (Some(p), Some(pm)) => row(db, pm, p)
+                .map(|r| raw(db, pm, p, r, "list_price", env))
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0),
+            _ => 0.0,
+        };
+        line.insert("price_unit", json!(price));
     }
-    if row.get("name").is_none_or(is_empty) {
-        let name = product
-            .and_then(|p| p.get("name"))
-            .cloned()
-            .unwrap_or(json!("/"));
-        row.insert("name", name);
+    if line.get("name").is_none_or(is_empty) {
+        // The product's display name, then its sales description on a line of its own.
+        let name = match (product, pm) {
+            (Some(p), Some(pm)) => {
+                let mut name = display_name(db, pm, p, env);
+                if let Some(description) = row(db, pm, p)
+                    .and_then(|r| r.get("product_tmpl_id"))
+                    .and_then(Value::as_i64)
+                    .and_then(|t| db.row("product.template", t))
+                    .and_then(|t| t.get("description_sale"))
+                    .and_then(Value::as_str)
+                    .filter(|d| !d.is_empty())
+                {
+                    name.push('\n');
+                    name.push_str(description);
+                }
+                name
+            }
+            _ => "/".to_owned(),
+        };
+        line.insert("name", json!(name));
     }
-    if row.get("product_uom_qty").is_none_or(Value::is_null) {
-        row.insert("product_uom_qty", json!(1.0));
+    if line.get("product_uom_qty").is_none_or(Value::is_null) {
+        line.insert("product_uom_qty", json!(1.0));
     }
 }
 
@@ -1593,15 +1452,18 @@ fn after_change(db: &mut Db, m: &Model, ids: &[i64]) {
     match m.name {
         "sale.order.line" => {
             for id in ids {
-                if let Some(row) = db.table_mut("sale.order.line").rows.get_mut(id) {
-                    let qty = row
+                if let Some(line) = db.table_mut("sale.order.line").rows.get_mut(id) {
+                    let qty = line
                         .get("product_uom_qty")
                         .and_then(Value::as_f64)
                         .unwrap_or(0.0);
-                    let price = row.get("price_unit").and_then(Value::as_f64).unwrap_or(0.0);
-                    row.insert("price_subtotal", json!(qty * price));
-                    row.insert("price_total", json!(qty * price));
-                    if let Some(o) = row.get("order_id").and_then(Value::as_i64) {
+                    let price = line
+                        .get("price_unit")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0);
+                    line.insert("price_subtotal", json!(qty * price));
+                    line.insert("price_total", json!(qty * price));
+                    if let Some(o) = line.get("order_id").and_then(Value::as_i64) {
                         orders.insert(o);
                     }
                 }
@@ -1610,35 +1472,25 @@ fn after_change(db: &mut Db, m: &Model, ids: &[i64]) {
         "sale.order" => orders.extend(ids.iter().copied()),
         _ => return,
     }
+    recompute_orders(db, &orders);
+}
+
+fn recompute_orders(db: &mut Db, orders: &BTreeSet<i64>) {
     for order in orders {
-        let (total, state, user) = {
-            let total: f64 = db
-                .table("sale.order.line")
-                .map(|t| {
-                    t.rows
-                        .values()
-                        .filter(|r| r.get("order_id").and_then(Value::as_i64) == Some(order))
-                        .filter_map(|r| r.get("price_subtotal").and_then(Value::as_f64))
-                        .sum()
-                })
-                .unwrap_or(0.0);
-            let row = db.row("sale.order", order);
-            (
-                total,
-                row.and_then(|r| r.get("state")).cloned(),
-                row.and_then(|r| r.get("user_id")).cloned(),
-            )
-        };
-        if let Some(row) = db.table_mut("sale.order").rows.get_mut(&order) {
-            row.insert("amount_untaxed", json!(total));
-            row.insert("amount_tax", json!(0.0));
-            row.insert("amount_total", json!(total));
-        }
-        for row in db.table_mut("sale.order.line").rows.values_mut() {
-            if row.get("order_id").and_then(Value::as_i64) == Some(order) {
-                row.insert("state", state.clone().unwrap_or(Value::Null));
-                row.insert("salesman_id", user.clone().unwrap_or(Value::Null));
-            }
+        let total: f64 = db
+            .table("sale.order.line")
+            .map(|t| {
+                t.rows
+                    .values()
+                    .filter(|r| r.get("order_id").and_then(Value::as_i64) == Some(*order))
+                    .filter_map(|r| r.get("price_subtotal").and_then(Value::as_f64))
+                    .sum()
+            })
+            .unwrap_or(0.0);
+        if let Some(o) = db.table_mut("sale.order").rows.get_mut(order) {
+            o.insert("amount_untaxed", json!(total));
+            o.insert("amount_tax", json!(0.0));
+            o.insert("amount_total", json!(total));
         }
     }
 }
@@ -1651,8 +1503,7 @@ fn check_recursion(db: &Db, m: &Model, ids: &[i64]) -> Result<(), OdooError> {
         let mut seen = vec![*id];
         let mut cur = *id;
         for _ in 0..1000 {
-            match db
-                .row(m.name, cur)
+            match row(db, m, cur)
                 .and_then(|r| r.get(field))
                 .and_then(Value::as_i64)
             {
@@ -1668,6 +1519,45 @@ fn check_recursion(db: &Db, m: &Model, ids: &[i64]) -> Result<(), OdooError> {
     Ok(())
 }
 
+/// Write related fields through their path (`res.users.email` writes the partner's email).
+fn write_related(
+    db: &mut Db,
+    m: &'static Model,
+    env: &Env,
+    ids: &[i64],
+    vals: &Map<String, Value>,
+) -> Result<(), OdooError> {
+    for (key, value) in vals {
+        let Some(path) = m.field(key).and_then(|f| f.related) else {
+            continue;
+        };
+        let Some((first, rest)) = path.split_once('.') else {
+            continue;
+        };
+        let Some(cm) = m
+            .field(first)
+            .and_then(|f| f.ty.relation())
+            .and_then(model::model)
+        else {
+            continue;
+        };
+        let targets: Vec<i64> = ids
+            .iter()
+            .filter_map(|id| {
+                row(db, m, *id)
+                    .and_then(|r| r.get(first))
+                    .and_then(Value::as_i64)
+            })
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let inner: Map<String, Value> = [(rest.to_owned(), value.clone())].into_iter().collect();
+        write(db, cm, &env.sudo(), &targets, &inner)?;
+    }
+    Ok(())
+}
+
 /// `write` the same values on every record.
 fn write(
     db: &mut Db,
@@ -1677,34 +1567,32 @@ fn write(
     vals: &Map<String, Value>,
 ) -> Result<(), OdooError> {
     check_access(m, env, Op::Write)?;
-    let absent: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| db.row(m.name, *id).is_none())
-        .collect();
-    if !absent.is_empty() {
-        return Err(missing(m, &absent, env));
-    }
+    check_exist(db, m, ids, env)?;
     check_rules(db, m, env, ids, Op::Write)?;
     let names: Vec<&str> = vals.keys().map(String::as_str).collect();
     check_fields(m, env, &names, Op::Write)?;
     let mut converted = Vec::new();
     let mut x2many = Vec::new();
+    let mut related = Map::new();
     for (key, v) in vals {
         let Some(f) = m.field(key) else {
-            return Err(OdooError::value(format!(
-                "Invalid field {} on model {}",
-                py_repr(&json!(key)),
-                py_repr(&json!(m.name))
-            )));
+            return Err(invalid_field(key, m));
         };
+        if f.related.is_some() {
+            related.insert(key.clone(), v.clone());
+            continue;
+        }
+        if f.name == "company_type" {
+            converted.push(("is_company", json!(v.as_str() == Some("company"))));
+            continue;
+        }
         if f.computed || f.name == "create_date" || f.name == "create_uid" {
             continue;
         }
         if f.ty.is_x2many() {
             x2many.push((f, v.clone()));
         } else {
-            let value = convert(db, m, f, v)?;
+            let value = convert(db, m, f, v, env)?;
             if f.required && is_empty(&value) {
                 return Err(required_error(m, f));
             }
@@ -1712,35 +1600,44 @@ fn write(
         }
     }
     let now = db.now();
+    // Moving lines to another order changes the totals of the order they leave.
+    let mut orders: BTreeSet<i64> = BTreeSet::new();
+    if m.name == "sale.order.line" {
+        orders.extend(ids.iter().filter_map(|id| {
+            row(db, m, *id)
+                .and_then(|r| r.get("order_id"))
+                .and_then(Value::as_i64)
+        }));
+    }
     for id in ids {
-        if let Some(row) = db.table_mut(m.name).rows.get_mut(id) {
+        if let Some(r) = db.table_mut(m.table).rows.get_mut(id) {
             for (name, value) in &converted {
-                row.insert(name, value.clone());
+                r.insert(name, value.clone());
             }
-            row.insert("write_date", json!(now));
-            row.insert("write_uid", json!(env.uid));
+            r.insert("write_date", json!(now));
+            r.insert("write_uid", json!(env.uid));
         }
         for (f, v) in &x2many {
             apply_x2many(db, m, env, *id, f, v)?;
         }
     }
+    if !related.is_empty() {
+        write_related(db, m, env, ids, &related)?;
+    }
     check_recursion(db, m, ids)?;
     after_change(db, m, ids);
+    recompute_orders(db, &orders);
     Ok(())
 }
 
 fn unlink(db: &mut Db, m: &'static Model, env: &Env, ids: &[i64]) -> Result<(), OdooError> {
     check_access(m, env, Op::Unlink)?;
-    let ids: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| db.row(m.name, *id).is_some())
-        .collect();
-    check_rules(db, m, env, &ids, Op::Unlink)?;
+    check_exist(db, m, ids, env)?;
+    check_rules(db, m, env, ids, Op::Unlink)?;
     if m.name == "sale.order"
         && ids.iter().any(|id| {
             matches!(
-                db.row(m.name, *id)
+                row(db, m, *id)
                     .and_then(|r| r.get("state"))
                     .and_then(Value::as_str),
                 Some("sale" | "sent")
@@ -1751,30 +1648,42 @@ fn unlink(db: &mut Db, m: &'static Model, env: &Env, ids: &[i64]) -> Result<(), 
             "You can not delete a sent quotation or a confirmed sales order. You must first cancel it.",
         ));
     }
-    for id in &ids {
-        db.table_mut(m.name).rows.remove(id);
+    let mut orders: BTreeSet<i64> = BTreeSet::new();
+    if m.name == "sale.order.line" {
+        orders.extend(ids.iter().filter_map(|id| {
+            row(db, m, *id)
+                .and_then(|r| r.get("order_id"))
+                .and_then(Value::as_i64)
+        }));
+    }
+    for id in ids {
+        db.table_mut(m.table).rows.remove(id);
     }
     // Referential integrity: cascade order lines, refuse required references, clear the others.
     for other in model::models() {
+        if other.table != other.name {
+            continue;
+        }
         for f in &other.fields {
             let (Ty::M2o(target) | Ty::M2m(target)) = f.ty else {
                 continue;
             };
-            if target != m.name || f.computed {
+            if target != m.name || f.computed || f.related.is_some() {
                 continue;
             }
-            let cascade = other.name == "sale.order.line" && f.name == "order_id";
+            let cascade = (other.name, f.name) == ("sale.order.line", "order_id")
+                || (other.name, f.name) == ("product.product", "product_tmpl_id");
             let mut to_delete = Vec::new();
             let mut blocked = false;
-            for (rid, row) in &mut db.table_mut(other.name).rows {
-                match row.get(f.name) {
+            for (rid, r) in &mut db.table_mut(other.table).rows {
+                match r.get(f.name) {
                     Some(Value::Number(n)) if n.as_i64().is_some_and(|i| ids.contains(&i)) => {
                         if cascade {
                             to_delete.push(*rid);
                         } else if f.required {
                             blocked = true;
                         } else {
-                            row.insert(f.name, Value::Null);
+                            r.insert(f.name, Value::Null);
                         }
                     }
                     Some(Value::Array(list)) => {
@@ -1783,25 +1692,20 @@ fn unlink(db: &mut Db, m: &'static Model, env: &Env, ids: &[i64]) -> Result<(), 
                             .filter(|v| v.as_i64().is_none_or(|i| !ids.contains(&i)))
                             .cloned()
                             .collect();
-                        row.insert(f.name, Value::Array(kept));
+                        r.insert(f.name, Value::Array(kept));
                     }
                     _ => {}
                 }
             }
             if blocked {
-                return Err(OdooError::validation(format!(
-                    "The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\nModel: {} ({})\nConstraint: {}_{}_fkey\n",
-                    other.description,
-                    other.name,
-                    other.name.replace('.', "_"),
-                    f.name
-                )));
+                return Err(foreign_key(other, f.name));
             }
             for rid in to_delete {
-                db.table_mut(other.name).rows.remove(&rid);
+                db.table_mut(other.table).rows.remove(&rid);
             }
         }
     }
+    recompute_orders(db, &orders);
     Ok(())
 }
 
@@ -1813,14 +1717,7 @@ fn sale_action(
     method: &str,
 ) -> Result<(), OdooError> {
     check_access(m, env, Op::Write)?;
-    let absent: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| db.row(m.name, *id).is_none())
-        .collect();
-    if !absent.is_empty() {
-        return Err(missing(m, &absent, env));
-    }
+    check_exist(db, m, ids, env)?;
     check_rules(db, m, env, ids, Op::Write)?;
     let (from, to): (&[&str], &str) = match method {
         "action_confirm" => (&["draft", "sent"], "sale"),
@@ -1829,7 +1726,7 @@ fn sale_action(
     };
     let wrong: Vec<String> = ids
         .iter()
-        .filter_map(|id| db.row(m.name, *id))
+        .filter_map(|id| row(db, m, *id))
         .filter(|r| {
             !r.get("state")
                 .and_then(Value::as_str)
@@ -1850,11 +1747,11 @@ fn sale_action(
     }
     let now = db.now();
     for id in ids {
-        if let Some(row) = db.table_mut(m.name).rows.get_mut(id) {
-            row.insert("state", json!(to));
-            row.insert("write_date", json!(now));
+        if let Some(r) = db.table_mut(m.table).rows.get_mut(id) {
+            r.insert("state", json!(to));
+            r.insert("write_date", json!(now));
             if to == "sale" {
-                row.insert("date_order", json!(now));
+                r.insert("date_order", json!(now));
             }
         }
     }
@@ -1862,6 +1759,15 @@ fn sale_action(
     Ok(())
 }
 
+fn pairs(db: &Db, m: &'static Model, env: &Env, ids: &[i64]) -> Vec<Value> {
+    ids.iter()
+        .map(|id| json!([id, display_name(db, m, *id, env)]))
+        .collect()
+}
+
+/// `name_search(name, args (domain on Odoo 19), operator, limit)`, with the overrides of
+/// `res.users` (login first, the caller first), `product.product` (reference, then barcode,
+/// then name) and `res.country` (code first).
 fn name_search(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Value, OdooError> {
     let name = call
         .arg("name")
@@ -1873,40 +1779,113 @@ fn name_search(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Val
         .and_then(Value::as_str)
         .unwrap_or("ilike")
         .to_owned();
-    let limit = call.int_arg("limit")?.unwrap_or(100);
-    let mut domain: Vec<Value> = match call.arg("domain") {
+    let limit = match call.arg("limit") {
+        None => Some(100),
+        Some(Value::Bool(false)) => None,
+        Some(_) => call.int_arg("limit")?,
+    };
+    let domain_key = match call.version {
+        OdooVersion::V18 => "args",
+        OdooVersion::V19 => "domain",
+    };
+    let domain: Vec<Value> = match call.arg(domain_key) {
         Some(Value::Array(d)) => d.clone(),
         _ => Vec::new(),
     };
-    if !name.is_empty() || operator != "ilike" {
-        let leaf_fields: &[&str] = if m.name == "res.partner" {
-            &["display_name", "email", "ref", "vat"]
-        } else {
-            &["display_name"]
+    let negative = operator.starts_with("not") || operator == "!=";
+    let find = |extra: Value, limit: Option<usize>| -> Result<Vec<i64>, OdooError> {
+        let extra = match extra {
+            Value::Array(items) => items,
+            _ => Vec::new(),
         };
-        let mut names = Vec::new();
-        for _ in 1..leaf_fields.len() {
-            names.push(json!("|"));
+        let d = and_domains(vec![extra, domain.clone()]);
+        search(db, m, env, Some(&Value::Array(d)), None, limit, None)
+    };
+    match m.name {
+        "product.product" if !name.is_empty() => {
+            let positive = ["=", "ilike", "=ilike", "like", "=like"].contains(&operator.as_str());
+            let mut ids = Vec::new();
+            if positive {
+                ids = find(json!([["default_code", "=", name]]), limit)?;
+                if ids.is_empty() {
+                    ids = find(json!([["barcode", "=", name]]), limit)?;
+                }
+            }
+            if ids.is_empty() {
+                if negative {
+                    ids = find(
+                        json!([
+                            ["name", operator, name],
+                            "|",
+                            ["default_code", operator, name],
+                            ["default_code", "=", false]
+                        ]),
+                        limit,
+                    )?;
+                } else {
+                    ids = find(json!([["default_code", operator, name]]), limit)?;
+                    let rest = limit.map(|l| l.saturating_sub(ids.len()));
+                    if rest.is_none_or(|r| r > 0) {
+                        let more = find(
+                            json!([["id", "not in", ids], ["name", operator, name]]),
+                            rest,
+                        )?;
+                        ids.extend(more);
+                    }
+                }
+            }
+            if ids.is_empty()
+                && positive
+                && let Some(code) = name
+                    .split_once('[')
+                    .and_then(|(_, rest)| rest.split_once(']'))
+                    .map(|(code, _)| code.to_owned())
+            {
+                ids = find(json!([["default_code", "=", code]]), limit)?;
+            }
+            Ok(Value::Array(pairs(db, m, env, &ids)))
         }
-        for f in leaf_fields {
-            names.push(json!([f, operator, name]));
+        "res.users" => {
+            if !name.is_empty() && !negative {
+                let ids = find(json!([["login", "=", name]]), None)?;
+                if let Some(first) = ids.first() {
+                    return Ok(json!([[first, display_name(db, m, *first, env)]]));
+                }
+            }
+            // The web module puts the caller first, even when the limit left it out.
+            let mut ids = find(json!([["display_name", operator, name]]), limit)?;
+            if let Some(pos) = ids.iter().position(|i| *i == env.uid) {
+                let me = ids.remove(pos);
+                ids.insert(0, me);
+            } else if limit.is_some_and(|l| ids.len() == l) {
+                let me = find(
+                    json!([["display_name", operator, name], ["id", "=", env.uid]]),
+                    Some(1),
+                )?;
+                if let Some(me) = me.first() {
+                    ids.pop();
+                    ids.insert(0, *me);
+                }
+            }
+            Ok(Value::Array(pairs(db, m, env, &ids)))
         }
-        domain = and_domains(vec![names, domain]);
+        "res.country" if !negative && name.chars().count() == 2 => {
+            let mut ids = find(json!([["code", operator, name]]), limit)?;
+            let rest = limit.map(|l| l.saturating_sub(ids.len()));
+            if rest.is_none_or(|r| r > 0) {
+                let more = find(
+                    json!([["id", "not in", ids], ["display_name", operator, name]]),
+                    rest,
+                )?;
+                ids.extend(more);
+            }
+            Ok(Value::Array(pairs(db, m, env, &ids)))
+        }
+        _ => {
+            let ids = find(json!([["display_name", operator, name]]), limit)?;
+            Ok(Value::Array(pairs(db, m, env, &ids)))
+        }
     }
-    let ids = search(
-        db,
-        m,
-        env,
-        Some(&Value::Array(domain)),
-        None,
-        Some(limit),
-        None,
-    )?;
-    Ok(Value::Array(
-        ids.into_iter()
-            .map(|id| json!([id, display_name(db, m, id, env)]))
-            .collect(),
-    ))
 }
 
 const MONTHS: [&str; 12] = [
@@ -2116,13 +2095,13 @@ fn read_group(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Valu
     // Group the records.
     let mut groups: Vec<(Vec<Value>, Vec<i64>)> = Vec::new();
     for id in &ids {
-        let Some(row) = db.row(m.name, *id) else {
+        let Some(r) = row(db, m, *id) else {
             continue;
         };
         let key: Vec<Value> = specs
             .iter()
             .map(|s| {
-                let v = raw(db, m, *id, row, s.field.name, env);
+                let v = raw(db, m, *id, r, s.field.name, env);
                 match (&s.interval, v.as_str()) {
                     (Some(interval), Some(text)) => {
                         date_bucket(text, interval, s.field.ty == Ty::Datetime)
@@ -2169,12 +2148,6 @@ fn read_group(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Valu
                             sort.push(SortKey::Text(name.to_lowercase()));
                             json!([n, name])
                         }
-                        (Ty::Sel(options), Value::String(s)) => {
-                            sort.push(SortKey::Num(
-                                options.iter().position(|o| o.0 == s).unwrap_or(0) as f64,
-                            ));
-                            value.clone()
-                        }
                         (_, Value::Null) => {
                             sort.push(SortKey::Null);
                             Value::Bool(false)
@@ -2217,10 +2190,7 @@ fn read_group(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Valu
         for (alias, field, func) in &aggs {
             let values: Vec<Value> = members
                 .iter()
-                .filter_map(|id| {
-                    db.row(m.name, *id)
-                        .map(|row| raw(db, m, *id, row, field.name, env))
-                })
+                .filter_map(|id| row(db, m, *id).map(|r| raw(db, m, *id, r, field.name, env)))
                 .collect();
             let nums: Vec<f64> = values.iter().filter_map(Value::as_f64).collect();
             let agg = match func.as_str() {
@@ -2263,7 +2233,7 @@ fn read_group(db: &Db, m: &'static Model, env: &Env, call: &Call) -> Result<Valu
         }
         out.insert(
             "__domain".into(),
-            Value::Array(and_domains(vec![group_domain, base_domain.clone()])),
+            Value::Array(and_domains(vec![base_domain.clone(), group_domain])),
         );
         if lazy && groupby.len() > 1 {
             out.insert(

@@ -564,7 +564,15 @@ fn dispatch(
                 )
             };
             let mut db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
-            orm::execute(&mut db, uid, &model, &name, call_args, kwargs)
+            orm::execute(
+                &mut db,
+                shared.version,
+                uid,
+                &model,
+                &name,
+                call_args,
+                kwargs,
+            )
         }
         ("common" | "object" | "db", _) => Err(OdooError::new(
             Kind::AttributeError,
@@ -736,7 +744,7 @@ fn call_kw(
     };
     let result = {
         let mut db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
-        orm::execute(&mut db, uid, model, method, args, kwargs)
+        orm::execute(&mut db, shared.version, uid, model, method, args, kwargs)
     };
     let mut resp = jsonrpc_reply(id, result, Entry::Web);
     append_cookie(
@@ -802,7 +810,7 @@ fn json2(shared: &Shared, rest: &str, parts: &hyper::http::request::Parts, body:
             &format!("the model {model_name:?} does not exist"),
         );
     };
-    if method.starts_with('_') || !orm::method_exists(model, method) {
+    if method.starts_with('_') || !orm::method_exists(model, method, shared.version) {
         return json2_error(
             404,
             "werkzeug.exceptions.NotFound",
@@ -817,7 +825,7 @@ fn json2(shared: &Shared, rest: &str, parts: &hyper::http::request::Parts, body:
         );
     };
     let mut args = Vec::new();
-    if orm::is_record_method(model, method) {
+    if orm::is_record_method(model, method, shared.version) {
         args.push(params.remove("ids").unwrap_or_else(|| json!([])));
     } else if let Some(ids) = params.remove("ids")
         && ids.as_array().is_some_and(|a| !a.is_empty())
@@ -853,7 +861,7 @@ fn json2(shared: &Shared, rest: &str, parts: &hyper::http::request::Parts, body:
             }
         }
     }
-    let names = orm::param_names(model, method);
+    let names = orm::param_names(model, method, shared.version);
     for (key, value) in params {
         if key != "context" && !names.contains(&key.as_str()) {
             return json2_error(
@@ -867,7 +875,15 @@ fn json2(shared: &Shared, rest: &str, parts: &hyper::http::request::Parts, body:
     // JSON-2's create always takes and returns a list.
     let result = {
         let mut db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
-        orm::execute(&mut db, uid, model_name, method, args, kwargs)
+        orm::execute(
+            &mut db,
+            shared.version,
+            uid,
+            model_name,
+            method,
+            args,
+            kwargs,
+        )
     };
     match result {
         Ok(v) => json_resp(StatusCode::OK, &v.unwrap_or(Value::Null)),

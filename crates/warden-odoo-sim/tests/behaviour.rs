@@ -171,7 +171,8 @@ async fn record_rules_limit_sales_agent_to_its_own_orders() -> Result<()> {
             json!({})
         )
         .await?,
-        json!(0)
+        json!(3),
+        "the kit's S00021-S00023"
     );
     let id = ok(
         &c,
@@ -190,10 +191,18 @@ async fn record_rules_limit_sales_agent_to_its_own_orders() -> Result<()> {
         "sale.order",
         "search_read",
         json!([[]]),
-        json!({"fields": ["user_id"]}),
+        json!({"fields": ["user_id"], "order": "id desc"}),
     )
     .await?;
-    assert_eq!(mine, json!([{"id": id, "user_id": [8, "Sales Agent"]}]));
+    assert_eq!(
+        mine,
+        json!([
+            {"id": id, "user_id": [8, "Sales Agent"]},
+            {"id": 23, "user_id": [8, "Sales Agent"]},
+            {"id": 22, "user_id": [8, "Sales Agent"]},
+            {"id": 21, "user_id": [8, "Sales Agent"]}
+        ])
+    );
     assert_eq!(
         ok(
             &c,
@@ -205,7 +214,7 @@ async fn record_rules_limit_sales_agent_to_its_own_orders() -> Result<()> {
             json!({})
         )
         .await?,
-        json!(21)
+        json!(24)
     );
     let other = kw(
         &c,
@@ -263,13 +272,13 @@ async fn hr_private_fields_need_the_hr_group() -> Result<()> {
         "admin",
         "hr.employee",
         "read",
-        json!([[1], ["private_email", "hourly_cost"]]),
+        json!([[1], ["private_email", "private_phone"]]),
         json!({}),
     )
     .await?;
     assert_eq!(
         hr[0]["private_email"],
-        json!("mitchell.private@example.com")
+        json!("admin@yourcompany.example.com")
     );
     let meta = ok(
         &c,
@@ -318,14 +327,14 @@ async fn read_group_sums_and_counts() -> Result<()> {
         .iter()
         .filter_map(|g| g["amount_total"].as_f64())
         .sum();
-    assert_eq!(total, 24_880.5);
+    assert_eq!(total, 25_958.5);
     let count: i64 = groups
         .as_array()
         .context("list")?
         .iter()
         .filter_map(|g| g["state_count"].as_i64())
         .sum();
-    assert_eq!(count, 20);
+    assert_eq!(count, 23);
     let months = ok(
         &c,
         &s,
@@ -340,9 +349,11 @@ async fn read_group_sums_and_counts() -> Result<()> {
         json!({"lazy": false}),
     )
     .await?;
-    assert_eq!(months[0]["date_order:month"], json!("September 2026"));
-    assert_eq!(months[0]["__count"], json!(1));
-    assert_eq!(months[0]["amount_total"], json!(1740.0));
+    assert_eq!(months[0]["date_order:month"], json!("October 2026"));
+    assert_eq!(months[0]["__count"], json!(2));
+    assert_eq!(months[0]["amount_total"], json!(2145.0));
+    assert_eq!(months[1]["date_order:month"], json!("November 2026"));
+    assert_eq!(months[1]["amount_total"], json!(640.0));
     Ok(())
 }
 
@@ -430,7 +441,7 @@ async fn failed_requests_change_nothing() -> Result<()> {
         row,
         json!([{"id": 10, "name": "Deco Addict", "parent_id": false}])
     );
-    let id = ok(&c, &s, "admin", "sale.order", "create", json!([{"partner_id": 12, "order_line": [[0, 0, {"product_id": 5, "product_uom_qty": 2}]]}]), json!({})).await?;
+    let id = ok(&c, &s, "admin", "sale.order", "create", json!([{"partner_id": 12, "order_line": [[0, 0, {"product_id": 12, "product_uom_qty": 2}]]}]), json!({})).await?;
     let order = ok(
         &c,
         &s,

@@ -30,6 +30,12 @@ const SCENARIO: &[&str] = &[
 ];
 
 /// Cases whose recorded JSON result is compared in full (the data is the seeded demo data).
+///
+/// Not compared in full, only by type: `jsonrpc-read_group-ok` and
+/// `jsonrpc-search_read-sales-agent-own-orders` were recorded before the test kit's three
+/// quotations of `sales_agent` (S00021–S00023) existed. The kit's real Odoo 18 counts them (3
+/// orders for `sales_agent`, 3 for Deco Addict in the read_group), and so does the simulator;
+/// `crates/warden-odoo/tests/fidelity.rs` checks those answers against the live server.
 const EXACT_JSON: &[&str] = &[
     "http-database-list",
     "http-version_info-post-jsonrpc",
@@ -41,12 +47,10 @@ const EXACT_JSON: &[&str] = &[
     "jsonrpc-read-ok",
     "jsonrpc-search_count-ok",
     "jsonrpc-name_search-ok",
-    "jsonrpc-read_group-ok",
     "jsonrpc-fields_get-ok",
     "jsonrpc-search_read-context-lang",
     "jsonrpc-search_read-offset-limit",
     "jsonrpc-search_read-hr-employee-public-fields",
-    "jsonrpc-search_read-sales-agent-own-orders",
     "jsonrpc-read-deleted-id",
     "jsonrpc-create-ok",
     "jsonrpc-unlink-ok",
