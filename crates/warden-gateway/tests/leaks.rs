@@ -58,18 +58,16 @@ struct Answer {
 
 async fn ask(client: &mut Client, probe: &Value, call: Option<&Value>) -> Answer {
     let response = match (probe.get("resource"), call) {
-        (Some(uri), None) => {
-            client
-                .request("resources/read", json!({"uri": uri}))
-                .await
-        }
+        (Some(uri), None) => client.request("resources/read", json!({"uri": uri})).await,
         (_, Some(call)) => {
             let tool = call[0].as_str().expect("tool");
             json!({"result": client.call(tool, call[1].clone()).await})
         }
         _ => panic!("a probe has a call or a resource: {probe}"),
     };
-    let text = serde_json::to_string(&response).expect("json").to_lowercase();
+    let text = serde_json::to_string(&response)
+        .expect("json")
+        .to_lowercase();
     if let Some(error) = response.get("error") {
         return Answer {
             refused_kind: Some("protocol".to_owned()),
@@ -150,7 +148,10 @@ async fn no_probe_leaks_and_every_probe_could_see_a_leak() {
         for probe in probes {
             let probe = fill(probe, &token, &saved);
             let class = probe["class"].as_str().expect("class").to_owned();
-            let what = format!("{version} [{class}] {}", probe["name"].as_str().unwrap_or("?"));
+            let what = format!(
+                "{version} [{class}] {}",
+                probe["name"].as_str().unwrap_or("?")
+            );
             let key = probe["key"].as_str().unwrap_or("restricted");
             let attacker = attacked.get_mut(key).expect("a key of the policy");
             let secret = probe["secret"].as_str().unwrap_or("").to_lowercase();
@@ -181,7 +182,10 @@ async fn no_probe_leaks_and_every_probe_could_see_a_leak() {
                     let got_right = ask(attacker, &probe, Some(right)).await;
                     let got_wrong = ask(attacker, &probe, Some(wrong)).await;
                     if got_right.signature != got_wrong.signature {
-                        problems.push(format!("LEAK: right {} vs wrong {}", got_right.signature, got_wrong.signature));
+                        problems.push(format!(
+                            "LEAK: right {} vs wrong {}",
+                            got_right.signature, got_wrong.signature
+                        ));
                     }
                     for (answer, call) in [(&got_right, right), (&got_wrong, wrong)] {
                         if before_odoo(answer.refused_kind.as_deref()) {
@@ -197,7 +201,10 @@ async fn no_probe_leaks_and_every_probe_could_see_a_leak() {
                     }
                     let after = ask(&mut control, &probe, Some(check)).await;
                     if after.text.contains(&secret) {
-                        problems.push(format!("LEAK: the refused write changed data: {}", after.text));
+                        problems.push(format!(
+                            "LEAK: the refused write changed data: {}",
+                            after.text
+                        ));
                     }
                     let done = ask(&mut control, &probe, Some(call)).await;
                     let after = ask(&mut control, &probe, Some(check)).await;
@@ -248,5 +255,10 @@ async fn no_probe_leaks_and_every_probe_could_see_a_leak() {
     for (class, (tried, failed)) in &per_class {
         eprintln!("leak suite (simulator): {class}: {tried} probes, {failed} failed");
     }
-    assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

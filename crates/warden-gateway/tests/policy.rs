@@ -47,8 +47,9 @@ confirm_writes = true
 "#;
 
 /// The models of the simulator the policy lets every profile see.
-const VISIBLE_MODELS: [&str; 5] = [
+const VISIBLE_MODELS: [&str; 6] = [
     "product.product",
+    "product.template",
     "res.country",
     "res.partner",
     "sale.order",
@@ -65,9 +66,9 @@ const READ_TOOLS: [&str; 7] = [
     "describe_model",
 ];
 
-/// Sale orders of user 2 (the `sales` records domain) and of user 6.
-const IN_SCOPE: [i64; 14] = [1, 2, 4, 5, 7, 8, 10, 11, 13, 14, 16, 17, 19, 20];
-const OUT_OF_SCOPE: [i64; 6] = [3, 6, 9, 12, 15, 18];
+/// Sale orders of user 2 (the `sales` records domain) and of user 6, as in Odoo 18's demo data.
+const IN_SCOPE: [i64; 7] = [2, 3, 4, 6, 7, 19, 20];
+const OUT_OF_SCOPE: [i64; 13] = [1, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
 
 /// Whether the policy hides a field (on every model).
 fn hidden(field: &str) -> bool {
@@ -748,7 +749,7 @@ async fn the_records_domain_bounds_every_path() {
         let read = c
             .ok(
                 "read_records",
-                json!({"model": "sale.order", "ids": [1, 3], "fields": ["name", "state"]}),
+                json!({"model": "sale.order", "ids": [3, 1], "fields": ["name", "state"]}),
             )
             .await;
         let ids: Vec<Value> = read["records"]
@@ -757,9 +758,9 @@ async fn the_records_domain_bounds_every_path() {
             .iter()
             .map(|r| r["id"].clone())
             .collect();
-        assert_eq!(ids, vec![json!(1)], "{version}: {read}");
-        assert_eq!(read["missing_ids"], json!([3]), "{version}: {read}");
-        assert!(!read.to_string().contains("S00003"), "{version}: {read}");
+        assert_eq!(ids, vec![json!(3)], "{version}: {read}");
+        assert_eq!(read["missing_ids"], json!([1]), "{version}: {read}");
+        assert!(!read.to_string().contains("S00001"), "{version}: {read}");
         for id in OUT_OF_SCOPE {
             let read = c
                 .ok("read_records", json!({"model": "sale.order", "ids": [id]}))
@@ -777,7 +778,19 @@ async fn the_records_domain_bounds_every_path() {
         let refused = c
             .tool_error(
                 "call_method",
-                json!({"model": "sale.order", "method": "action_confirm", "ids": [3]}),
+                json!({"model": "sale.order", "method": "action_confirm", "ids": [1]}),
+            )
+            .await;
+        assert_eq!(
+            refused["kind"],
+            json!("missing_record"),
+            "{version}: {refused}"
+        );
+        assert_eq!(state_of(&mut admin, 1).await, json!("draft"), "{version}");
+        let refused = c
+            .tool_error(
+                "call_method",
+                json!({"model": "sale.order", "method": "action_confirm", "ids": [3, 1]}),
             )
             .await;
         assert_eq!(
@@ -786,26 +799,14 @@ async fn the_records_domain_bounds_every_path() {
             "{version}: {refused}"
         );
         assert_eq!(state_of(&mut admin, 3).await, json!("draft"), "{version}");
-        let refused = c
-            .tool_error(
-                "call_method",
-                json!({"model": "sale.order", "method": "action_confirm", "ids": [7, 3]}),
-            )
-            .await;
-        assert_eq!(
-            refused["kind"],
-            json!("missing_record"),
-            "{version}: {refused}"
-        );
-        assert_eq!(state_of(&mut admin, 7).await, json!("draft"), "{version}");
 
         let record = c
-            .result("resources/read", json!({"uri": "odoo://sale.order/1"}))
+            .result("resources/read", json!({"uri": "odoo://sale.order/3"}))
             .await;
         assert!(
             record["contents"][0]["text"]
                 .as_str()
-                .is_some_and(|t| t.contains("S00001")),
+                .is_some_and(|t| t.contains("S00003")),
             "{version}: {record}"
         );
 
@@ -821,7 +822,7 @@ async fn the_records_domain_bounds_every_path() {
             let id = m["id"].as_i64().expect("id");
             assert!(IN_SCOPE.contains(&id), "{version}: {found}");
         }
-        for name in ["S00003", "S00012", "S00018"] {
+        for name in ["S00001", "S00012", "S00018"] {
             let found = c
                 .ok("find_by_name", json!({"model": "sale.order", "name": name}))
                 .await;
@@ -829,7 +830,7 @@ async fn the_records_domain_bounds_every_path() {
         }
 
         // An order in the domain is confirmed.
-        let order = if version == LEGACY { 11 } else { 14 };
+        let order = if version == LEGACY { 2 } else { 3 };
         assert_eq!(
             state_of(&mut admin, order).await,
             json!("draft"),
@@ -866,7 +867,7 @@ async fn method_keyword_arguments_cannot_replace_the_checked_ids() {
         support::compile(POLICY, &keys.store, &catalogs),
         keys.secrets.clone(),
     );
-    for (version, outside) in [(LEGACY, 3), (MODERN, 12)] {
+    for (version, outside) in [(LEGACY, 1), (MODERN, 5)] {
         let mut c = Client::of(&h, "sales", version).await;
         let mut admin = Client::of(&h, "base", version).await;
         assert_eq!(state_of(&mut admin, outside).await, json!("draft"));
@@ -877,7 +878,7 @@ async fn method_keyword_arguments_cannot_replace_the_checked_ids() {
             let result = c
                 .call(
                     "call_method",
-                    json!({"model": "sale.order", "method": "action_confirm", "ids": [17],
+                    json!({"model": "sale.order", "method": "action_confirm", "ids": [4],
                            "kwargs": kwargs}),
                 )
                 .await;
@@ -1247,7 +1248,7 @@ async fn modern_writes_are_confirmed_by_a_person() {
         assert_eq!(phone_of(&mut c, 12).await, original, "{what}");
         assert_eq!(
             phone_of(&mut c, 13).await,
-            json!("+32 10 588 558"),
+            json!("+32 987 65 43 21"),
             "{what}"
         );
     }

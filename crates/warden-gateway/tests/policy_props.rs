@@ -20,14 +20,18 @@ use warden_gateway::engine::{Gateway, ServerInfo};
 use warden_odoo_sim::{SimHandle, SimOptions};
 
 /// Every field of `res.partner` in the simulator (checked against `describe_model`).
-const FIELDS: [&str; 30] = [
+const FIELDS: [&str; 38] = [
     "active",
+    "barcode",
     "category_id",
     "child_ids",
     "city",
     "comment",
+    "commercial_company_name",
+    "commercial_partner_id",
     "company_id",
     "company_name",
+    "company_registry",
     "company_type",
     "complete_name",
     "country_id",
@@ -35,6 +39,8 @@ const FIELDS: [&str; 30] = [
     "create_uid",
     "display_name",
     "email",
+    "email_formatted",
+    "email_normalized",
     "function",
     "id",
     "is_company",
@@ -42,6 +48,8 @@ const FIELDS: [&str; 30] = [
     "name",
     "parent_id",
     "phone",
+    "phone_mobile_search",
+    "phone_sanitized",
     "ref",
     "street",
     "type",
@@ -288,7 +296,7 @@ impl World {
             let found = admin
                 .call_tool(
                     "search_records",
-                    object(json!({"model": PARTNER, "fields": FIELDS, "limit": 500,
+                    object(json!({"model": PARTNER, "fields": FIELDS.as_slice(), "limit": 500,
                                   "domain": "['|', ('active', '=', True), ('active', '=', False)]"})),
                 )
                 .await

@@ -79,6 +79,10 @@ impl TaintCache {
         model: &str,
         fields: &Arc<ModelFields>,
     ) -> Arc<HiddenFields> {
+        // Rules that hide no field hide nothing derived either: no walk, no extra metadata.
+        if !access.hides_fields() {
+            return Arc::default();
+        }
         if let Some((seen, hidden)) = self
             .entries
             .lock()
@@ -213,7 +217,10 @@ impl Walk<'_> {
         let info = self.loaded.get(model).and_then(|f| f.get(field)).cloned();
         let mut verdict = Verdict::Clear;
         if let Some(info) = info {
-            let textual = matches!(info.ty.as_str(), "char" | "text" | "html");
+            // Texts that name things (char, text): Odoo copies a related record's name into
+            // such fields (a line's description); rich documents (html: notes, terms) are built
+            // from templates, not names.
+            let textual = matches!(info.ty.as_str(), "char" | "text");
             for path in info.sources() {
                 match self.path(model, path, textual) {
                     Verdict::Clear => {}
@@ -235,7 +242,7 @@ impl Walk<'_> {
 
     /// Whether a dependency path of a field of `model` reaches a denied field (named, as
     /// `model.field`, in the derived reason). A path that ends on a relation (`product_id`)
-    /// says the value derives from the related record as a whole: for a text field
+    /// says the value derives from the related record as a whole: for a char or text field
     /// (`textual`) — which may embed that record's name, as an order line's description embeds
     /// its product's `[code] name` — the related record's `display_name` counts too.
     fn path(&mut self, model: &str, path: &str, textual: bool) -> Verdict {
