@@ -66,6 +66,7 @@ fn report(line: &str) {
 
 fn ci() -> Result<()> {
     let started = Instant::now();
+    live_banner();
     step("cargo fmt", &["fmt", "--all", "--", "--check"])?;
     step(
         "cargo clippy",
@@ -92,6 +93,7 @@ fn ci() -> Result<()> {
     graph::check()?;
     deny()?;
     e2e()?;
+    live_banner();
     report(&format!("== ci passed in {:.0?}", started.elapsed()));
     Ok(())
 }
@@ -128,6 +130,20 @@ fn fuzz(args: &[String]) -> Result<()> {
     )
 }
 
+/// Says loudly whether the live suites run (against the Odoo `ODOO_LIVE_*` describe) or are
+/// skipped: the simulator alone is never the whole proof.
+fn live_banner() {
+    match std::env::var("ODOO_LIVE_URL") {
+        Ok(url) if !url.is_empty() => report(&format!(
+            "== live suites ON: the fidelity check, the leak suite and the agent session also run against the Odoo at {url} (database {})",
+            std::env::var("ODOO_LIVE_DB").unwrap_or_else(|_| "odoo".to_owned())
+        )),
+        _ => report(
+            "==\n== LIVE SUITES SKIPPED: ODOO_LIVE_URL is not set. Only the simulator is tested.\n== Bring a real Odoo up with ../shared/odoo/up STATE_DIR and load STATE_DIR/odoo.env\n== (.ci/run does both; see docs/testing.md).\n==",
+        ),
+    }
+}
+
 /// End-to-end tests with the official MCP clients, against the built binaries and the simulator.
 fn e2e() -> Result<()> {
     step(
@@ -161,7 +177,7 @@ fn e2e() -> Result<()> {
     report("== end-to-end tests (pytest)");
     run(
         Command::new(&python)
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"])
             .arg(root.join("tests/e2e"))
             .env("WARDEN_BIN_DIR", target_dir(&root).join("debug")),
         "pytest tests/e2e",
