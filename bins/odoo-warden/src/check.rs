@@ -234,6 +234,65 @@ fn admin_warning(config: &Config, identity: &str, login: &str, why: &str) -> Str
     )
 }
 
+/// With Odoo's metadata, what each profile's rules reach beyond what they name: the fields
+/// hidden because Odoo derives them from a denied one (notes), and the one2many relations of a
+/// model with a records domain into models without one (warnings: the domain does not cover
+/// them, e.g. an order's lines).
+async fn reach(config: &Config, warnings: &mut Vec<String>, notes: &mut Vec<String>) -> Result<()> {
+    let mut catalogs = std::collections::BTreeMap::new();
+    for (name, odoo) in &config.identities {
+        let client = warden_odoo::OdooClient::new(odoo.clone())
+            .with_context(|| format!("odoo.identities.{name}"))?;
+        catalogs.insert(
+            name.clone(),
+            warden_gateway::catalog::Catalog::new(client, config.tools.clone()),
+        );
+    }
+    for profile in config.policy.profiles() {
+        let name = profile.name();
+        let Some(identity) = catalogs.get(profile.identity()) else {
+            continue;
+        };
+        let catalog =
+            warden_gateway::runtime::profile_catalog(identity, std::sync::Arc::clone(profile));
+        for model in profile.rule_models() {
+            if !profile.model_visible(&model) {
+                continue;
+            }
+            match catalog.hidden_fields(&model).await {
+                Ok(hidden) => {
+                    let mut by_origin: std::collections::BTreeMap<String, Vec<String>> =
+                        std::collections::BTreeMap::new();
+                    for (field, why) in hidden {
+                        if let Some(origin) = why.strip_prefix("derived from ") {
+                            by_origin.entry(origin.to_owned()).or_default().push(field);
+                        }
+                    }
+                    for (origin, fields) in by_origin {
+                        notes.push(format!(
+                            "profile \"{name}\": {model}: {} hidden too, derived from {origin} (keep one with fields.read.allow_derived)",
+                            fields.join(", ")
+                        ));
+                    }
+                }
+                Err(e) => notes.push(format!(
+                    "profile \"{name}\": could not read the fields of {model} ({e})"
+                )),
+            }
+            if profile.records_domain(&model).is_some()
+                && let Ok(children) = catalog.unscoped_children(&model).await
+            {
+                for (field, comodel) in children {
+                    warnings.push(format!(
+                        "profile \"{name}\": the records domain on {model} does not cover {comodel} (through {model}.{field}): its records stay readable, including those of {model} records outside the domain; give {comodel} a records domain of its own, or hide it"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Logs in as every identity; flags administrators Odoo reports.
 fn online(
     config: &Config,
@@ -289,6 +348,9 @@ fn online(
                      group (res.users has_group: {e}); check its groups in Odoo"
                 )),
             }
+        }
+        if failures.is_empty() {
+            reach(config, warnings, notes).await?;
         }
         Ok(())
     })

@@ -483,6 +483,53 @@ struct Report {
     notes: Vec<String>,
 }
 
+/// The field names a call's arguments name on its model: `fields`, the first segment of each
+/// domain path, `order`, `group_by`, `aggregates` and the keys of `values`.
+fn named_fields(arguments: &Map<String, Value>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut push = |name: &str| {
+        let name = name
+            .split(['.', ':', ' '])
+            .next()
+            .unwrap_or(name)
+            .to_owned();
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    };
+    for key in ["fields", "group_by", "aggregates"] {
+        if let Some(Value::Array(items)) = arguments.get(key) {
+            items.iter().filter_map(Value::as_str).for_each(&mut push);
+        }
+    }
+    if let Some(order) = arguments.get("order").and_then(Value::as_str) {
+        order.split(',').map(str::trim).for_each(&mut push);
+    }
+    let domain = match arguments.get("domain") {
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(native @ Value::Array(_)) => serde_json::to_string(native).ok(),
+        _ => None,
+    };
+    if let Some(paths) = domain.and_then(|d| warden_gateway::catalog::domain_field_paths(&d).ok()) {
+        paths.iter().for_each(|p| push(p));
+    }
+    let values = match arguments.get("values") {
+        Some(Value::String(text)) => warden_gateway::catalog::parse_literal(text).ok(),
+        other => other.cloned(),
+    };
+    let objects: Vec<Value> = match values {
+        Some(Value::Array(items)) => items,
+        Some(object @ Value::Object(_)) => vec![object],
+        _ => Vec::new(),
+    };
+    for object in objects {
+        if let Value::Object(map) = object {
+            map.keys().for_each(|k| push(k));
+        }
+    }
+    names
+}
+
 /// The error message of a tool outcome.
 fn outcome_message(outcome: &ToolOutcome) -> String {
     outcome
@@ -558,6 +605,18 @@ fn online(
                         "gateway: refused before the policy check: {}",
                         outcome_message(&refused)
                     );
+                    // Fields hidden because Odoo derives them from a hidden one: say from what.
+                    if let Some(model) = call_args.get("model").and_then(Value::as_str)
+                        && let Ok(hidden) = scoped.hidden_fields(model).await
+                    {
+                        for name in named_fields(&call_args) {
+                            if let Some(why) = hidden.get(&name).filter(|w| *w != "denied") {
+                                notes.push(format!(
+                                    "{model}.{name} is hidden because it is {why} (keep it with fields.read.allow_derived)"
+                                ));
+                            }
+                        }
+                    }
                     // What the key cannot see is unknown to the scoped parser: parse as the
                     // identity sees Odoo to name the rule that hides it.
                     let shape = match unrestricted.parse_call(tool, call_args).await {

@@ -55,12 +55,9 @@ impl Runtime {
                         profile: profile.name().to_owned(),
                         identity: profile.identity().to_owned(),
                     })?;
-            let access = ProfileAccess {
-                profile: Arc::clone(profile),
-            };
             scoped.insert(
                 profile.name().to_owned(),
-                catalog.with_access(Arc::new(access)),
+                profile_catalog(catalog, Arc::clone(profile)),
             );
         }
         Ok(Self { policy, scoped })
@@ -86,6 +83,12 @@ impl Runtime {
 /// A profile's rules as the catalog asks them.
 pub(crate) struct ProfileAccess {
     profile: Arc<Profile>,
+}
+
+/// `catalog` (the profile's identity's) as the profile sees it: the catalog every request of a
+/// key of this profile is served by.
+pub fn profile_catalog(catalog: &Catalog, profile: Arc<Profile>) -> Catalog {
+    catalog.with_access(Arc::new(ProfileAccess { profile }))
 }
 
 /// The policy's name of a catalog operation (`None`: metadata only).

@@ -422,6 +422,20 @@ impl Profile {
         self.model_visible(model) && self.view(model).read(field).is_ok()
     }
 
+    /// The models this profile's model rules name literally (not by a glob), each once, sorted:
+    /// the models a reviewer looks at first.
+    pub fn rule_models(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .rules
+            .iter()
+            .map(|r| r.scope.to_string())
+            .filter(|scope| !scope.contains(['*', '?', '[']))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Whether any field rule of this profile hides fields somewhere (a `fields.read.deny`, or a
     /// `fields.read.allow` list that makes the others unreadable), profile-wide or in a model
     /// rule. A profile that hides no field lets Odoo's own name search run: it cannot match

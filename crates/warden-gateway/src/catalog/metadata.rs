@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 use warden_odoo::{OdooClient, OdooError, SearchRead};
 
-use super::taint::{Hidden, HiddenFields};
+use super::taint::HiddenFields;
 
 /// Most models read from `ir.model`.
 const MAX_MODELS: u64 = 5000;
@@ -382,8 +382,8 @@ impl ModelView {
         self.all.contains_key(name) && self.hidden.contains(name)
     }
 
-    /// Why `name` is hidden, if it is a field of the model the caller may not read.
-    pub(crate) fn hidden_reason(&self, name: &str) -> Option<&Hidden> {
-        self.all.get(name).and(self.hidden.get(name))
+    /// The hidden fields of the model, and why.
+    pub(crate) fn hidden(&self) -> &HiddenFields {
+        &self.hidden
     }
 }

@@ -490,6 +490,47 @@ impl Catalog {
             .map_err(CallError::Odoo)
     }
 
+    /// The fields of `model` the caller may not read, and why: `"denied"` (the profile's field
+    /// rules) or the denied field it derives from, as `"derived from res.partner.email"`. For
+    /// reviewers (`policy explain`, `config check --online`); may fetch metadata.
+    pub async fn hidden_fields(
+        &self,
+        model: &str,
+    ) -> Result<BTreeMap<String, String>, warden_odoo::OdooError> {
+        let view = self.model_fields(model).await?;
+        Ok(view
+            .hidden()
+            .iter()
+            .map(|(name, why)| {
+                let why = match why {
+                    taint::Hidden::Denied => "denied".to_owned(),
+                    taint::Hidden::Derived { from } => format!("derived from {from}"),
+                };
+                (name.clone(), why)
+            })
+            .collect())
+    }
+
+    /// The one2many fields of `model` whose comodel the caller may see without a records
+    /// domain of its own, as `(field, comodel)`: where a records domain on `model` does not
+    /// reach (an order's lines). For `config check --online`; may fetch metadata.
+    pub async fn unscoped_children(
+        &self,
+        model: &str,
+    ) -> Result<Vec<(String, String)>, warden_odoo::OdooError> {
+        let view = self.model_fields(model).await?;
+        Ok(view
+            .iter()
+            .filter(|(_, f)| f.ty == "one2many")
+            .filter_map(|(name, f)| {
+                let comodel = f.relation.as_deref()?;
+                (self.access.model_visible(comodel)
+                    && self.access.records_domain(comodel).is_none())
+                .then(|| (name.clone(), comodel.to_owned()))
+            })
+            .collect())
+    }
+
     /// The settings this catalog was built with.
     pub fn settings(&self) -> &CatalogSettings {
         &self.inner.settings

@@ -42,11 +42,6 @@ pub(crate) struct HiddenFields {
 }
 
 impl HiddenFields {
-    /// Why `field` is hidden, if it is.
-    pub(crate) fn get(&self, field: &str) -> Option<&Hidden> {
-        self.fields.get(field)
-    }
-
     /// Whether no field is hidden.
     pub(crate) fn is_empty(&self) -> bool {
         self.fields.is_empty()
