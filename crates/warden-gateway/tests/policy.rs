@@ -1052,6 +1052,49 @@ fn phone_update(id: i64, phone: &str) -> Value {
     json!({"model": "res.partner", "ids": [id], "values": json!({"phone": phone}).to_string()})
 }
 
+/// The person sees the whole change: a long one in full (it used to be cut at 600 characters,
+/// so the end of a change could be approved unseen), and one too long to show whole is refused
+/// without asking, in both eras.
+#[tokio::test]
+async fn a_change_too_large_to_show_whole_is_not_asked_about() {
+    let sim = sim().await;
+    let h = harness(&sim);
+    let website = |n: usize| format!("https://example.com/{}end", "a".repeat(n));
+    let update = |site: &str| {
+        json!({"model": "res.partner", "ids": [12], "values": {"website": site}})
+    };
+    let mut c = Client::connect(h.session_of("writer"), LEGACY, true).await;
+    let long = website(3_000);
+    let (response, asked) = c
+        .call_answering(WRITE, update(&long), Some(json!({"action": "decline"})))
+        .await;
+    let asked = asked.expect("the person is asked");
+    let question = asked["params"]["message"].as_str().expect("message");
+    assert!(question.contains(&long), "the whole value is shown");
+    assert_eq!(
+        response["result"]["_meta"]["io.github.odoo-warden/error"]["kind"],
+        json!("confirmation_declined")
+    );
+    let huge = website(20_000);
+    for version in ERAS {
+        let mut c = Client::connect(h.session_of("writer"), version, true).await;
+        let (response, asked) = c.call_answering(WRITE, update(&huge), None).await;
+        assert!(asked.is_none(), "{version}: nobody is asked about a change cut short");
+        let result = &response["result"];
+        assert_eq!(result["isError"], json!(true), "{version}: {result}");
+        assert_ne!(result["resultType"], json!("input_required"), "{version}");
+        assert_eq!(
+            result["_meta"]["io.github.odoo-warden/error"]["kind"],
+            json!("confirmation_too_large"),
+            "{version}: {result}"
+        );
+        let read = c
+            .ok("read_records", json!({"model": "res.partner", "ids": [12], "fields": ["website"]}))
+            .await;
+        assert_ne!(read["records"][0]["website"], json!(huge), "{version}: nothing changed");
+    }
+}
+
 #[tokio::test]
 async fn legacy_writes_are_confirmed_by_a_person() {
     let sim = sim().await;
