@@ -511,7 +511,9 @@ fn named_fields(arguments: &Map<String, Value>) -> Vec<String> {
         _ => None,
     };
     if let Some(paths) = domain.and_then(|d| warden_gateway::catalog::domain_field_paths(&d).ok()) {
-        paths.iter().for_each(|p| push(p));
+        for path in &paths {
+            push(path);
+        }
     }
     let values = match arguments.get("values") {
         Some(Value::String(text)) => warden_gateway::catalog::parse_literal(text).ok(),
@@ -524,7 +526,9 @@ fn named_fields(arguments: &Map<String, Value>) -> Vec<String> {
     };
     for object in objects {
         if let Value::Object(map) = object {
-            map.keys().for_each(|k| push(k));
+            for key in map.keys() {
+                push(key);
+            }
         }
     }
     names

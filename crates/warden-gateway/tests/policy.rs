@@ -1060,9 +1060,8 @@ async fn a_change_too_large_to_show_whole_is_not_asked_about() {
     let sim = sim().await;
     let h = harness(&sim);
     let website = |n: usize| format!("https://example.com/{}end", "a".repeat(n));
-    let update = |site: &str| {
-        json!({"model": "res.partner", "ids": [12], "values": {"website": site}})
-    };
+    let update =
+        |site: &str| json!({"model": "res.partner", "ids": [12], "values": {"website": site}});
     let mut c = Client::connect(h.session_of("writer"), LEGACY, true).await;
     let long = website(3_000);
     let (response, asked) = c
@@ -1079,7 +1078,10 @@ async fn a_change_too_large_to_show_whole_is_not_asked_about() {
     for version in ERAS {
         let mut c = Client::connect(h.session_of("writer"), version, true).await;
         let (response, asked) = c.call_answering(WRITE, update(&huge), None).await;
-        assert!(asked.is_none(), "{version}: nobody is asked about a change cut short");
+        assert!(
+            asked.is_none(),
+            "{version}: nobody is asked about a change cut short"
+        );
         let result = &response["result"];
         assert_eq!(result["isError"], json!(true), "{version}: {result}");
         assert_ne!(result["resultType"], json!("input_required"), "{version}");
@@ -1089,9 +1091,16 @@ async fn a_change_too_large_to_show_whole_is_not_asked_about() {
             "{version}: {result}"
         );
         let read = c
-            .ok("read_records", json!({"model": "res.partner", "ids": [12], "fields": ["website"]}))
+            .ok(
+                "read_records",
+                json!({"model": "res.partner", "ids": [12], "fields": ["website"]}),
+            )
             .await;
-        assert_ne!(read["records"][0]["website"], json!(huge), "{version}: nothing changed");
+        assert_ne!(
+            read["records"][0]["website"],
+            json!(huge),
+            "{version}: nothing changed"
+        );
     }
 }
 

@@ -13,6 +13,10 @@
 use serde_json::{Map, Value};
 
 use super::Operation;
+use super::domain;
+use super::metadata::ModelView;
+use super::parsed::{FieldUse, Usage};
+use super::parser::{CallParser, Refusal, refuse};
 
 /// Most nesting of values inside commands inside values.
 pub(crate) const MAX_DEPTH: usize = 4;
@@ -220,6 +224,169 @@ pub(crate) fn changes(
             }
         }
     })
+}
+
+/// The values of records being written, as the walk of their relational values sees them.
+pub(crate) struct Written<'a> {
+    /// The model written, and how the caller sees it.
+    pub(crate) model: &'a str,
+    pub(crate) view: &'a ModelView,
+    pub(crate) values: &'a Map<String, Value>,
+    /// The path from the call's model to these values (`""` at the top).
+    pub(crate) prefix: &'a str,
+    /// The records written (`None` while they are created).
+    pub(crate) owners: Option<&'a [i64]>,
+    /// How deep in nested commands these values are.
+    pub(crate) depth: usize,
+}
+
+/// What the relational values of a create or update do to other models.
+#[derive(Default)]
+pub(crate) struct Nested {
+    pub(crate) changes: Vec<NestedChange>,
+    pub(crate) uses: Vec<FieldUse>,
+}
+
+impl CallParser<'_> {
+    /// The relational values among `values` (of `model`, seen as `view`) as the changes they
+    /// make on other models ([`commands`]), recursively through the values of create and update
+    /// commands; the fields those set are recorded as writes on their own models.
+    pub(crate) fn relations<'a>(
+        &'a self,
+        written: Written<'a>,
+        nested: &'a mut Nested,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Refusal>> + Send + 'a>> {
+        let Written {
+            model,
+            view,
+            values,
+            prefix,
+            owners,
+            depth,
+        } = written;
+        Box::pin(async move {
+            for (name, value) in values {
+                let Some(field) = view.get(name) else {
+                    continue;
+                };
+                let via = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                let unseen = |_comodel: &str| {
+                    refuse(format!(
+                        "{via:?} of {model} refers to records of a model this key cannot see; leave it out"
+                    ))
+                };
+                let comodel = match (field.ty.as_str(), field.relation.as_deref()) {
+                    ("many2one" | "one2many" | "many2many", Some(comodel)) => comodel.to_owned(),
+                    ("reference", _) => {
+                        // "model,id": a record of any model.
+                        let Some((target, id)) = value.as_str().and_then(|v| v.split_once(','))
+                        else {
+                            continue;
+                        };
+                        let id = id.trim().parse::<i64>().map_err(|_| {
+                            refuse(format!(
+                                "{via:?} takes \"model,id\", e.g. \"res.partner,10\""
+                            ))
+                        })?;
+                        if !self.catalog.access.model_visible(target) {
+                            return Err(unseen(target));
+                        }
+                        nested.changes.push(NestedChange {
+                            via,
+                            model: target.to_owned(),
+                            operation: Operation::Link,
+                            ids: vec![id],
+                            member_of: None,
+                        });
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if field.ty == "many2one" {
+                    match value {
+                        Value::Null | Value::Bool(false) => continue,
+                        Value::Number(n) if n.as_i64().is_some_and(|id| id > 0) => {
+                            if !self.catalog.access.model_visible(&comodel) {
+                                return Err(unseen(&comodel));
+                            }
+                            nested.changes.push(NestedChange {
+                                via,
+                                model: comodel,
+                                operation: Operation::Link,
+                                ids: n.as_i64().into_iter().collect(),
+                                member_of: None,
+                            });
+                            continue;
+                        }
+                        _ => {
+                            return Err(refuse(format!(
+                                "{via:?} takes a record id (or false), found {}",
+                                domain::kind(value)
+                            )));
+                        }
+                    }
+                }
+                if !self.catalog.access.model_visible(&comodel) {
+                    return Err(unseen(&comodel));
+                }
+                let list = parse(&via, value).map_err(refuse)?;
+                let inverse = field.inverse.as_deref().filter(|_| field.ty == "one2many");
+                if field.ty == "one2many" && inverse.is_none() {
+                    return Err(refuse(format!(
+                        "{via:?} cannot be written with this key (Odoo does not say which records it holds)"
+                    )));
+                }
+                let relation = Relation {
+                    via: &via,
+                    comodel: &comodel,
+                    inverse,
+                    restricted: self.catalog.access.records_domain(&comodel).is_some(),
+                    scoped: self.catalog.access.records_domain(model).is_some(),
+                    owners,
+                };
+                for command in &list {
+                    let changes = changes(relation, command).map_err(refuse)?;
+                    nested.changes.extend(changes);
+                    let (vals, record) = match command {
+                        Command::Create(vals) => (vals, None),
+                        Command::Update(id, vals) => (vals, Some(*id)),
+                        _ => continue,
+                    };
+                    if depth + 1 >= MAX_DEPTH {
+                        return Err(refuse(format!(
+                            "{via:?}: commands nest more than {} levels deep",
+                            MAX_DEPTH
+                        )));
+                    }
+                    let comodel_view = self.fields(&comodel).await?;
+                    let names: Vec<String> = vals.keys().cloned().collect();
+                    Self::check_fields(&comodel_view, &comodel, &names, &via)?;
+                    for name in names {
+                        nested.uses.push(FieldUse {
+                            model: comodel.clone(),
+                            field: name,
+                            usage: Usage::Write,
+                        });
+                    }
+                    let record = record.map(|id| vec![id]);
+                    let inner = Written {
+                        model: &comodel,
+                        view: &comodel_view,
+                        values: vals,
+                        prefix: &via,
+                        owners: record.as_deref(),
+                        depth: depth + 1,
+                    };
+                    self.relations(inner, nested).await?;
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@ mod args;
 mod commands;
 mod domain;
 mod exec;
+mod filter;
 mod literal;
 mod metadata;
 mod names;
 mod outcome;
 mod parsed;
+mod parser;
 mod prompts;
 mod resources;
 mod schema;
@@ -555,7 +557,7 @@ impl Catalog {
         name: &str,
         arguments: Map<String, Value>,
     ) -> Result<Result<ParsedCall, ToolOutcome>, CallError> {
-        parsed::parse(self, name, arguments).await
+        parser::parse(self, name, arguments).await
     }
 
     /// Execute a call returned by [`Catalog::parse_call`]: one Odoo round trip for the data.

@@ -58,10 +58,13 @@ impl HiddenFields {
     }
 }
 
+/// One model's hidden fields, with the metadata they were computed from.
+type Entry = (Arc<ModelFields>, Arc<HiddenFields>);
+
 /// Taint results per model, for one access; recomputed when the model's metadata changes.
 #[derive(Default)]
 pub(crate) struct TaintCache {
-    entries: Mutex<HashMap<String, (Arc<ModelFields>, Arc<HiddenFields>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl TaintCache {
