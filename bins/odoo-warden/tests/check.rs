@@ -298,3 +298,72 @@ fn risky_http_settings_are_warned_about() {
         "{warnings:?}"
     );
 }
+
+/// With Odoo's metadata, `config check --online` lists the fields a denial hides because Odoo
+/// derives them from the denied one (notes), and warns where a records domain does not reach a
+/// model's one2many children (its order lines).
+#[test]
+fn online_lists_what_each_denial_and_records_domain_reach() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let sim = runtime.block_on(warden_odoo_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        warden_odoo_sim::SimOptions::default(),
+    ))?;
+    let config = CONFIG
+        .replace("http://127.0.0.1:8069", &sim.url())
+        .replace(
+            "database = \"odoo\"",
+            &format!("database = \"{}\"", sim.database()),
+        )
+        .replace(
+            "[profiles.writer]\n",
+            "[profiles.reader.model.\"sale.order\"]\nrecords = [[\"user_id\", \"=\", 8]]\n\n[profiles.writer]\n",
+        )
+        .replace(
+            "models = { allow = [\"res.partner\", \"sale.order\"] }",
+            "models = { allow = [\"res.partner\", \"sale.order\", \"sale.order.line\"] }",
+        )
+        .replace("write = true", "write = false");
+    let setup = Setup::new(&config);
+    setup.create_key("alice", "reader", &["--expires", "30d"]);
+    setup.create_key(
+        "bob",
+        "writer",
+        &["--expires", "30d", "--allow-ip", "10.0.0.0/8"],
+    );
+    let key = sim.api_key("sales_agent").expect("demo user");
+    let env = [(support::KEY_VAR, key.as_str())];
+
+    let offline = support::run_with(&setup.config(), &["config", "check"], &env);
+    assert!(
+        !offline.stderr.contains("derived from"),
+        "offline knows no metadata: {}",
+        offline.stderr
+    );
+
+    let online = support::run_with(&setup.config(), &["config", "check", "--online"], &env);
+    assert_eq!(online.code, 2, "{}{}", online.stdout, online.stderr);
+    // Notes go to stderr, with the summary.
+    let derived = online
+        .stderr
+        .lines()
+        .find(|l| {
+            l.starts_with("note: profile \"reader\": res.partner:")
+                && l.contains("derived from res.partner.phone")
+        })
+        .unwrap_or_else(|| panic!("{}", online.stderr));
+    assert!(derived.contains("phone_sanitized"), "{derived}");
+    assert!(
+        online
+            .stderr
+            .contains("note: profile \"reader\": res.partner: display_name"),
+        "display_name follows the e-mail: {}",
+        online.stderr
+    );
+    let uncovered = warnings(&online)
+        .into_iter()
+        .find(|w| w.contains("records domain on sale.order does not cover sale.order.line"))
+        .unwrap_or_else(|| panic!("{}", online.stdout));
+    assert!(uncovered.starts_with("profile \"reader\""), "{uncovered}");
+    Ok(())
+}

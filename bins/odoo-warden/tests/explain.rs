@@ -308,3 +308,45 @@ fn offline_checks_the_first_segment_online_follows_the_path() -> anyhow::Result<
     runtime.block_on(sim.shutdown());
     Ok(())
 }
+
+/// `policy explain --online` says what a refused field is derived from.
+#[test]
+fn online_names_the_field_a_hidden_one_derives_from() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let sim = runtime.block_on(warden_odoo_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        warden_odoo_sim::SimOptions::default(),
+    ))?;
+    let config = CONFIG.replace("http://127.0.0.1:8069", &sim.url()).replace(
+        "database = \"odoo\"",
+        &format!("database = \"{}\"", sim.database()),
+    );
+    let setup = Setup::new(&config);
+    let key = sim.api_key("sales_agent").expect("demo user");
+    let (id, _) = setup.create_key("alice", "reader", &[]);
+    let env = [(support::KEY_VAR, key.as_str())];
+    let run = support::run_with(
+        &setup.config(),
+        &[
+            "policy",
+            "explain",
+            "--key",
+            &id,
+            "--tool",
+            "search_records",
+            "--args",
+            r#"{"model": "res.partner", "fields": ["name", "phone_sanitized"]}"#,
+            "--online",
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "res.partner.phone_sanitized is hidden because it is derived from res.partner.phone"
+        ),
+        "{}",
+        run.stdout
+    );
+    Ok(())
+}
