@@ -5,6 +5,10 @@
 //! pretending to be Odoo 19, JSON-2 (`/json/2/<model>/<method>`), with the wire formats, statuses
 //! and error bodies of a real server, over a demo database with access rights, record rules and
 //! field groups. Faults and latency can be injected to test clients.
+//!
+//! The demo database is the one of the Odoo 18 test kit (`../shared/odoo`): the same ids, values
+//! and users, and the behaviours a gateway's security depends on, each checked against the kit's
+//! server by `crates/warden-odoo/tests/fidelity.rs`.
 
 mod db;
 mod domain;

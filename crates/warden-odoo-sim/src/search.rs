@@ -187,12 +187,12 @@ fn resolve_leaf(db: &Db, m: &'static Model, env: &Env, l: &Leaf) -> Result<Node,
     };
     // A dotted path is an `any` on its first field (Odoo 17+).
     if l.path.len() > 1 {
-        let Some(cm) = comodel_of(f) else {
+        if comodel_of(f).is_none() {
             return Err(OdooError::value(format!(
                 "Invalid field {}.{}",
                 m.name, l.path[1]
             )));
-        };
+        }
         let rest = Node::Leaf(Leaf {
             path: l.path[1..].to_vec(),
             op: l.op.clone(),
@@ -205,7 +205,6 @@ fn resolve_leaf(db: &Db, m: &'static Model, env: &Env, l: &Leaf) -> Result<Node,
             value: Value::Null,
             sub: Some(Box::new(rest)),
         };
-        let _ = cm;
         return resolve_leaf(db, m, env, &any);
     }
     if name == "display_name" {
@@ -223,7 +222,7 @@ fn resolve_leaf(db: &Db, m: &'static Model, env: &Env, l: &Leaf) -> Result<Node,
         return resolve_leaf(db, m, env, &through);
     }
     if (m.name, name) == ("res.partner", "phone_mobile_search") {
-        return phone_mobile_search(db, m, env, op, &l.value);
+        return phone_mobile_search(db, m, op, &l.value);
     }
     if f.computed && !f.stored && !f.searchable {
         // Odoo logs "Non-stored field ... cannot be searched" and ignores the condition.
@@ -516,7 +515,6 @@ fn is_empty_text(value: &Value) -> bool {
 fn phone_mobile_search(
     db: &Db,
     m: &'static Model,
-    env: &Env,
     op: &str,
     value: &Value,
 ) -> Result<Node, OdooError> {
@@ -563,7 +561,6 @@ fn phone_mobile_search(
     let Some(table) = db.table(m.table) else {
         return Ok(Node::False);
     };
-    let _ = env;
     let ids: Vec<i64> = table
         .rows
         .iter()

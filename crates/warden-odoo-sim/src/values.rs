@@ -84,7 +84,7 @@ pub(crate) fn raw(db: &Db, m: &'static Model, id: i64, row: &Row, field: &str, e
         _ => {}
     }
     if f.computed {
-        return computed(db, m, id, row, field, env);
+        return computed(db, m, id, row, field);
     }
     if f.translate {
         return translated(db, m, id, row, field, env);
@@ -144,7 +144,7 @@ fn or_null(s: String) -> Value {
 }
 
 /// The computed fields of the demo models.
-fn computed(db: &Db, m: &'static Model, id: i64, row: &Row, field: &str, env: &Env) -> Value {
+fn computed(db: &Db, m: &'static Model, id: i64, row: &Row, field: &str) -> Value {
     match (m.name, field) {
         ("res.partner", "complete_name") => json!(partner_complete_name(db, id)),
         ("res.partner", "commercial_partner_id") => json!(commercial_partner(db, id)),
@@ -195,10 +195,7 @@ fn computed(db: &Db, m: &'static Model, id: i64, row: &Row, field: &str, env: &E
             .and_then(|p| p.get("country_id").cloned())
             .unwrap_or(Value::Null),
         (_, "id") => json!(id),
-        _ => {
-            let _ = env;
-            Value::Null
-        }
+        _ => Value::Null,
     }
 }
 
@@ -368,7 +365,7 @@ pub(crate) fn display_name(db: &Db, m: &'static Model, id: i64, env: &Env) -> St
                 .as_str()
                 .unwrap_or("")
                 .to_owned();
-            match computed(db, m, id, row, "default_code", env) {
+            match computed(db, m, id, row, "default_code") {
                 Value::String(code) if !code.is_empty() => format!("[{code}] {name}"),
                 _ => name,
             }

@@ -163,6 +163,264 @@ fn demo() -> Value {
     json!(["id", "<=", 61])
 }
 
+/// The `fields_get` attributes compared on every field the simulator models (the gateway reads
+/// them to build its catalog and to follow what derived values depend on).
+const META_ATTRIBUTES: &[&str] = &[
+    "type",
+    "string",
+    "relation",
+    "relation_field",
+    "required",
+    "readonly",
+    "store",
+    "selection",
+    "help",
+    "sortable",
+    "groupable",
+    "searchable",
+    "depends",
+    "related",
+    "translate",
+    "aggregator",
+    "groups",
+    "digits",
+    "currency_field",
+    "size",
+];
+const META_RES_PARTNER: &[&str] = &[
+    "active",
+    "barcode",
+    "category_id",
+    "child_ids",
+    "city",
+    "comment",
+    "commercial_company_name",
+    "commercial_partner_id",
+    "company_id",
+    "company_name",
+    "company_registry",
+    "company_type",
+    "complete_name",
+    "country_id",
+    "create_date",
+    "create_uid",
+    "display_name",
+    "email",
+    "email_formatted",
+    "email_normalized",
+    "function",
+    "id",
+    "is_company",
+    "mobile",
+    "name",
+    "parent_id",
+    "phone",
+    "phone_mobile_search",
+    "phone_sanitized",
+    "ref",
+    "street",
+    "type",
+    "user_id",
+    "vat",
+    "website",
+    "write_date",
+    "write_uid",
+    "zip",
+];
+const META_RES_PARTNER_CATEGORY: &[&str] = &[
+    "active",
+    "child_ids",
+    "color",
+    "create_date",
+    "create_uid",
+    "display_name",
+    "id",
+    "name",
+    "parent_id",
+    "write_date",
+    "write_uid",
+];
+const META_RES_COMPANY: &[&str] = &[
+    "active",
+    "country_id",
+    "create_date",
+    "create_uid",
+    "currency_id",
+    "display_name",
+    "email",
+    "id",
+    "name",
+    "partner_id",
+    "phone",
+    "write_date",
+    "write_uid",
+];
+const META_RES_USERS: &[&str] = &[
+    "active",
+    "company_id",
+    "create_date",
+    "create_uid",
+    "display_name",
+    "email",
+    "groups_id",
+    "id",
+    "login",
+    "name",
+    "partner_id",
+    "share",
+    "write_date",
+    "write_uid",
+];
+const META_PRODUCT_TEMPLATE: &[&str] = &[
+    "active",
+    "create_date",
+    "create_uid",
+    "default_code",
+    "description_sale",
+    "display_name",
+    "id",
+    "list_price",
+    "name",
+    "product_variant_ids",
+    "write_date",
+    "write_uid",
+];
+const META_PRODUCT_PRODUCT: &[&str] = &[
+    "active",
+    "barcode",
+    "create_date",
+    "create_uid",
+    "default_code",
+    "display_name",
+    "id",
+    "list_price",
+    "name",
+    "product_tmpl_id",
+    "write_date",
+    "write_uid",
+];
+const META_SALE_ORDER: &[&str] = &[
+    "amount_tax",
+    "amount_total",
+    "amount_untaxed",
+    "client_order_ref",
+    "company_id",
+    "create_date",
+    "create_uid",
+    "currency_id",
+    "date_order",
+    "display_name",
+    "id",
+    "name",
+    "note",
+    "order_line",
+    "origin",
+    "partner_id",
+    "state",
+    "user_id",
+    "validity_date",
+    "write_date",
+    "write_uid",
+];
+const META_SALE_ORDER_LINE: &[&str] = &[
+    "create_date",
+    "create_uid",
+    "display_name",
+    "id",
+    "name",
+    "order_id",
+    "order_partner_id",
+    "price_subtotal",
+    "price_total",
+    "price_unit",
+    "product_id",
+    "product_uom_qty",
+    "salesman_id",
+    "sequence",
+    "state",
+    "write_date",
+    "write_uid",
+];
+const META_CRM_LEAD: &[&str] = &[
+    "active",
+    "create_date",
+    "create_uid",
+    "display_name",
+    "email_from",
+    "expected_revenue",
+    "id",
+    "name",
+    "partner_id",
+    "phone",
+    "priority",
+    "probability",
+    "type",
+    "user_id",
+    "write_date",
+    "write_uid",
+];
+const META_HR_DEPARTMENT: &[&str] = &[
+    "active",
+    "child_ids",
+    "complete_name",
+    "create_date",
+    "create_uid",
+    "display_name",
+    "id",
+    "name",
+    "parent_id",
+    "write_date",
+    "write_uid",
+];
+const META_HR_EMPLOYEE: &[&str] = &[
+    "active",
+    "avatar_128",
+    "birthday",
+    "child_ids",
+    "coach_id",
+    "company_id",
+    "create_date",
+    "create_uid",
+    "department_id",
+    "display_name",
+    "id",
+    "identification_id",
+    "image_128",
+    "job_title",
+    "mobile_phone",
+    "name",
+    "parent_id",
+    "private_email",
+    "private_phone",
+    "user_id",
+    "work_email",
+    "work_phone",
+    "write_date",
+    "write_uid",
+];
+const META_HR_EMPLOYEE_PUBLIC: &[&str] = &[
+    "active",
+    "avatar_128",
+    "child_ids",
+    "coach_id",
+    "company_id",
+    "create_date",
+    "create_uid",
+    "department_id",
+    "display_name",
+    "id",
+    "image_128",
+    "job_title",
+    "mobile_phone",
+    "name",
+    "parent_id",
+    "user_id",
+    "work_email",
+    "work_phone",
+    "write_date",
+    "write_uid",
+];
+
 /// The table. Ids are those of the kit's demo data (see `../shared/odoo/README.md`).
 #[allow(clippy::too_many_lines)]
 fn scenarios() -> Vec<Scenario> {
@@ -311,6 +569,18 @@ fn scenarios() -> Vec<Scenario> {
           json!([["name", "default_code", "barcode", "display_name", "product_tmpl_id"]]), json!({"attributes": ["type", "store", "searchable", "depends", "related", "required"]})).values(),
         s("fields_get_order_line", Admin, "sale.order.line", "fields_get",
           json!([["order_partner_id", "salesman_id", "state", "order_id"]]), json!({"attributes": ["type", "store", "depends", "related", "relation", "readonly"]})).values(),
+        s("metadata_res_partner", Admin, "res.partner", "fields_get", json!([META_RES_PARTNER]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_res_partner_category", Admin, "res.partner.category", "fields_get", json!([META_RES_PARTNER_CATEGORY]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_res_company", Admin, "res.company", "fields_get", json!([META_RES_COMPANY]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_res_users", Admin, "res.users", "fields_get", json!([META_RES_USERS]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_product_template", Admin, "product.template", "fields_get", json!([META_PRODUCT_TEMPLATE]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_product_product", Admin, "product.product", "fields_get", json!([META_PRODUCT_PRODUCT]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_sale_order", Admin, "sale.order", "fields_get", json!([META_SALE_ORDER]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_sale_order_line", Admin, "sale.order.line", "fields_get", json!([META_SALE_ORDER_LINE]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_crm_lead", Admin, "crm.lead", "fields_get", json!([META_CRM_LEAD]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_hr_department", Admin, "hr.department", "fields_get", json!([META_HR_DEPARTMENT]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_hr_employee", Admin, "hr.employee", "fields_get", json!([META_HR_EMPLOYEE]), json!({"attributes": META_ATTRIBUTES})).values(),
+        s("metadata_hr_employee_public", Sales, "hr.employee.public", "fields_get", json!([META_HR_EMPLOYEE_PUBLIC]), json!({"attributes": META_ATTRIBUTES})).values(),
         s("partner_derived_values", Admin, "res.partner", "read", json!([[3, 13, 19, 53, 42]]),
           json!({"fields": ["email_normalized", "email_formatted", "phone_sanitized", "commercial_partner_id", "commercial_company_name", "complete_name", "display_name"]})).values(),
         s("partner_search_email_normalized", Admin, "res.partner", "search", json!([[["email_normalized", "=", "eriknfrench@armyspy.com"]]]), json!({})).values(),
@@ -730,6 +1000,37 @@ async fn sweep(admin: &OdooClient) {
     }
 }
 
+/// Counts of the kit's pristine demo data that scenarios depend on. Other tests that write to
+/// the shared live server (tags, lines added to S00021, ...) change them; comparing then would
+/// report differences that are not the simulator's.
+async fn changed_demo_data(admin: &OdooClient) -> Vec<String> {
+    let everything = json!({"active_test": false});
+    let canaries: [(&str, Value, u64); 6] = [
+        ("res.partner", json!([["id", "<=", 61]]), 61),
+        ("res.partner.category", json!([]), 7),
+        ("sale.order", json!([["id", "<=", 23]]), 23),
+        ("sale.order.line", json!([["order_id", "<=", 23]]), 47),
+        ("crm.lead", json!([]), 44),
+        ("hr.employee", json!([]), 20),
+    ];
+    let mut changed = Vec::new();
+    for (model, domain, want) in canaries {
+        let mut kwargs = Map::new();
+        kwargs.insert("context".into(), everything.clone());
+        let got = admin
+            .execute_kw(model, "search_count", vec![domain.clone()], kwargs)
+            .await
+            .ok()
+            .and_then(|v| v.as_u64());
+        if got != Some(want) {
+            changed.push(format!(
+                "{model} {domain}: {got:?} records, the kit has {want}"
+            ));
+        }
+    }
+    changed
+}
+
 /// Run every scenario in order over one protocol; returns the class of each.
 async fn run(
     target: &Target,
@@ -960,6 +1261,18 @@ async fn the_simulator_behaves_like_odoo_18() {
         );
     }
 
+    let live = live_target();
+    if let Some(live) = &live {
+        let admin = client(live, User::Admin, Protocol::JsonRpc);
+        sweep(&admin).await;
+        let changed = changed_demo_data(&admin).await;
+        assert!(
+            changed.is_empty(),
+            "the live server's demo data is not the kit's (other tests wrote to it); restore it with `up <state> --reset` and run again:\n{}",
+            changed.join("\n")
+        );
+    }
+
     let mut sim_classes = BTreeMap::new();
     for protocol in PROTOCOLS {
         let sim = simulator().await;
@@ -971,7 +1284,7 @@ async fn the_simulator_behaves_like_odoo_18() {
     }
 
     let mut failures = Vec::new();
-    match live_target() {
+    match live {
         Some(live) => {
             let mut live_classes = BTreeMap::new();
             for protocol in PROTOCOLS {
