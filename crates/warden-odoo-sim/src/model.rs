@@ -511,6 +511,7 @@ fn build() -> Vec<Model> {
             ]),
         f("parent_id", "Related Company", Ty::M2o("res.partner")),
         f("child_ids", "Contact", Ty::O2m("res.partner", "parent_id")).dep(&["child_ids.active"]),
+        f("sale_order_ids", "Sales Order", Ty::O2m("sale.order", "partner_id")),
         f("category_id", "Tags", Ty::M2m("res.partner.category")),
         f("active", "Active", Ty::Bool),
         f("type", "Address Type", Ty::Sel(PARTNER_TYPES)),
