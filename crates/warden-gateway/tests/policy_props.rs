@@ -20,7 +20,7 @@ use warden_gateway::engine::{Gateway, ServerInfo};
 use warden_odoo_sim::{SimHandle, SimOptions};
 
 /// Every field of `res.partner` in the simulator (checked against `describe_model`).
-const FIELDS: [&str; 38] = [
+const FIELDS: [&str; 39] = [
     "active",
     "barcode",
     "category_id",
@@ -51,6 +51,7 @@ const FIELDS: [&str; 38] = [
     "phone_mobile_search",
     "phone_sanitized",
     "ref",
+    "sale_order_ids",
     "street",
     "type",
     "user_id",

@@ -595,10 +595,7 @@ impl CallParser<'_> {
             Operation::Create,
             Action::Create { values },
         );
-        call.use_fields(&model_name(&call), &written, Usage::Write);
-        call.uses.extend(nested.uses);
-        call.nested = nested.changes;
-        call.fields_written = written;
+        set_writes(&mut call, written, nested);
         Ok(call)
     }
 
@@ -638,10 +635,7 @@ impl CallParser<'_> {
             Operation::Write,
             Action::Update { values },
         );
-        call.use_fields(&model_name(&call), &names, Usage::Write);
-        call.uses.extend(nested.uses);
-        call.nested = nested.changes;
-        call.fields_written = names;
+        set_writes(&mut call, names, nested);
         call.ids = ids;
         call.records = self.records(&model_name(&call));
         Ok(call)
@@ -734,6 +728,15 @@ impl CallParser<'_> {
         call.records = self.records(&model_name(&call));
         Ok(call)
     }
+}
+
+/// What a create or update writes: the fields on the call's model, and what its relational
+/// values do to other models (the fields they set recorded as writes on their own models).
+fn set_writes(call: &mut ParsedCall, fields: Vec<String>, nested: Nested) {
+    call.use_fields(&model_name(call), &fields, Usage::Write);
+    call.uses.extend(nested.uses);
+    call.nested = nested.changes;
+    call.fields_written = fields;
 }
 
 pub(crate) fn model_name(call: &ParsedCall) -> String {
