@@ -958,14 +958,10 @@ impl Session {
             m::RESOURCES_READ => {
                 let uri = string_param(params, "uri")?;
                 trace.uri(uri);
-                let content = match catalog.read_resource(uri).await {
-                    Ok(content) => content,
-                    Err(CallError::Denied(denied)) => {
-                        trace.deny(&denied.rule, denied.kind);
-                        return Err(call_error(CallError::Denied(denied)));
-                    }
-                    Err(e) => return Err(call_error(e)),
-                };
+                let content = catalog
+                    .read_resource(uri)
+                    .await
+                    .map_err(|e| refused(trace, e))?;
                 let mut result = json!({"contents": [
                     {"uri": content.uri, "mimeType": content.mime_type, "text": content.text}
                 ]});
@@ -998,7 +994,7 @@ impl Session {
                 let prompt = catalog
                     .get_prompt(name, &arguments)
                     .await
-                    .map_err(call_error)?;
+                    .map_err(|e| refused(trace, e))?;
                 Ok(prompt_json(&prompt))
             }
             m::COMPLETION_COMPLETE => self.complete(catalog, params).await,
@@ -1427,8 +1423,20 @@ fn string_map(value: Option<&Value>) -> Result<BTreeMap<String, String>, RpcErro
     }
 }
 
+/// `call_error`, with a refusal by the key's rules recorded as the denial it is (the caller may
+/// be told only that the name is unknown).
+fn refused(trace: &mut Trace, error: CallError) -> RpcError {
+    match &error {
+        CallError::Denied(denied) => trace.deny(&denied.rule, denied.kind),
+        CallError::Hidden { rule, .. } => trace.deny(rule, "forbidden"),
+        _ => {}
+    }
+    call_error(error)
+}
+
 fn call_error(error: CallError) -> RpcError {
     match error {
+        CallError::Hidden { shown, .. } => call_error(*shown),
         CallError::ResourceNotFound(message) => RpcError::new(
             error_code::RESOURCE_NOT_FOUND,
             format!("resource not found: {message}"),

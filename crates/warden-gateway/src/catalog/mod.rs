@@ -57,6 +57,15 @@ pub trait Access: Send + Sync {
     fn derived_allowed(&self, _model: &str, _field: &str) -> bool {
         false
     }
+    /// The rule that hides `model` from the caller, as the audit log records it (`None`: no
+    /// rule does, or the access cannot say).
+    fn model_rule(&self, _model: &str) -> Option<String> {
+        None
+    }
+    /// The rule that makes `field` of `model` unreadable, as the audit log records it.
+    fn field_rule(&self, _model: &str, _field: &str) -> Option<String> {
+        None
+    }
     /// Whether the caller's rules hide some field somewhere. When they hide none, Odoo's own
     /// name search (which may match any field of a record) cannot reveal anything hidden and
     /// runs as Odoo runs it; otherwise names are searched on readable name fields only.
@@ -268,6 +277,9 @@ pub struct ToolError {
     pub message: String,
     /// What the agent can do instead, if anything.
     pub hint: Option<String>,
+    /// The policy rule that refused the call, when one did although the caller is told only
+    /// that a name is unknown (a hidden model or field): for the audit log, never sent.
+    pub rule: Option<String>,
 }
 
 /// A resource template (`odoo://{model}/{id}`, `odoo://{model}`).
@@ -385,6 +397,15 @@ pub enum CallError {
     /// The tool a resource mirrors failed.
     #[error("{}", .0.message)]
     Tool(ToolError),
+    /// `shown` is what the caller is told (a name does not exist), but a rule hides it: the
+    /// audit log records the refusal as a denial by `rule`.
+    #[error("{shown}")]
+    Hidden {
+        /// The error the caller sees.
+        shown: Box<CallError>,
+        /// The rule that hides what the call names.
+        rule: String,
+    },
 }
 
 impl Catalog {

@@ -144,6 +144,12 @@ fn refused(outcome: super::ToolOutcome, uri: &str) -> CallError {
 }
 
 fn refused_error(error: super::ToolError, uri: &str) -> CallError {
+    if let Some(rule) = error.rule {
+        return CallError::Hidden {
+            shown: Box::new(CallError::ResourceNotFound(uri.to_owned())),
+            rule,
+        };
+    }
     match error.kind.as_str() {
         "invalid_arguments" | "missing_record" | "unknown_model" => {
             CallError::ResourceNotFound(uri.to_owned())
