@@ -954,6 +954,7 @@ pub async fn run_until(
             ),
         });
     }
+    loaded.warn_risks();
     let metrics = Metrics::new();
     let auditor = crate::setup::build_auditor_with(
         &loaded.audit,
