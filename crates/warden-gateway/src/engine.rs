@@ -363,7 +363,14 @@ impl Gateway {
         let mut event = AuditEvent::request(now, method);
         event.transport = Some(caller.transport.to_owned());
         event.client_ip = caller.client_ip.map(|ip| ip.to_string());
-        event.key_id = key.map(|k| k.as_str().to_owned());
+        if let Some(key) = key {
+            event.key_id = Some(key.as_str().to_owned());
+            // Named as the key's other requests are, so `audit search --key NAME` finds it.
+            if let Ok(principal) = self.runtime().policy().principal(key.as_str(), now) {
+                event.key_name = Some(principal.key_name);
+                event.profile = Some(principal.profile.name().to_owned());
+            }
+        }
         let reason = with_suppressed(reason, suppressed);
         event.decision = Some(Decision::deny("", reason));
         event.outcome = Some(Outcome::error(kind));
@@ -587,6 +594,14 @@ impl Session {
                     .and_then(|c| i32::try_from(c).ok())
                     .unwrap_or(error_code::INVALID_REQUEST);
                 let mut trace = self.trace("invalid", None);
+                // Named as the key's other requests are (`audit search --key NAME`).
+                let runtime = self.gateway.runtime();
+                if let Ok(principal) = runtime
+                    .policy()
+                    .principal(self.state.key.as_str(), SystemTime::now())
+                {
+                    trace.principal(&principal, None);
+                }
                 trace.error(rpc_error_kind(code));
                 self.gateway
                     .inner
