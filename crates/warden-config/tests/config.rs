@@ -126,6 +126,14 @@ fn a_minimal_file_gets_safe_defaults() {
     );
     let keys: Vec<_> = config.policy.keys().map(|k| k.id.clone()).collect();
     assert_eq!(keys, ["k_3b62781464d6"]);
+    // One key may hold a quarter of the HTTP slots.
+    assert_eq!(config.http.max_concurrent_requests, 256);
+    assert_eq!(config.http.max_concurrent_requests_per_key, 64);
+    let small = valid(
+        &format!("{MINIMAL}\n[http]\nmax_concurrent_requests = 2\n"),
+        &key_env(),
+    );
+    assert_eq!(small.http.max_concurrent_requests_per_key, 1);
 }
 
 #[test]
@@ -631,6 +639,17 @@ fn bad_values_name_their_key() {
         (
             MINIMAL.replace("file = \"keys.toml\"", "file = \"\""),
             "keys.file",
+        ),
+        (
+            format!(
+                "{MINIMAL}\n[http]\nmax_concurrent_requests = 8\n\
+                 max_concurrent_requests_per_key = 9\n"
+            ),
+            "http.max_concurrent_requests_per_key",
+        ),
+        (
+            format!("{MINIMAL}\n[http]\nmax_concurrent_requests_per_key = 0\n"),
+            "http.max_concurrent_requests_per_key",
         ),
         ("[odoo\nurl=".to_owned(), "config"),
     ] {
