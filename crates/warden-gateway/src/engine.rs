@@ -366,9 +366,9 @@ impl Gateway {
         if let Some(key) = key {
             event.key_id = Some(key.as_str().to_owned());
             // Named as the key's other requests are, so `audit search --key NAME` finds it.
-            if let Ok(principal) = self.runtime().policy().principal(key.as_str(), now) {
-                event.key_name = Some(principal.key_name);
-                event.profile = Some(principal.profile.name().to_owned());
+            if let Some((name, profile)) = self.runtime().policy().key_label(key.as_str()) {
+                event.key_name = Some(name);
+                event.profile = Some(profile);
             }
         }
         let reason = with_suppressed(reason, suppressed);
@@ -596,11 +596,8 @@ impl Session {
                 let mut trace = self.trace("invalid", None);
                 // Named as the key's other requests are (`audit search --key NAME`).
                 let runtime = self.gateway.runtime();
-                if let Ok(principal) = runtime
-                    .policy()
-                    .principal(self.state.key.as_str(), SystemTime::now())
-                {
-                    trace.principal(&principal, None);
+                if let Some((name, profile)) = runtime.policy().key_label(self.state.key.as_str()) {
+                    trace.named(name, profile);
                 }
                 trace.error(rpc_error_kind(code));
                 self.gateway
@@ -810,6 +807,9 @@ impl Session {
             .principal(self.state.key.as_str(), SystemTime::now())
             .map_err(|error| {
                 tracing::warn!(key = self.state.key.as_str(), %error, "request refused: the key is no longer valid");
+                if let Some((name, profile)) = runtime.policy().key_label(self.state.key.as_str()) {
+                    trace.named(name, profile);
+                }
                 trace.deny("keys", &format!("key no longer valid: {error}"));
                 trace.error("forbidden");
                 RpcError::new(

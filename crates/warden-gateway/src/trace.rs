@@ -64,6 +64,12 @@ impl Trace {
         self.values = principal.profile.audit_values();
     }
 
+    /// The key's name and profile, for a request refused before its principal was resolved.
+    pub(crate) fn named(&mut self, key_name: String, profile: String) {
+        self.event.key_name = Some(key_name);
+        self.event.profile = Some(profile);
+    }
+
     pub(crate) fn protocol(&mut self, version: &str) {
         self.event.protocol = Some(version.to_owned());
     }

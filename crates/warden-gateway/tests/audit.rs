@@ -586,6 +586,16 @@ async fn a_revoked_key_is_recorded_as_denied() {
                 .is_some_and(|r| r.contains("revoked")),
             "{event:#}"
         );
+        // Named, so `audit search --key reader` finds the refusal as it finds the key's calls.
+        assert_eq!(event["key_name"], "key-reader", "{event:#}");
+        assert_eq!(event["profile"], "reader", "{event:#}");
+        // So is a message that is not JSON-RPC at all.
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        assert!(client.session.handle(b"{not json", &tx).await.is_some());
+        assert!(s.gateway.auditor().flush(Duration::from_secs(5)).await);
+        let event = s.only();
+        assert_eq!(event["method"], "invalid", "{event:#}");
+        assert_eq!(event["key_name"], "key-reader", "{event:#}");
         s.gateway.reload(support::compile(
             POLICY,
             &s.keys.store,
