@@ -1012,7 +1012,7 @@ impl Session {
                     .map_err(|e| refused(trace, e))?;
                 Ok(prompt_json(&prompt))
             }
-            m::COMPLETION_COMPLETE => self.complete(catalog, params).await,
+            m::COMPLETION_COMPLETE => self.complete(catalog, params, trace).await,
             _ => Err(RpcError::new(
                 error_code::METHOD_NOT_FOUND,
                 format!("method not found: {method}"),
@@ -1223,7 +1223,12 @@ impl Session {
         }
     }
 
-    async fn complete(&self, catalog: &Catalog, params: &Map<String, Value>) -> RpcResult {
+    async fn complete(
+        &self,
+        catalog: &Catalog,
+        params: &Map<String, Value>,
+        trace: &mut Trace,
+    ) -> RpcResult {
         let reference = params
             .get("ref")
             .and_then(Value::as_object)
@@ -1274,7 +1279,12 @@ impl Session {
             }
         };
         let values = if completes_model {
-            catalog.complete_model(value).await.map_err(call_error)?
+            let completed = catalog.complete_model(value).await.map_err(call_error)?;
+            if let Some(rule) = &completed.hidden {
+                // Answered as any name without completions; recorded as the probe it is.
+                trace.deny(rule, "forbidden");
+            }
+            completed.values
         } else {
             Vec::new()
         };

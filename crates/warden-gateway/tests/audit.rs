@@ -445,6 +445,40 @@ async fn denials_are_recorded_with_the_rule_that_decided() {
             );
             assert_eq!(s.sim.request_count(), before, "{what}: reached Odoo");
         }
+        // Completion: a prefix on the way is no probe; the whole name of a hidden model is,
+        // though it is answered as any name without completions is.
+        let complete = |value: &str| {
+            json!({"ref": {"type": "ref/resource", "uri": "odoo://{model}/{id}"},
+                   "argument": {"name": "model", "value": value}})
+        };
+        for (value, verdict) in [
+            ("res.p", "allow"),
+            ("res.use", "allow"),
+            ("res.users", "deny"),
+        ] {
+            let response = client.request("completion/complete", complete(value)).await;
+            let event = s.only();
+            let what = format!("{version} completion {value}: {event:#} {response}");
+            assert_eq!(event["decision"]["verdict"], verdict, "{what}");
+            if verdict == "deny" {
+                assert_eq!(
+                    response["result"]["completion"]["values"],
+                    json!([]),
+                    "{what}"
+                );
+                assert!(
+                    event["decision"]["rule"]
+                        .as_str()
+                        .is_some_and(|r| r.contains(hidden_model)),
+                    "{what}"
+                );
+            } else if value == "res.p" {
+                assert_eq!(
+                    response["result"]["completion"]["values"][0], "res.partner",
+                    "{what}"
+                );
+            }
+        }
         // Malformed input stays what it is: an invalid argument, allowed by the policy.
         client
             .tool_error(

@@ -21,6 +21,7 @@ mod parsed;
 mod parser;
 mod prompts;
 mod resources;
+pub use resources::Completed;
 mod schema;
 mod scope;
 mod taint;
@@ -446,6 +447,16 @@ impl Catalog {
             .collect())
     }
 
+    /// Whether `model` is in Odoo's list of models, whoever may see it (no further Odoo call
+    /// when the list is cached).
+    pub(crate) async fn model_listed(&self, model: &str) -> bool {
+        self.inner
+            .metadata
+            .models(&self.inner.odoo)
+            .await
+            .is_ok_and(|list| list.contains(model))
+    }
+
     /// Whether `model` exists for the caller (who must be allowed to see it): listed in the
     /// model list, or — when the Odoo user's list is not complete — known to `fields_get`.
     pub(crate) async fn model_exists(&self, model: &str) -> Result<bool, warden_odoo::OdooError> {
@@ -623,7 +634,7 @@ impl Catalog {
     }
 
     /// Up to 100 model names starting with `prefix`, then those containing it.
-    pub async fn complete_model(&self, prefix: &str) -> Result<Vec<String>, CallError> {
+    pub async fn complete_model(&self, prefix: &str) -> Result<resources::Completed, CallError> {
         resources::complete_model(self, prefix).await
     }
 
