@@ -292,7 +292,13 @@ fn seal_key(args: &VerifyArgs) -> Result<Option<SealKey>> {
 fn verify(args: &VerifyArgs) -> Result<u8> {
     let seal = seal_key(args)?;
     let dir = folder(&args.folder)?;
-    let report = match verify::verify_dir(&dir, &VerifyOptions { seal }) {
+    let report = match verify::verify_dir(
+        &dir,
+        &VerifyOptions {
+            seal,
+            ..VerifyOptions::default()
+        },
+    ) {
         Ok(report) => report,
         Err(error) => return Ok(unreadable(&dir, &error)),
     };
