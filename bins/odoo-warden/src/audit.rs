@@ -73,7 +73,7 @@ Examples:
 Every filter given must match. TIME is an RFC 3339 instant in UTC (2026-12-01T10:00:00Z) or a
 duration meaning that long ago (15m, 2h, 7d); --until is exclusive. Chain records (file starts,
 closes, retention) are left out unless --kind chain. The output is one JSON event per line
-(without the chain members seq, prev and mac) or, by default on a terminal, a table. A summary
+(without the chain members seq, prev, mac and sig) or, by default on a terminal, a table. A summary
 goes to stderr.
 
 Exit status: 0 (even when nothing matches), 64 usage or configuration error, 74 the folder
