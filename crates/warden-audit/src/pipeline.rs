@@ -13,7 +13,7 @@
 //!   writes again, a [`Gap`] event records how many were lost, since when, and why.
 //!
 //! A sink may make events for the others ([`Sink::emits`]: the file sink's checkpoints); its
-//! thread queues them to every other sink, without waiting (a full queue counts them as
+//! thread queues them to every sink that does not make events itself, without waiting (a full queue counts them as
 //! dropped, as above). Such sinks are flushed and closed first, so that the checkpoint they make
 //! at shutdown still reaches the others.
 //!
@@ -160,6 +160,7 @@ struct SinkHandle {
 }
 
 /// Another sink's queue, where an emitting sink's thread puts what it made.
+#[derive(Clone)]
 struct Target {
     tx: SyncSender<Message>,
     counters: Arc<Counters>,
@@ -221,7 +222,9 @@ impl AuditorBuilder {
     /// Start one thread per sink.
     pub fn build(self) -> Result<Auditor, SinkError> {
         // Every queue exists before any thread starts: an emitting sink's thread gets the
-        // queues of all the others.
+        // queues of the sinks that do not emit. (Not those of other emitting sinks: two threads
+        // holding each other's queues would keep both open for ever.)
+        let emits: Vec<bool> = self.sinks.iter().map(|(sink, _)| sink.emits()).collect();
         let queues: Vec<_> = self
             .sinks
             .iter()
@@ -230,29 +233,20 @@ impl AuditorBuilder {
                 (tx, rx, Arc::new(Counters::default()))
             })
             .collect();
-        let targets = |me: usize| -> Vec<Target> {
-            queues
-                .iter()
-                .enumerate()
-                .filter(|(index, _)| *index != me)
-                .map(|(_, (tx, _, counters))| Target {
-                    tx: tx.clone(),
-                    counters: Arc::clone(counters),
-                })
-                .collect()
-        };
-        let relays: Vec<Vec<Target>> = self
-            .sinks
+        let targets: Vec<Target> = queues
             .iter()
-            .enumerate()
-            .map(|(index, (sink, _))| {
-                if sink.emits() {
-                    targets(index)
-                } else {
-                    Vec::new()
-                }
+            .zip(&emits)
+            .filter(|(_, emits)| !**emits)
+            .map(|((tx, _, counters), _)| Target {
+                tx: tx.clone(),
+                counters: Arc::clone(counters),
             })
             .collect();
+        let relays: Vec<Vec<Target>> = emits
+            .iter()
+            .map(|emits| if *emits { targets.clone() } else { Vec::new() })
+            .collect();
+        drop(targets);
         let mut sinks = Vec::with_capacity(self.sinks.len());
         for (((sink, options), (tx, rx, counters)), relay) in
             self.sinks.into_iter().zip(queues).zip(relays)
@@ -610,8 +604,8 @@ struct Worker {
     rx: Receiver<Message>,
     counters: Arc<Counters>,
     policy: FailurePolicy,
-    /// The other sinks' queues, for what this sink makes ([`Sink::take_emitted`]); empty for
-    /// a sink that makes nothing.
+    /// The queues of the sinks that make no events, for what this sink makes
+    /// ([`Sink::take_emitted`]); empty for a sink that makes nothing.
     relay: Vec<Target>,
 }
 
@@ -788,7 +782,7 @@ impl Worker {
         }
     }
 
-    /// Queue what the sink made to every other sink, without waiting.
+    /// Queue what the sink made to the sinks that make nothing, without waiting.
     fn relay_emitted(&mut self) {
         let emitted = self.sink.take_emitted();
         for event in emitted {

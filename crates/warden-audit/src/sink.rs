@@ -91,7 +91,7 @@ pub trait Sink: Send + 'static {
     }
 
     /// The events this sink made since the last call, for the other sinks of the pipeline
-    /// (never for itself). Called after every write, flush, tick and close.
+    /// (those that make no events themselves). Called after every write, flush, tick and close.
     fn take_emitted(&mut self) -> Vec<Arc<AuditEvent>> {
         Vec::new()
     }

@@ -402,3 +402,42 @@ fn anchors_and_emitted_checkpoints_match_the_written_lines() {
         assert!(found, "{checkpoint:?}");
     }
 }
+
+#[test]
+fn two_emitting_sinks_end_and_both_hand_their_checkpoints_to_the_others() {
+    let s = setup();
+    let other_dir = s.dir.with_file_name("audit-2");
+    let memory = Memory::default();
+    let mut second = JsonlConfig::new(&other_dir);
+    second.signer = Some(s.key.clone());
+    let mut first = JsonlConfig::new(&s.dir);
+    first.signer = Some(s.key.clone());
+    let auditor = Auditor::builder()
+        .sink(
+            JsonlSink::open(first).expect("open"),
+            SinkOptions::default(),
+        )
+        .sink(memory.clone(), SinkOptions::default())
+        .sink(
+            JsonlSink::open(second).expect("open"),
+            SinkOptions::default(),
+        )
+        .build()
+        .expect("build");
+    auditor.record_nowait(request(1));
+    // Dropping the last handle ends every thread (it would hang if the two file sinks held
+    // each other's queues).
+    drop(auditor);
+    let mut reasons = memory.checkpoints();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        ["shutdown", "shutdown", "start", "start"],
+        "each file sink's"
+    );
+    // Neither file sink wrote the other's checkpoints into its chain.
+    for dir in [&s.dir, &other_dir] {
+        let text: String = files(dir).iter().flat_map(|f| lines(f)).collect();
+        assert!(!text.contains("\"kind\":\"checkpoint\""));
+    }
+}
