@@ -173,11 +173,20 @@ fn audit_warnings(config: &Config) -> (Vec<String>, Vec<String>) {
                     .to_owned(),
             );
         }
-        if file.seal.is_none() {
+        if file.seal.is_none() && file.signer.is_none() {
             notes.push(
-                "audit: no seal key (audit.seal_key_env or audit.seal_key_file): the hash chain \
-                 shows edits, but whoever can write the folder can also rewrite the whole chain; \
-                 a seal key (or the webhook copy) makes that detectable"
+                "audit: no seal key (audit.seal_key_env or audit.seal_key_file) and no signing \
+                 key (audit.signing_key_env or audit.signing_key_file): the hash chain shows \
+                 edits, but whoever can write the folder can also rewrite the whole chain; a \
+                 seal or signing key (or the webhook copy) makes that detectable"
+                    .to_owned(),
+            );
+        }
+        if file.signer.is_some() && file.anchors_file.is_none() && audit.webhook.is_none() {
+            notes.push(
+                "audit: checkpoints are signed but kept nowhere outside the audit folder (no \
+                 audit.anchors_file, no webhook): a rollback of the whole folder to an older \
+                 copy cannot be shown"
                     .to_owned(),
             );
         }

@@ -117,7 +117,8 @@ pub enum TransportKind {
 }
 
 /// Open the sinks `settings` describe and start the audit pipeline: the JSONL files (stream
-/// taken, new file begun, old files pruned), stdout or stderr JSON lines, the signed webhook;
+/// taken, new file begun, old files pruned; with a signing key, signed lines and checkpoints to
+/// the anchors file and the other sinks), stdout or stderr JSON lines, the signed webhook;
 /// alerts as configured. With `enabled = false`, a pipeline that records nothing, and a loud
 /// warning.
 pub fn build_auditor(
@@ -160,6 +161,9 @@ pub fn build_auditor_with(
         config.retention_days = file.retention_days;
         config.durability = file.durability;
         config.seal.clone_from(&file.seal);
+        config.signer.clone_from(&file.signer);
+        config.checkpoint_interval = file.checkpoint_interval;
+        config.anchors_file.clone_from(&file.anchors_file);
         let sink = JsonlSink::open(config).map_err(|e| SetupError::Audit {
             key: "audit.dir".to_owned(),
             message: e.to_string(),
