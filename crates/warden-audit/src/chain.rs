@@ -190,6 +190,11 @@ pub enum ChainRecord {
         /// stopped mid-write), left as found.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         torn_tail_bytes: Option<u64>,
+        /// The line the stream's head named when the writer took the stream over, when the
+        /// writer found the stream ending before it: lines after the one it goes on from were
+        /// lost (a power loss with relaxed durability) or removed while no writer ran.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        head_ahead: Option<HeadAhead>,
     },
     /// Files of the stream removed by retention (written before they are removed).
     Retention {
@@ -203,6 +208,15 @@ pub enum ChainRecord {
         /// `day`, `size` or `shutdown`.
         reason: String,
     },
+}
+
+/// Where the head said a stream ended: see [`ChainRecord::FileStart`]'s `head_ahead`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadAhead {
+    /// The file the head named.
+    pub file: String,
+    /// The `seq` the head named.
+    pub seq: u64,
 }
 
 /// A file removed by retention, with what the next file's start links to.

@@ -391,10 +391,27 @@ impl JsonlSink {
         let (stream, lock) = Self::take_stream(&config)?;
         let files = stream_files(&config.dir)
             .map_err(|e| io_error("cannot list the audit folder", &config.dir, &e))?;
-        let previous = files
+        let mut mine = files
             .into_iter()
             .find(|(name, _)| *name == stream)
-            .and_then(|(_, files)| files.into_iter().last());
+            .map(|(_, files)| files)
+            .unwrap_or_default();
+        // A newest file with nothing in it: the writer stopped between creating it and writing
+        // its start record. It holds no line, so it is removed and its number taken again, and
+        // the chain goes on from the file before it (kept, it would fail every verify).
+        if let Some(last) = mine.last()
+            && std::fs::metadata(&last.path).is_ok_and(|m| m.len() == 0)
+        {
+            std::fs::remove_file(&last.path)
+                .map_err(|e| io_error("cannot remove the empty audit file", &last.path, &e))?;
+            sync_dir(&config.dir);
+            tracing::warn!(
+                file = %last.name,
+                "the last audit file was empty (the writer was stopped as it began it); removed"
+            );
+            mine.pop();
+        }
+        let previous = mine.pop();
         let (next_seq, prev, previous_name, torn) = match &previous {
             None => (0, GENESIS.to_owned(), None, 0),
             Some(file) => {
@@ -421,6 +438,28 @@ impl JsonlSink {
             );
         }
         let head_path = config.dir.join(format!("{stream}.head"));
+        // The head names the last line the previous writer wrote: ending before it, the stream
+        // lost lines since, and the new file's start record says so for good.
+        let head_ahead = std::fs::read_to_string(&head_path)
+            .ok()
+            .and_then(|text| Head::parse(&text))
+            .filter(|head| head.stream == stream)
+            .filter(|head| match &previous_name {
+                None => true,
+                Some(_) => head.seq >= next_seq,
+            })
+            .map(|head| chain::HeadAhead {
+                file: head.file,
+                seq: head.seq,
+            });
+        if let Some(ahead) = &head_ahead {
+            tracing::warn!(
+                file = %ahead.file,
+                seq = ahead.seq,
+                found = next_seq.checked_sub(1),
+                "the audit stream ends before the line its head names: lines were lost or removed while no writer ran; the new file's start record says so"
+            );
+        }
         let head = private_options()
             .read(true)
             .write(true)
@@ -449,7 +488,7 @@ impl JsonlSink {
             emitted: Vec::new(),
             last_checkpoint: None,
         };
-        sink.start_file(previous_name, "start", torn)?;
+        sink.start_file_after(previous_name, "start", torn, head_ahead)?;
         sink.prune()?;
         sink.checkpoint("start");
         Ok(sink)
@@ -564,12 +603,23 @@ impl JsonlSink {
         reason: &str,
         torn: u64,
     ) -> Result<(), SinkError> {
+        self.start_file_after(previous_file, reason, torn, None)
+    }
+
+    fn start_file_after(
+        &mut self,
+        previous_file: Option<String>,
+        reason: &str,
+        torn: u64,
+        head_ahead: Option<chain::HeadAhead>,
+    ) -> Result<(), SinkError> {
         let record = ChainRecord::FileStart {
             stream: self.stream.clone(),
             file: self.file_name.clone(),
             previous_file,
             reason: reason.to_owned(),
             torn_tail_bytes: (torn > 0).then_some(torn),
+            head_ahead,
         };
         let object = self.chain_object(&record);
         self.append(&object)?;

@@ -791,6 +791,19 @@ fn verify_file(
             .map_err(|reason| problem(file, Some(number), Some(&head), reason))?;
         if number == 1 {
             check_file_start(file, first_file, removed, state, &head)?;
+            if let Some(ChainRecord::FileStart {
+                head_ahead: Some(ahead),
+                ..
+            }) = &head.chain
+            {
+                report.warnings.push(format!(
+                    "{}: when its writer started, the stream ended before the line its head named ({} seq {}): lines after seq {} were lost (a power loss with relaxed durability) or removed while no writer ran",
+                    file.name,
+                    ahead.file,
+                    ahead.seq,
+                    head.seq.saturating_sub(1)
+                ));
+            }
         }
         if let Some(expected) = state.expected_seq
             && head.seq != expected
