@@ -19,7 +19,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 use warden_audit::chain::SealKey;
 use warden_audit::jsonl::{StreamFile, stream_files};
-use warden_audit::search::{self, EventView, Filter, OutcomeFilter};
+use warden_audit::search::{self, EventView, Filter, OutcomeFilter, RecordRef};
 use warden_audit::verify::{self, Report, StreamReport, VerifyOptions};
 
 use crate::common::{self, EXIT_FAIL, EXIT_OK, usage};
@@ -65,10 +65,16 @@ goes to stderr.
 Exit status: 0 (even when nothing matches), 64 usage or configuration error, 74 the folder
 cannot be read.
 
+--record MODEL:ID finds who read or changed one record, and when: the events on MODEL whose
+record_ids hold ID. An event lists at most the first 100 ids of the records it named or
+returned; the summary counts the events that named more, none of the listed ones the record,
+since it may be among the rest.
+
 Examples:
   odoo-warden audit search --config warden.toml --key claude-alice --since 2h
   odoo-warden audit search ./audit --outcome denied --since 2026-12-01T00:00:00Z --format table
-  odoo-warden audit search ./audit --model hr.employee --tool update_record --limit 20")]
+  odoo-warden audit search ./audit --model hr.employee --tool update_record --limit 20
+  odoo-warden audit search ./audit --record res.partner:42 --since 90d --format table")]
     Search(SearchArgs),
     /// Print the latest events that match a filter; with --follow, keep printing new ones.
     #[command(after_help = "\
@@ -120,6 +126,10 @@ pub(crate) struct FilterArgs {
     /// The Odoo model, e.g. res.partner.
     #[arg(long, value_name = "MODEL")]
     model: Option<String>,
+    /// One record, MODEL:ID (res.partner:42): who read or changed it, and when. An event lists
+    /// at most its first 100 record ids.
+    #[arg(long, value_name = "MODEL:ID", value_parser = parse_record, conflicts_with = "model")]
+    record: Option<RecordRef>,
     /// The tool, e.g. search_records.
     #[arg(long, value_name = "TOOL")]
     tool: Option<String>,
@@ -419,11 +429,16 @@ fn parse_time(option: &str, text: &str, now: SystemTime) -> Result<SystemTime> {
     )))
 }
 
+fn parse_record(text: &str) -> Result<RecordRef, String> {
+    text.parse()
+}
+
 fn filter(args: &FilterArgs) -> Result<Filter> {
     let now = SystemTime::now();
     let mut filter = Filter::default();
     filter.key.clone_from(&args.key);
     filter.model.clone_from(&args.model);
+    filter.record.clone_from(&args.record);
     filter.tool.clone_from(&args.tool);
     filter.method.clone_from(&args.method);
     filter.ip.clone_from(&args.ip);
@@ -684,8 +699,28 @@ fn search(args: &SearchArgs) -> Result<u8> {
         summary.push_str(&format!(", stopped at --limit {limit}"));
     }
     summary.push('\n');
+    if let Some(record) = &filter.record
+        && stats.unlisted > 0
+    {
+        summary.push_str(&unlisted_note(record, stats.unlisted));
+    }
     common::note(&summary);
     Ok(EXIT_OK)
+}
+
+/// What `search --record` says of the events that may concern the record without listing it.
+fn unlisted_note(record: &RecordRef, unlisted: u64) -> String {
+    format!(
+        "note: {unlisted} more {} on {} named more than {} records and {} only the first {}, without {}: \
+         the record may be among the rest (list them with --model {} and look at record_count)\n",
+        plural(unlisted, "event", "events"),
+        record.model,
+        warden_audit::event::MAX_RECORD_IDS,
+        plural(unlisted, "lists", "list"),
+        warden_audit::event::MAX_RECORD_IDS,
+        record.id,
+        record.model,
+    )
 }
 
 /// Every audit file seen, with how far it has been read.
