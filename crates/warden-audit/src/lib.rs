@@ -10,7 +10,9 @@
 //! - [`alerts`]: bursts of denials, failed authentications, rate-limit hits, a key used from a new
 //!   address, use outside working hours — recorded as events.
 //! - [`verify`] and [`search`]: check a folder's chains (the first broken event and why), and
-//!   stream its events through a filter.
+//!   stream its events through a filter (by key, model, record, outcome, time...).
+//! - [`report`]: a period's figures per key and profile with the chains' state, for people (a
+//!   self-contained HTML page, [`report::html`]) and scripts (JSON).
 //!
 //! Knows nothing of MCP, Odoo or the gateway: events are plain data filled in by the caller.
 
@@ -19,6 +21,7 @@ pub mod chain;
 pub mod event;
 pub mod jsonl;
 pub mod pipeline;
+pub mod report;
 pub mod search;
 pub mod sink;
 pub mod verify;
