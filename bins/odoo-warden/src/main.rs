@@ -1,8 +1,9 @@
 //! `odoo-warden`: the admin command line. `keys` manages the API keys agents present, `policy
 //! explain` shows what the gateway would decide on a call and why, `config check` validates a
-//! configuration and warns about risky settings, `audit` verifies, searches and follows the
-//! audit log, `doctor` checks that a deployment is ready, `demo` runs the Odoo simulator and the
-//! gateway with a ready-to-use configuration, and `completions` prints shell completion scripts.
+//! configuration and warns about risky settings, `audit` verifies, searches, follows and reports
+//! on the audit log, `doctor` checks that a deployment is ready, `demo` runs the Odoo simulator
+//! and the gateway with a ready-to-use configuration, and `completions` prints shell completion
+//! scripts.
 
 mod audit;
 mod check;
@@ -32,6 +33,8 @@ Examples:
       --args '{\"model\": \"res.partner\", \"fields\": [\"name\", \"email\"]}'
   odoo-warden audit verify /var/lib/odoo-warden/audit
   odoo-warden audit search --config warden.toml --key claude-desktop --outcome denied --since 24h
+  odoo-warden audit search --config warden.toml --record res.partner:42 --since 90d
+  odoo-warden audit report --config warden.toml --since 30d --html audit-report.html
   odoo-warden completions bash > /etc/bash_completion.d/odoo-warden
 
 Exit status: 0 success; 1 a failure or a denial (`policy explain`), a broken chain (`audit \
@@ -61,7 +64,7 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Verify, search and follow the audit log.
+    /// Verify, search, follow and report on the audit log.
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
