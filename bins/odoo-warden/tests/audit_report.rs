@@ -152,7 +152,7 @@ fn the_json_report_adds_up_the_week() {
 
     let reporting = find(&report["profiles"], "reporting");
     assert_eq!(reporting["requests"], x.bot_requests);
-    assert_eq!(reporting["related"], serde_json::json!([BOT_ID]));
+    assert_eq!(reporting["related"], serde_json::json!([BOT]), "key names");
     assert!(reporting["name"].is_null());
 
     let daily = report["daily"].as_array().unwrap();

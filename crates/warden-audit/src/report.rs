@@ -225,7 +225,7 @@ pub struct Activity {
     pub id: String,
     /// The key's name (the latest seen), for keys.
     pub name: Option<String>,
-    /// For a key: its profiles; for a profile: its keys (at most 20 of either).
+    /// For a key: its profiles; for a profile: its keys, by name (at most 20 of either).
     pub related: Vec<String>,
     /// Its figures.
     #[serde(flatten)]
@@ -1072,7 +1072,12 @@ impl Tally {
         key_tally.seen(line, time, line.profile.as_deref(), true);
         key_tally.request(line, class, &mut self.budget, &mut self.capped);
         let profile_tally = activity(&mut self.profiles, profile, &mut self.capped.activities);
-        profile_tally.seen(line, time, line.key_id.as_deref(), false);
+        profile_tally.seen(
+            line,
+            time,
+            line.key_name.as_deref().or(line.key_id.as_deref()),
+            false,
+        );
         profile_tally.request(line, class, &mut self.budget, &mut self.capped);
         if class.denied {
             self.denied.offer(time, || {
@@ -1102,7 +1107,12 @@ impl Tally {
         key_tally.seen(line, time, line.profile.as_deref(), true);
         key_tally.alert(name, &mut self.capped);
         let profile_tally = activity(&mut self.profiles, profile, &mut self.capped.activities);
-        profile_tally.seen(line, time, line.key_id.as_deref(), false);
+        profile_tally.seen(
+            line,
+            time,
+            line.key_name.as_deref().or(line.key_id.as_deref()),
+            false,
+        );
         profile_tally.alert(name, &mut self.capped);
         self.alerts.offer(time, || Listed {
             time: time.to_owned(),
