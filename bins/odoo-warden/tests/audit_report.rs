@@ -366,6 +366,7 @@ fn a_broken_chain_or_no_files_is_reported_and_fails() {
         vec!["--since", "yesterday-ish"],
         vec!["--since", "2026-12-08", "--until", "2026-12-01"],
         vec!["--html", "x.html", "--json"],
+        vec!["--list", "10001"],
     ] {
         let mut args = vec!["audit", "report", path(dir.path())];
         args.extend_from_slice(&bad);

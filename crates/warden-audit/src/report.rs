@@ -55,7 +55,7 @@ pub const MAX_ADDRESSES: usize = 256;
 /// changed); past it the count is a lower bound.
 pub const MAX_IDS_PER_SET: usize = 100_000;
 
-/// Most distinct record ids remembered in all: about 40 MB at most.
+/// Most distinct record ids remembered in all: some tens of MB at most.
 pub const MAX_IDS_TOTAL: usize = 1_000_000;
 
 /// Most days in the daily series (a hundred years).

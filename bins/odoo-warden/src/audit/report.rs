@@ -18,6 +18,9 @@ use crate::common::{self, EXIT_FAIL, EXIT_OK, usage};
 
 use super::{VerifyArgs, folder, parse_time, plural, seal_key, unreadable};
 
+/// Most events `--list` may ask for, of each kind (they are held in memory).
+const MAX_LIST: u64 = 10_000;
+
 /// Options of `audit report`.
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
@@ -38,9 +41,11 @@ pub(crate) struct ReportArgs {
     /// `-` for stdout.
     #[arg(long, value_name = "FILE", conflicts_with = "json")]
     html: Option<PathBuf>,
-    /// How many denied requests, alerts and gaps to list (the earliest); the rest are counted.
-    #[arg(long, value_name = "N", default_value_t = report::DEFAULT_LISTED)]
-    list: usize,
+    /// How many denied requests, alerts and gaps to list (the earliest, at most 10000); the rest
+    /// are counted.
+    #[arg(long, value_name = "N", default_value_t = report::DEFAULT_LISTED as u64,
+          value_parser = clap::value_parser!(u64).range(..=MAX_LIST))]
+    list: u64,
 }
 
 /// Runs `audit report`; the exit status on success.
@@ -58,7 +63,7 @@ pub(crate) fn run(args: &ReportArgs) -> Result<u8> {
     let dir = folder(&args.verify.folder)?;
     let mut options = ReportOptions::new(since, until);
     options.key.clone_from(&args.key);
-    options.listed = args.list;
+    options.listed = usize::try_from(args.list).unwrap_or(report::DEFAULT_LISTED);
     options.verify = VerifyOptions { seal };
     options.now = now;
     options.generator = concat!("odoo-warden ", env!("CARGO_PKG_VERSION")).to_owned();
