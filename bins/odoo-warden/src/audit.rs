@@ -106,7 +106,7 @@ cannot be read.
 
 Examples:
   odoo-warden audit report --config warden.toml --since 30d --html audit-report.html
-  odoo-warden audit report ./audit --since 2026-11-01 --until 2026-12-01 --key claude-sales --html nov.html
+  odoo-warden audit report ./audit --since 2026-11-01 --until 2026-12-01 --key sales --html nov.html
   odoo-warden audit report ./audit --since 7d --json | jq '.keys[] | {id, denied: .denied}'
   chromium --headless --no-pdf-header-footer --print-to-pdf=report.pdf audit-report.html")]
     Report(report::ReportArgs),
