@@ -170,6 +170,64 @@ fn it_announces_serves_and_stops_cleanly_on_sigterm() {
     assert!(report.streams[0].warnings.is_empty(), "{report:?}");
 }
 
+/// Serve `config` until it announces its address, then SIGTERM it: its exit status and stderr.
+fn serve_then_stop(config: &Path, odoo_key: &str) -> (Option<i32>, String) {
+    let mut child = spawn(config, odoo_key);
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20));
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let (code, stderr) = finish(child);
+    assert!(line.is_ok(), "no announcement: {stderr}");
+    (code, stderr)
+}
+
+#[test]
+fn it_warns_at_start_about_the_settings_config_check_flags() {
+    let (_runtime, sim) = sim();
+    let key = sim.api_key("admin").expect("key");
+    let folder = Folder::new("risky");
+    let (config, _) = folder.config(
+        &sim.url(),
+        "bind = \"127.0.0.1:0\"\ntrusted_proxies = [\"0.0.0.0/0\"]\n\
+         allowed_origins = [\"http://app.example.com\"]",
+        1,
+    );
+    let (code, stderr) = serve_then_stop(&config, &key);
+    assert_eq!(code, Some(0), "{stderr}");
+    let risky: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("risky setting"))
+        .collect();
+    for flagged in [
+        "http.trusted_proxies contains 0.0.0.0/0",
+        "http.allowed_origins contains http://app.example.com",
+        "is an Odoo administrator",
+    ] {
+        assert!(
+            risky.iter().any(|line| line.contains(flagged)),
+            "{flagged} not warned: {stderr}"
+        );
+    }
+    // Positive control of the filter: a configuration without these settings warns of neither.
+    let folder = Folder::new("plain");
+    let (config, _) = folder.config(&sim.url(), "bind = \"127.0.0.1:0\"", 1);
+    let (code, stderr) = serve_then_stop(&config, &key);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("trusted_proxies"), "{stderr}");
+    assert!(!stderr.contains("allowed_origins"), "{stderr}");
+}
+
 #[test]
 fn a_non_loopback_address_needs_allowed_hosts_and_keys() {
     let (_runtime, sim) = sim();

@@ -1,6 +1,8 @@
-//! `odoo-warden audit`: check the hash chains of an audit folder (`verify`), look through its
-//! events (`search`), show the latest ones, optionally following new ones as they are written
-//! (`tail`), and report on a period for a compliance officer (`report`, in `audit/report.rs`).
+//! `odoo-warden audit`: check the hash chains of an audit folder (`verify`, with the seal key,
+//! the public key and the anchors file when given), look through its events (`search`), show the
+//! latest ones, optionally following new ones as they are written (`tail`), make the Ed25519 key
+//! pair that signs the log (`keygen`), and report on a period for a compliance officer
+//! (`report`, in `audit/report.rs`).
 //!
 //! The folder is the positional `DIR`, or the one the configuration names (`--config`, or
 //! `WARDEN_CONFIG`; only its `[audit]` section is read, so no secret is needed). Results go to
@@ -18,8 +20,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 use warden_audit::chain::SealKey;
+use warden_audit::checkpoint::Anchors;
 use warden_audit::jsonl::{StreamFile, stream_files};
 use warden_audit::search::{self, EventView, Filter, OutcomeFilter, RecordRef};
+use warden_audit::signing::{PublicKey, SigningKey};
 use warden_audit::verify::{self, Report, StreamReport, VerifyOptions};
 
 use crate::common::{self, EXIT_FAIL, EXIT_OK, usage};
@@ -36,7 +40,7 @@ const PROGRESS_ABOVE_BYTES: u64 = 64 * 1024 * 1024;
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The members of a stored line that belong to the chain, not to the event.
-const CHAIN_MEMBERS: [&str; 3] = ["seq", "prev", "mac"];
+const CHAIN_MEMBERS: [&str; 4] = ["seq", "prev", "mac", "sig"];
 
 /// The `audit` subcommands.
 #[derive(Debug, Subcommand)]
@@ -46,14 +50,25 @@ pub(crate) enum AuditCommand {
 Prints, per stream, the files and events checked and the hash of the last line (record it
 elsewhere to detect a later rewrite); for a broken stream, the first broken event: its file,
 line, seq, event id and why. A folder without audit files fails: a missing log must not look
-verified.
+verified. So does a stream without its head file, or whose newest file ends with the close
+record of a rotation (the next file is missing).
 
-Exit status: 0 every stream verifies, 1 a chain is broken (or the folder holds no audit
-files), 64 usage or configuration error, 74 the folder cannot be read.
+With --seal-key-env/--seal-key-file, every seal is checked (HMAC: whoever checks holds the
+secret). With --public-key, every line's signature, the head's and the checkpoints' are checked
+with the public key alone (Ed25519: whoever checks cannot sign). With --anchors, every stream
+must still reach every checkpoint of the anchors file (the line with its seq has its hash, or a
+retention record accounts for it): this is what shows a folder rolled back to an older copy.
+
+Exit status: 0 every stream verifies, 1 a chain is broken, a checkpoint is not reached or is
+forged (or the folder holds no audit files), 64 usage or configuration error (a key that
+cannot be read), 74 the folder or the anchors file cannot be read.
 
 Examples:
   odoo-warden audit verify /var/lib/odoo-warden/audit
   odoo-warden audit verify --config /etc/odoo-warden/warden.toml --seal-key-env WARDEN_SEAL_KEY
+  odoo-warden audit verify /srv/copy/audit --public-key audit-signing.pub \\
+      --anchors /srv/anchors/warden-anchors.jsonl
+  odoo-warden audit verify ./audit --public-key audit-signing.pub --anchors siem-export.jsonl
   odoo-warden audit verify ./audit --json | jq '.streams[] | select(.problem)'")]
     Verify(VerifyArgs),
     /// Print the events that match a filter, oldest first, as they are found.
@@ -61,7 +76,7 @@ Examples:
 Every filter given must match. TIME is an RFC 3339 instant in UTC (2026-12-01T10:00:00Z) or a
 duration meaning that long ago (15m, 2h, 7d); --until is exclusive. Chain records (file starts,
 closes, retention) are left out unless --kind chain. The output is one JSON event per line
-(without the chain members seq, prev and mac) or, by default on a terminal, a table. A summary
+(without the chain members seq, prev, mac and sig) or, by default on a terminal, a table. A summary
 goes to stderr.
 
 Exit status: 0 (even when nothing matches), 64 usage or configuration error, 74 the folder
@@ -90,6 +105,24 @@ Examples:
   odoo-warden audit tail --config warden.toml -n 20
   odoo-warden audit tail ./audit -f --outcome denied --format table")]
     Tail(TailArgs),
+    /// Make the Ed25519 key pair that signs the audit log: the private key (0600) and the
+    /// public key.
+    #[command(after_help = "\
+Writes the private key to PRIVATE (PKCS#8 PEM, mode 0600; refused if the file exists, unless
+--force) and the public key to PRIVATE.pub or --public (SubjectPublicKeyInfo PEM). Prints the
+public key and its id; never prints the private key. Both are the formats of openssl: `openssl
+pkey -in PRIVATE -pubout` gives the same public key.
+
+Point [audit] signing_key_file (or signing_key_env) at the private key, keep it away from the
+audit folder, and give the public key to whoever verifies the log (`audit verify
+--public-key`).
+
+Exit status: 0, 64 usage error (PRIVATE exists), 74 a file cannot be written.
+
+Examples:
+  odoo-warden audit keygen /etc/odoo-warden/secrets/audit-signing.key
+  odoo-warden audit keygen ./audit-signing.key --public ./for-the-auditor/audit-signing.pub")]
+    Keygen(KeygenArgs),
     /// Report on a period: the chains' verification, figures per key and profile, denials and
     /// alerts, as a self-contained HTML page to print or attach, or as JSON.
     #[command(after_help = "\
@@ -100,14 +133,18 @@ alerts and gaps (the rest counted). It loads nothing and runs no script: open it
 print it to PDF, attach it. --json gives the same figures as one JSON object. Without --html or
 --json, a summary is printed.
 
+It verifies the folder with verify's options (--seal-key-*, --public-key, --anchors) and shows
+what they checked, anchored checkpoints included.
+
 Exit status: 0 the report was made and every chain verifies, 1 it was made but a chain is
-broken (or the folder holds no audit files), 64 usage or configuration error, 74 the folder
-cannot be read.
+broken, the anchors file does not verify or the folder holds no audit files, 64 usage or
+configuration error, 74 the folder or the anchors file cannot be read.
 
 Examples:
   odoo-warden audit report --config warden.toml --since 30d --html audit-report.html
   odoo-warden audit report ./audit --since 2026-11-01 --until 2026-12-01 --key sales --html nov.html
   odoo-warden audit report ./audit --since 7d --json | jq '.keys[] | {id, denied: .denied}'
+  odoo-warden audit report ./audit --public-key audit-signing.pub --anchors anchors.jsonl --html r.html
   chromium --headless --no-pdf-header-footer --print-to-pdf=report.pdf audit-report.html")]
     Report(report::ReportArgs),
 }
@@ -134,9 +171,32 @@ pub(crate) struct VerifyArgs {
     /// Also check every line's seal with the key in this file.
     #[arg(long, value_name = "PATH")]
     seal_key_file: Option<PathBuf>,
+    /// Also check every line's signature, the head's and the checkpoints' with this Ed25519
+    /// public key (PEM, as `audit keygen` writes it).
+    #[arg(long, value_name = "FILE")]
+    public_key: Option<PathBuf>,
+    /// Also check that every stream reaches every checkpoint in this file (the anchors file the
+    /// gateway appends to, or checkpoint events exported from the webhook's receiver).
+    #[arg(long, value_name = "FILE")]
+    anchors: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Options of `audit keygen`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the private key (created 0600).
+    #[arg(value_name = "PRIVATE")]
+    private: PathBuf,
+    /// Where to write the public key (default: PRIVATE.pub).
+    #[arg(long, value_name = "FILE")]
+    public: Option<PathBuf>,
+    /// Replace existing files (the key they hold is lost: lines it signed can then be checked
+    /// only with its public key, kept elsewhere).
+    #[arg(long)]
+    force: bool,
 }
 
 /// The event filters `search` and `tail` share.
@@ -251,6 +311,7 @@ pub(crate) fn run(command: AuditCommand) -> Result<u8> {
         AuditCommand::Verify(args) => verify(&args),
         AuditCommand::Search(args) => search(&args),
         AuditCommand::Tail(args) => tail(&args),
+        AuditCommand::Keygen(args) => keygen(&args),
         AuditCommand::Report(args) => report::run(&args),
     }
 }
@@ -322,10 +383,46 @@ fn seal_key(args: &VerifyArgs) -> Result<Option<SealKey>> {
     Ok(Some(key))
 }
 
+fn public_key(args: &VerifyArgs) -> Result<Option<PublicKey>> {
+    let Some(path) = &args.public_key else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        usage(format!(
+            "--public-key: cannot read {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+    })?;
+    let key = PublicKey::from_text(&text)
+        .map_err(|e| usage(format!("--public-key: {}: {e}", path.display())))?;
+    Ok(Some(key))
+}
+
 fn verify(args: &VerifyArgs) -> Result<u8> {
     let seal = seal_key(args)?;
+    let public_key = public_key(args)?;
     let dir = folder(&args.folder)?;
-    let report = match verify::verify_dir(&dir, &VerifyOptions { seal }) {
+    let anchors = match &args.anchors {
+        None => None,
+        Some(path) => match Anchors::read(path) {
+            Ok(anchors) => Some(anchors),
+            Err(error) => {
+                common::note(&format!(
+                    "odoo-warden: cannot read the anchors file {}: {}\n",
+                    path.display(),
+                    io_reason(&error)
+                ));
+                return Ok(EXIT_IOERR);
+            }
+        },
+    };
+    let options = VerifyOptions {
+        seal,
+        public_key,
+        anchors,
+    };
+    let report = match verify::verify_dir(&dir, &options) {
         Ok(report) => report,
         Err(error) => return Ok(unreadable(&dir, &error)),
     };
@@ -342,20 +439,23 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
         return Ok(EXIT_FAIL);
     }
     if report.ok() {
-        Ok(EXIT_OK)
-    } else {
-        let broken = report
-            .streams
-            .iter()
-            .filter(|s| s.problem.is_some())
-            .count();
+        return Ok(EXIT_OK);
+    }
+    let broken = report
+        .streams
+        .iter()
+        .filter(|s| s.problem.is_some())
+        .count();
+    if broken > 0 {
         common::note(&format!(
             "odoo-warden: the audit chain is broken in {broken} of {} {}\n",
             report.streams.len(),
             plural(report.streams.len() as u64, "stream", "streams")
         ));
-        Ok(EXIT_FAIL)
+    } else {
+        common::note("odoo-warden: the anchors file does not verify\n");
     }
+    Ok(EXIT_FAIL)
 }
 
 fn plural<'a>(count: u64, one: &'a str, many: &'a str) -> &'a str {
@@ -365,8 +465,27 @@ fn plural<'a>(count: u64, one: &'a str, many: &'a str) -> &'a str {
 /// The report for people.
 fn verify_text(report: &Report) -> String {
     let mut text = format!("audit folder {}\n", report.dir.display());
+    if let Some(anchors) = &report.anchors {
+        text.push_str(&format!(
+            "anchors {}: {} {}, signatures {}\n",
+            anchors.file.display(),
+            anchors.checkpoints,
+            plural(anchors.checkpoints, "checkpoint", "checkpoints"),
+            if anchors.signatures_checked {
+                "checked"
+            } else {
+                "not checked"
+            }
+        ));
+        for problem in &anchors.problems {
+            text.push_str(&format!("  problem: {problem}\n"));
+        }
+        for warning in &anchors.warnings {
+            text.push_str(&format!("  warning: {warning}\n"));
+        }
+    }
     for stream in &report.streams {
-        text.push_str(&stream_text(stream));
+        text.push_str(&stream_text(stream, report.anchors.is_some()));
     }
     if !report.streams.is_empty() {
         let streams = report.streams.len() as u64;
@@ -378,22 +497,33 @@ fn verify_text(report: &Report) -> String {
                 plural(streams, "stream", "streams")
             ));
         } else {
-            text.push_str("BROKEN: the chain does not verify; see the first broken event above\n");
+            text.push_str(
+                "BROKEN: the log does not verify; see the first broken event (or the anchors' problem) above\n",
+            );
         }
     }
     text
 }
 
-fn stream_text(stream: &StreamReport) -> String {
+fn stream_text(stream: &StreamReport, anchored: bool) -> String {
     let files = format!("{} {}", stream.files, plural(stream.files, "file", "files"));
     let events = format!(
         "{} {}",
         stream.events,
         plural(stream.events, "event", "events")
     );
+    let checkpoints = if anchored {
+        format!(
+            ", {} {} reached",
+            stream.checkpoints,
+            plural(stream.checkpoints, "checkpoint", "checkpoints")
+        )
+    } else {
+        String::new()
+    };
     let mut text = match &stream.problem {
         None => format!(
-            "stream {}: ok, {files}, {events}, head {}\n",
+            "stream {}: ok, {files}, {events}{checkpoints}, head {}\n",
             stream.stream,
             stream.head.as_deref().unwrap_or("-")
         ),
@@ -418,6 +548,82 @@ fn stream_text(stream: &StreamReport) -> String {
         text.push_str(&format!("  warning: {warning}\n"));
     }
     text
+}
+
+/// Writes a new file with `mode`, or replaces one when `replace`.
+fn write_new(path: &Path, contents: &str, mode: u32, replace: bool) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(mode);
+        let mut file = options.open(path)?;
+        // An existing file keeps its mode on open: set it.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        let mut file = options.open(path)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()
+    }
+}
+
+fn keygen(args: &KeygenArgs) -> Result<u8> {
+    let public_path = args.public.clone().unwrap_or_else(|| {
+        let mut name = args.private.as_os_str().to_owned();
+        name.push(".pub");
+        PathBuf::from(name)
+    });
+    if public_path == args.private {
+        return Err(usage("--public must name another file than PRIVATE"));
+    }
+    if !args.force {
+        for path in [&args.private, &public_path] {
+            if path.exists() {
+                return Err(usage(format!(
+                    "{} exists: give --force to replace it (the key it holds would be lost)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    let (key, private_pem) =
+        SigningKey::generate().map_err(|e| anyhow::anyhow!("cannot make a key: {e}"))?;
+    let public = key.public_key();
+    for (path, contents, mode) in [
+        (&args.private, private_pem.as_str(), 0o600),
+        (&public_path, public.to_pem().as_str(), 0o644),
+    ] {
+        if let Err(error) = write_new(path, contents, mode, args.force) {
+            common::note(&format!(
+                "odoo-warden: cannot write {}: {}\n",
+                path.display(),
+                io_reason(&error)
+            ));
+            return Ok(EXIT_IOERR);
+        }
+    }
+    drop(private_pem);
+    common::out(&public.to_pem())?;
+    common::note(&format!(
+        "wrote the private key to {} (0600): keep it away from the audit folder and point [audit] signing_key_file at it\n\
+         wrote the public key to {}: give it to whoever verifies the log (audit verify --public-key)\n\
+         key id {}\n",
+        args.private.display(),
+        public_path.display(),
+        public.id()
+    ));
+    Ok(EXIT_OK)
 }
 
 /// A `--since`/`--until` value: RFC 3339, or a duration before `now`.

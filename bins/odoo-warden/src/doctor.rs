@@ -31,6 +31,7 @@ Checks, one line each (ok, warn or FAIL):
              webhook signatures and the audit log's times depend on it);
   audit      the audit folder exists, is a folder, is not readable or writable by others
              (0700), and its files are 0600;
+  anchors    with audit.anchors_file: the file takes appends and others cannot change it;
   tls        the HTTP listener's certificate and key load (when configured).
 
 Exit status: 0 everything ok, 2 warnings only, 1 a check failed, 64 the configuration does not
@@ -106,6 +107,9 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<u8> {
         .context("cannot start the runtime")?;
     runtime.block_on(odoo(&config, &mut checks));
     checks.push(audit(&config));
+    if let Some(anchors) = anchors(&config) {
+        checks.push(anchors);
+    }
     if let Some(tls) = tls(&config) {
         checks.push(tls);
     }
@@ -272,6 +276,73 @@ fn audit(config: &Config) -> Check {
         );
     };
     folder(&file.dir)
+}
+
+/// The anchors file the signed checkpoints go to: its folder exists and takes writes, the file
+/// (when there) takes appends and is not writable by others. `None` without one.
+fn anchors(config: &Config) -> Option<Check> {
+    let file = config.audit.file.as_ref()?;
+    let path = file.anchors_file.as_ref()?;
+    let name = "anchors";
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent
+        && !parent.is_dir()
+    {
+        return Some(check(
+            name,
+            Status::Fail,
+            format!(
+                "{}: its folder does not exist (the gateway would not start)",
+                path.display()
+            ),
+        ));
+    }
+    match std::fs::OpenOptions::new().append(true).open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(check(
+                name,
+                Status::Ok,
+                format!(
+                    "{}: not created yet (it is, 0600, at the first start); keep it on storage \
+                     the audit folder's writers cannot change",
+                    path.display()
+                ),
+            ));
+        }
+        Err(e) => {
+            return Some(check(
+                name,
+                Status::Fail,
+                format!("{}: cannot be appended to: {}", path.display(), e.kind()),
+            ));
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o022 != 0 {
+                return Some(check(
+                    name,
+                    Status::Warn,
+                    format!(
+                        "{} is {mode:04o}: others can change the checkpoints (chmod 600)",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+    }
+    let count = std::fs::read_to_string(path)
+        .map(|text| text.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0);
+    Some(check(
+        name,
+        Status::Ok,
+        format!("{}: {count} checkpoint(s), appendable", path.display()),
+    ))
 }
 
 fn folder(dir: &Path) -> Check {

@@ -1,5 +1,7 @@
 //! `odoo-warden audit`: `verify` passes an intact folder and names the first changed line of a
-//! broken one (with and without the seal key), fails on an empty folder; `search` applies every
+//! broken one (with and without the seal key, with the public key alone), fails on an empty
+//! folder and on a stream without its head, and with `--anchors` on a folder rolled back past a
+//! checkpoint; `keygen` writes a key pair and never prints the private key; `search` applies every
 //! filter exactly and prints events without their chain members; `tail` prints the latest
 //! events in time order across streams and, with `-f`, the ones written after it started; the
 //! folder comes from `DIR` or from the configuration's `[audit] dir`.
@@ -14,6 +16,7 @@ use serde_json::Value;
 use warden_audit::chain::SealKey;
 use warden_audit::event::{Alert, Gap};
 use warden_audit::jsonl::Clock;
+use warden_audit::signing::{PublicKey, SigningKey};
 use warden_audit::{AuditEvent, Decision, JsonlConfig, JsonlSink, Latency, Outcome, Sink};
 
 /// 2026-12-01T08:00:00Z.
@@ -338,6 +341,281 @@ fn the_folder_comes_from_the_configuration() {
     std::fs::write(&off, "[audit]\nenabled = false\n").unwrap();
     let disabled = run(&["audit", "verify", "--config", path(&off)]);
     assert_eq!(disabled.code, 64, "{disabled:?}");
+}
+
+// --- signatures, anchors, keygen ------------------------------------------------------------
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// Runs `audit keygen` for `private` in `dir`; the key it wrote.
+fn keygen(private: &Path) -> SigningKey {
+    let made = run(&["audit", "keygen", path(private)]);
+    assert_eq!(made.code, 0, "{made:?}");
+    SigningKey::from_text(&std::fs::read_to_string(private).unwrap()).unwrap()
+}
+
+#[test]
+fn keygen_writes_the_private_key_0600_and_the_public_key_and_never_prints_the_private_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("audit-signing.key");
+    let made = run(&["audit", "keygen", path(&private)]);
+    assert_eq!(made.code, 0, "{made:?}");
+    let secret = std::fs::read_to_string(&private).unwrap();
+    assert!(
+        secret.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+        "{secret}"
+    );
+    let body: String = secret.lines().filter(|l| !l.starts_with("-----")).collect();
+    for output in [&made.stdout, &made.stderr] {
+        assert!(!output.contains(&body), "{output}");
+        assert!(!output.contains("PRIVATE KEY"), "{output}");
+    }
+    let public_path = dir.path().join("audit-signing.key.pub");
+    let public = std::fs::read_to_string(&public_path).unwrap();
+    assert_eq!(made.stdout, public, "the public key is printed");
+    let key = SigningKey::from_text(&secret).unwrap();
+    assert_eq!(PublicKey::from_text(&public).unwrap(), key.public_key());
+    assert!(made.stderr.contains(key.id()), "{}", made.stderr);
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&private), 0o600);
+        assert_eq!(mode(&public_path), 0o644);
+    }
+
+    // An existing key is not replaced without --force.
+    let again = run(&["audit", "keygen", path(&private)]);
+    assert_eq!(again.code, 64, "{again:?}");
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    assert_eq!(std::fs::read_to_string(&private).unwrap(), secret);
+    let forced = run(&["audit", "keygen", path(&private), "--force"]);
+    assert_eq!(forced.code, 0, "{forced:?}");
+    assert_ne!(std::fs::read_to_string(&private).unwrap(), secret);
+    #[cfg(unix)]
+    assert_eq!(mode(&private), 0o600);
+
+    let elsewhere = dir.path().join("for-the-auditor.pub");
+    let other = run(&[
+        "audit",
+        "keygen",
+        path(&dir.path().join("second.key")),
+        "--public",
+        path(&elsewhere),
+    ]);
+    assert_eq!(other.code, 0, "{other:?}");
+    assert!(elsewhere.exists());
+    let same = run(&[
+        "audit",
+        "keygen",
+        path(&dir.path().join("third.key")),
+        "--public",
+        path(&dir.path().join("third.key")),
+    ]);
+    assert_eq!(same.code, 64, "{same:?}");
+    let nowhere = run(&["audit", "keygen", path(&dir.path().join("no/such/dir.key"))]);
+    assert_eq!(nowhere.code, 74, "{nowhere:?}");
+    assert_eq!(nowhere.stderr.lines().count(), 1, "{}", nowhere.stderr);
+}
+
+#[test]
+fn verify_checks_signatures_with_the_public_key_alone() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(&keys.path().join("signing.key"));
+    let public = keys.path().join("signing.key.pub");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_at(dir.path(), base());
+    config.signer = Some(key);
+    write_all(
+        config,
+        (0..5).map(|n| simple(n, base() + minutes(n))).collect(),
+    );
+
+    let ok = run(&[
+        "audit",
+        "verify",
+        path(dir.path()),
+        "--public-key",
+        path(&public),
+    ]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(!ok.stdout.contains("warning"), "{}", ok.stdout);
+    // Without it the chain verifies, and a warning says the signatures were not checked.
+    let unkeyed = run(&["audit", "verify", path(dir.path())]);
+    assert_eq!(unkeyed.code, 0, "{unkeyed:?}");
+    assert!(
+        unkeyed.stdout.contains("--public-key"),
+        "{}",
+        unkeyed.stdout
+    );
+    // Another key's public key.
+    let other = keygen(&keys.path().join("other.key"));
+    let wrong = run(&[
+        "audit",
+        "verify",
+        path(dir.path()),
+        "--public-key",
+        path(&keys.path().join("other.key.pub")),
+    ]);
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    assert!(wrong.stdout.contains("signature"), "{}", wrong.stdout);
+    drop(other);
+
+    // A line forged without the private key: every hash after it and the head recomputed,
+    // the old signatures left in place.
+    let file = &audit_files(dir.path())[0];
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut prev = warden_audit::chain::GENESIS.to_owned();
+    let mut forged = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut value: Value = serde_json::from_str(line).unwrap();
+        if i == 2 {
+            value["model"] = Value::from("hr.employee");
+        }
+        value["prev"] = Value::from(prev.clone());
+        let line = value.to_string();
+        prev = warden_audit::chain::hash_hex(line.as_bytes());
+        forged.push_str(&line);
+        forged.push('\n');
+    }
+    std::fs::write(file, forged).unwrap();
+    let head_path = dir.path().join("warden.head");
+    let mut head: Value =
+        serde_json::from_str(std::fs::read_to_string(&head_path).unwrap().trim()).unwrap();
+    head["hash"] = Value::from(prev);
+    std::fs::write(&head_path, head.to_string()).unwrap();
+    let broken = run(&[
+        "audit",
+        "verify",
+        path(dir.path()),
+        "--public-key",
+        path(&public),
+    ]);
+    assert_eq!(broken.code, 1, "{broken:?}");
+    assert!(
+        broken.stdout.contains("line 3") && broken.stdout.contains("signature does not verify"),
+        "{}",
+        broken.stdout
+    );
+
+    for bad in ["nowhere.pub", "signing.key"] {
+        let unusable = run(&[
+            "audit",
+            "verify",
+            path(dir.path()),
+            "--public-key",
+            path(&keys.path().join(bad)),
+        ]);
+        assert_eq!(unusable.code, 64, "{bad}: {unusable:?}");
+        assert!(
+            unusable.stderr.contains("--public-key"),
+            "{}",
+            unusable.stderr
+        );
+        assert_eq!(unusable.stderr.lines().count(), 1, "{}", unusable.stderr);
+    }
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap().path();
+        std::fs::copy(&entry, to.join(entry.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn verify_checks_that_the_log_reaches_every_anchored_checkpoint() {
+    let root = tempfile::tempdir().unwrap();
+    let key = keygen(&root.path().join("signing.key"));
+    let public = root.path().join("signing.key.pub");
+    let dir = root.path().join("audit");
+    let anchors = root.path().join("anchors.jsonl");
+    let signed = |at: SystemTime| {
+        let mut config = config_at(&dir, at);
+        config.signer = Some(key.clone());
+        config.anchors_file = Some(anchors.clone());
+        config
+    };
+    write_all(signed(base()), (0..5).map(|n| simple(n, base())).collect());
+    let copy = root.path().join("copy");
+    copy_folder(&dir, &copy);
+    let later = base() + minutes(30);
+    write_all(signed(later), (5..10).map(|n| simple(n, later)).collect());
+
+    let args = |extra: &[&str]| -> Run {
+        let mut all = vec!["audit", "verify", path(&dir), "--public-key", path(&public)];
+        all.extend_from_slice(extra);
+        run(&all)
+    };
+    let ok = args(&["--anchors", path(&anchors)]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(ok.stdout.contains("4 checkpoints reached"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("signatures checked"), "{}", ok.stdout);
+    let json = args(&["--anchors", path(&anchors), "--json"]);
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["anchors"]["checkpoints"], 4);
+    assert_eq!(report["streams"][0]["checkpoints"], 4);
+
+    // The folder rolled back to the copy taken before the second run: a valid chain, but it
+    // does not reach the second run's checkpoints.
+    std::fs::remove_dir_all(&dir).unwrap();
+    copy_folder(&copy, &dir);
+    let without = args(&[]);
+    assert_eq!(without.code, 0, "invisible from inside: {without:?}");
+    let rolled = args(&["--anchors", path(&anchors)]);
+    assert_eq!(rolled.code, 1, "{rolled:?}");
+    assert!(
+        rolled.stdout.contains("checkpoint of stream warden at seq")
+            && rolled.stdout.contains("rolled back"),
+        "{}",
+        rolled.stdout
+    );
+    assert!(rolled.stderr.contains("broken"), "{}", rolled.stderr);
+
+    // A checkpoint edited in the anchors file.
+    let text = std::fs::read_to_string(&anchors).unwrap();
+    let edited = root.path().join("edited.jsonl");
+    std::fs::write(
+        &edited,
+        text.replacen("\"reason\":\"start\"", "\"reason\":\"stArt\"", 1),
+    )
+    .unwrap();
+    copy_folder(&copy, &dir);
+    let forged = args(&["--anchors", path(&edited)]);
+    assert_eq!(forged.code, 1, "{forged:?}");
+    assert!(
+        forged.stdout.contains("does not verify"),
+        "{}",
+        forged.stdout
+    );
+
+    let missing = args(&["--anchors", path(&root.path().join("nowhere.jsonl"))]);
+    assert_eq!(missing.code, 74, "{missing:?}");
+    assert!(
+        missing.stderr.contains("cannot read the anchors file"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn verify_fails_on_a_stream_without_its_head() {
+    let dir = tempfile::tempdir().unwrap();
+    write_all(
+        config_at(dir.path(), base()),
+        (0..3).map(|n| simple(n, base())).collect(),
+    );
+    std::fs::remove_file(dir.path().join("warden.head")).unwrap();
+    let headless = run(&["audit", "verify", path(dir.path())]);
+    assert_eq!(headless.code, 1, "{headless:?}");
+    assert!(
+        headless.stdout.contains("warden.head is missing"),
+        "{}",
+        headless.stdout
+    );
 }
 
 // --- search -------------------------------------------------------------------------------

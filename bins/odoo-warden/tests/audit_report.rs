@@ -320,6 +320,61 @@ fn run_args(dir: &Path, extra: &[&str]) -> Run {
 }
 
 #[test]
+fn signatures_and_anchors_are_checked_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let anchors = outside.path().join("anchors.jsonl");
+    let (key, _) = warden_audit::signing::SigningKey::generate().unwrap();
+    let public = outside.path().join("audit.pub");
+    std::fs::write(&public, key.public_key().to_pem()).unwrap();
+    report_data::write_week_signed(dir.path(), key, &anchors);
+    let keys = ["--public-key", path(&public), "--anchors", path(&anchors)];
+
+    let report = json_report(dir.path(), &keys);
+    let verification = &report["verification"];
+    assert_eq!(verification["ok"], true, "{verification}");
+    assert_eq!(verification["signatures_checked"], true);
+    let checkpoints = verification["anchors"]["checkpoints"].as_u64().unwrap();
+    assert!(checkpoints > 0, "{verification}");
+    assert_eq!(verification["anchors"]["signatures_checked"], true);
+    assert!(verification["streams"][0]["checkpoints"].as_u64().unwrap() > 0);
+    let page = run_args(dir.path(), &[&["--html", "-"][..], &keys[..]].concat()).stdout;
+    assert!(page.contains("data-anchors=\"checked\""));
+    assert!(page.contains("their signatures checked with the public key given"));
+    assert!(page.contains(&format!("<b>{checkpoints} checkpoints</b>")));
+
+    // Another key's signatures do not verify.
+    let (other, _) = warden_audit::signing::SigningKey::generate().unwrap();
+    std::fs::write(&public, other.public_key().to_pem()).unwrap();
+    let mut args = vec![
+        "audit",
+        "report",
+        path(dir.path()),
+        "--since",
+        SINCE,
+        "--until",
+        UNTIL,
+    ];
+    args.extend_from_slice(&keys);
+    args.push("--json");
+    let refused = run(&args);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let report: Value = serde_json::from_str(&refused.stdout).unwrap();
+    assert_eq!(report["verification"]["ok"], false);
+    // An anchors file that cannot be read: exit status 74.
+    let missing = outside.path().join("none.jsonl");
+    let gone = run(&[
+        "audit",
+        "report",
+        path(dir.path()),
+        "--anchors",
+        path(&missing),
+        "--json",
+    ]);
+    assert_eq!(gone.code, 74, "{gone:?}");
+}
+
+#[test]
 fn a_broken_chain_or_no_files_is_reported_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     report_data::write_week(dir.path());

@@ -105,6 +105,51 @@ fn a_sound_deployment_passes_and_each_fault_is_named() -> anyhow::Result<()> {
 }
 
 #[test]
+fn the_anchors_file_is_checked() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let sim = runtime.block_on(warden_odoo_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        warden_odoo_sim::SimOptions::default(),
+    ))?;
+    let key = sim.api_key("sales_agent").expect("demo user");
+    let setup = Setup::new(
+        &(config_for(&sim.url(), sim.database())
+            + "signing_key_file = \"signing.pem\"\nanchors_file = \"anchors/checkpoints.jsonl\"\n"),
+    );
+    setup.create_key("alice", "reader", &["--expires", "30d"]);
+    let keygen = std::process::Command::new(env!("CARGO_BIN_EXE_odoo-warden"))
+        .args(["audit", "keygen"])
+        .arg(setup.dir.path().join("signing.pem"))
+        .output()?;
+    assert!(keygen.status.success(), "{keygen:?}");
+    // Its folder is missing: the gateway could not start.
+    let (run, checks) = doctor(&setup, &key, true);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(status_of(&checks, "anchors"), "fail", "{checks:?}");
+    // There, not yet created: ok.
+    let folder = setup.dir.path().join("anchors");
+    std::fs::create_dir_all(&folder)?;
+    let (run, checks) = doctor(&setup, &key, true);
+    assert_eq!(status_of(&checks, "anchors"), "ok", "{checks:?}");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // Writable by others: a warning.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = folder.join("checkpoints.jsonl");
+        std::fs::write(&file, "")?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))?;
+        let (run, checks) = doctor(&setup, &key, true);
+        assert_eq!(status_of(&checks, "anchors"), "warn", "{checks:?}");
+        assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        let (_, checks) = doctor(&setup, &key, true);
+        assert_eq!(status_of(&checks, "anchors"), "ok", "{checks:?}");
+    }
+    Ok(())
+}
+
+#[test]
 fn an_unreachable_odoo_fails_and_a_bad_configuration_is_a_usage_error() {
     // Nothing listens on port 9 of loopback (discard): the identity FAILs.
     let setup = Setup::new(&config_for("http://127.0.0.1:9", "odoo"));

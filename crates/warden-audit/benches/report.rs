@@ -224,7 +224,7 @@ fn main() {
     let t = Instant::now();
     let mut figures = report::aggregate(&dir, &options).expect("aggregate");
     let aggregated = t.elapsed();
-    figures.verification = report::verification(chains, false);
+    figures.verification = report::verification(chains, &VerifyOptions::default());
     let t = Instant::now();
     let page = html::render(&figures);
     let rendered = t.elapsed();

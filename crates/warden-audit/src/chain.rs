@@ -6,9 +6,14 @@
 //! of every byte of the line before `,"mac":`. The next line's `prev` is the SHA-256 of the whole
 //! line, `mac` included.
 //!
+//! With an Ed25519 signing key ([`crate::signing`]), the line then ends with `sig`: the
+//! signature of every byte of the line before `,"sig":` (the `mac`, if any, included), checked
+//! with the public key alone.
+//!
 //! So changing a byte of a line breaks the next line's `prev`; removing or reordering lines
-//! breaks `seq` and `prev`; and without the seal key, nobody can write a chain that verifies
-//! under it. Every file opens with a `chain` record (`op: file_start`) whose `prev` is the hash of
+//! breaks `seq` and `prev`; and without the seal key (or the private signing key), nobody can
+//! write a chain that verifies under it. A sealed or signed line also vouches for every line
+//! before it, through its `prev`. Every file opens with a `chain` record (`op: file_start`) whose `prev` is the hash of
 //! the last line of the stream's previous file: files are linked, and a missing file is found.
 
 use hmac::{Hmac, Mac};
@@ -16,18 +21,23 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::signing::{SIGNATURE_HEX_LEN, SigningKey};
+
 /// The `prev` of the first line of a stream.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The suffix a sealed line ends with: `,"mac":"` 64 hex digits `"}`.
-const MAC_SUFFIX_LEN: usize = 8 + 64 + 2;
+/// The member a sealed line ends with (before its `}` or its `sig`): `,"mac":"` 64 hex `"`.
+const MAC_MEMBER_LEN: usize = 8 + 64 + 1;
+
+/// The member a signed line ends with (before its `}`): `,"sig":"` 128 hex `"`.
+const SIG_MEMBER_LEN: usize = 8 + SIGNATURE_HEX_LEN + 1;
 
 /// The SHA-256 of `bytes` in lowercase hex.
 pub fn hash_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
@@ -83,13 +93,19 @@ fn unreachable_hmac() -> Hmac<Sha256> {
 }
 
 /// One line of the chain: `{"seq":N,"prev":"…",` + the members of `object` (a JSON object's
-/// text) + (sealed) `,"mac":"…"`, without the newline.
-pub(crate) fn encode_line(seq: u64, prev: &str, object: &str, seal: Option<&SealKey>) -> String {
+/// text) + (sealed) `,"mac":"…"` + (signed) `,"sig":"…"`, without the newline.
+pub(crate) fn encode_line(
+    seq: u64,
+    prev: &str,
+    object: &str,
+    seal: Option<&SealKey>,
+    signer: Option<&SigningKey>,
+) -> String {
     let members = object
         .strip_prefix('{')
         .and_then(|rest| rest.strip_suffix('}'))
         .unwrap_or("");
-    let mut line = String::with_capacity(members.len() + 120);
+    let mut line = String::with_capacity(members.len() + 280);
     line.push_str("{\"seq\":");
     line.push_str(&seq.to_string());
     line.push_str(",\"prev\":\"");
@@ -99,28 +115,60 @@ pub(crate) fn encode_line(seq: u64, prev: &str, object: &str, seal: Option<&Seal
         line.push(',');
         line.push_str(members);
     }
-    match seal {
-        Some(key) => {
-            let mac = key.seal_hex(line.as_bytes());
-            line.push_str(",\"mac\":\"");
-            line.push_str(&mac);
-            line.push_str("\"}");
-        }
-        None => line.push('}'),
+    if let Some(key) = seal {
+        let mac = key.seal_hex(line.as_bytes());
+        line.push_str(",\"mac\":\"");
+        line.push_str(&mac);
+        line.push('"');
     }
+    if let Some(key) = signer {
+        let sig = key.sign_hex(line.as_bytes());
+        line.push_str(",\"sig\":\"");
+        line.push_str(&sig);
+        line.push('"');
+    }
+    line.push('}');
     line
 }
 
-/// The bytes a seal covers and the seal, when the line ends with one.
-pub(crate) fn split_seal(line: &str) -> Option<(&str, &str)> {
-    if line.len() < MAC_SUFFIX_LEN || !line.is_char_boundary(line.len() - MAC_SUFFIX_LEN) {
+/// What a line ends with: its seal and its signature, each with the bytes it covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Trailer<'a> {
+    /// The bytes the seal covers, and the seal (hex).
+    pub(crate) mac: Option<(&'a str, &'a str)>,
+    /// The bytes the signature covers, and the signature (hex).
+    pub(crate) sig: Option<(&'a str, &'a str)>,
+}
+
+/// The trailing `,"name":"<hex>"` member of `inner` (a line without its `}`), when there is one
+/// of `len` bytes: what comes before it, and the hex.
+fn trailing_member<'a>(inner: &'a str, name: &str, len: usize) -> Option<(&'a str, &'a str)> {
+    if inner.len() < len || !inner.is_char_boundary(inner.len() - len) {
         return None;
     }
-    let (body, suffix) = line.split_at(line.len() - MAC_SUFFIX_LEN);
-    let mac = suffix.strip_prefix(",\"mac\":\"")?.strip_suffix("\"}")?;
-    mac.bytes()
+    let (body, member) = inner.split_at(inner.len() - len);
+    let value = member
+        .strip_prefix(",\"")?
+        .strip_prefix(name)?
+        .strip_prefix("\":\"")?
+        .strip_suffix('"')?;
+    value
+        .bytes()
         .all(|b| b.is_ascii_hexdigit())
-        .then_some((body, mac))
+        .then_some((body, value))
+}
+
+/// The seal and the signature a line ends with, if any.
+pub(crate) fn trailer(line: &str) -> Trailer<'_> {
+    let Some(mut inner) = line.strip_suffix('}') else {
+        return Trailer::default();
+    };
+    let sig = trailing_member(inner, "sig", SIG_MEMBER_LEN);
+    if let Some((body, _)) = sig {
+        inner = body;
+    }
+    let mac = trailing_member(inner, "mac", MAC_MEMBER_LEN);
+    Trailer { mac, sig }
 }
 
 /// What the chain itself records: file starts, retention and closes.
@@ -142,6 +190,11 @@ pub enum ChainRecord {
         /// stopped mid-write), left as found.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         torn_tail_bytes: Option<u64>,
+        /// The line the stream's head named when the writer took the stream over, when the
+        /// writer found the stream ending before it: lines after the one it goes on from were
+        /// lost (a power loss with relaxed durability) or removed while no writer ran.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        head_ahead: Option<HeadAhead>,
     },
     /// Files of the stream removed by retention (written before they are removed).
     Retention {
@@ -155,6 +208,15 @@ pub enum ChainRecord {
         /// `day`, `size` or `shutdown`.
         reason: String,
     },
+}
+
+/// Where the head said a stream ended: see [`ChainRecord::FileStart`]'s `head_ahead`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadAhead {
+    /// The file the head named.
+    pub file: String,
+    /// The `seq` the head named.
+    pub seq: u64,
 }
 
 /// A file removed by retention, with what the next file's start links to.
@@ -187,7 +249,7 @@ mod tests {
 
     #[test]
     fn a_line_carries_seq_prev_and_the_members() {
-        let line = encode_line(7, GENESIS, r#"{"a":1,"b":"x"}"#, None);
+        let line = encode_line(7, GENESIS, r#"{"a":1,"b":"x"}"#, None, None);
         let value: serde_json::Value = serde_json::from_str(&line).expect("json");
         assert_eq!(value["seq"], 7);
         assert_eq!(value["prev"], GENESIS);
@@ -199,13 +261,42 @@ mod tests {
     fn a_sealed_line_verifies_only_under_its_key() {
         let key = SealKey::new(vec![7u8; 32]).expect("key");
         let other = SealKey::new(vec![8u8; 32]).expect("key");
-        let line = encode_line(1, GENESIS, r#"{"a":1}"#, Some(&key));
+        let line = encode_line(1, GENESIS, r#"{"a":1}"#, Some(&key), None);
         serde_json::from_str::<serde_json::Value>(&line).expect("still json");
-        let (body, mac) = split_seal(&line).expect("sealed");
+        let (body, mac) = trailer(&line).mac.expect("sealed");
         assert!(key.verify_hex(body.as_bytes(), mac));
         assert!(!other.verify_hex(body.as_bytes(), mac));
         let edited = body.replace("\"a\":1", "\"a\":2");
         assert!(!key.verify_hex(edited.as_bytes(), mac));
+    }
+
+    #[test]
+    fn a_signed_line_verifies_with_the_public_key_and_covers_the_seal() {
+        let seal = SealKey::new(vec![7u8; 32]).expect("key");
+        let (signer, _) = SigningKey::generate().expect("key");
+        let public = signer.public_key();
+        let line = encode_line(3, GENESIS, r#"{"a":1}"#, Some(&seal), Some(&signer));
+        let value: serde_json::Value = serde_json::from_str(&line).expect("still json");
+        assert_eq!(value["a"], 1);
+        let found = trailer(&line);
+        let (signed, sig) = found.sig.expect("signed");
+        let (sealed, mac) = found.mac.expect("sealed");
+        assert!(public.verify_hex(signed.as_bytes(), sig));
+        assert!(seal.verify_hex(sealed.as_bytes(), mac));
+        assert!(signed.ends_with(&format!("\"mac\":\"{mac}\"")), "{signed}");
+        let forged = signed.replace("\"a\":1", "\"a\":2");
+        assert!(!public.verify_hex(forged.as_bytes(), sig));
+        // Signed only.
+        let line = encode_line(3, GENESIS, r#"{"a":1}"#, None, Some(&signer));
+        let found = trailer(&line);
+        assert!(found.mac.is_none());
+        let (signed, sig) = found.sig.expect("signed");
+        assert!(public.verify_hex(signed.as_bytes(), sig));
+        // Neither.
+        assert_eq!(
+            trailer(&encode_line(3, GENESIS, "{}", None, None)),
+            Trailer::default()
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::checkpoint::Checkpoint;
+
 /// The version of the event schema written by this crate.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -32,6 +34,9 @@ pub enum EventKind {
     Alert,
     /// Events that a sink could not record (see [`Gap`]).
     Gap,
+    /// How far the audit files' chain reached, signed (see [`Checkpoint`]): made by the file
+    /// sink for the other sinks.
+    Checkpoint,
 }
 
 /// Allowed or denied.
@@ -273,6 +278,9 @@ pub struct AuditEvent {
     /// The gap (gaps only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    /// The checkpoint (checkpoints only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
 }
 
 impl AuditEvent {
@@ -310,6 +318,7 @@ impl AuditEvent {
             arguments: None,
             alert: None,
             gap: None,
+            checkpoint: None,
         }
     }
 
@@ -334,6 +343,13 @@ impl AuditEvent {
     pub fn gap(at: SystemTime, gap: Gap) -> Self {
         let mut event = Self::new(EventKind::Gap, at);
         event.gap = Some(gap);
+        event
+    }
+
+    /// A checkpoint event at `at`.
+    pub fn checkpoint(at: SystemTime, checkpoint: Checkpoint) -> Self {
+        let mut event = Self::new(EventKind::Checkpoint, at);
+        event.checkpoint = Some(checkpoint);
         event
     }
 

@@ -8,8 +8,13 @@
 //! next free stream (`<stream>.2`, `<stream>.3`, …), so processes never interleave lines of
 //! one chain. Each start of a writer opens a new file that links to the stream's last line.
 //!
-//! Beside the files, `<stream>.head` names the last line written (file, `seq`, hash): a
-//! truncation of the newest file is found by comparing it with the file.
+//! Beside the files, `<stream>.head` names the last line written (file, `seq`, hash; sealed and
+//! signed like the lines): a truncation of the newest file is found by comparing it with the
+//! file, and a stream without its head does not verify.
+//!
+//! With a signing key, the sink also makes checkpoints ([`crate::checkpoint`]) when it starts,
+//! at every rotation, at shutdown and every `checkpoint_interval` while events are written:
+//! appended to the anchors file, if one is set, and handed to the other sinks.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -20,7 +25,9 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{self, ChainRecord, GENESIS, RemovedFile, SealKey};
+use crate::checkpoint::{AnchorWriter, Checkpoint};
 use crate::event::{AuditEvent, format_time};
+use crate::signing::SigningKey;
 use crate::sink::{Batching, Sink, SinkError};
 
 /// Where the time comes from (rotation, retention, chain records); tests inject a fake one.
@@ -68,6 +75,14 @@ pub struct JsonlConfig {
     pub durability: Durability,
     /// Seals every line with HMAC-SHA256 when set.
     pub seal: Option<SealKey>,
+    /// Signs every line, the head and the checkpoints with Ed25519 when set; checkpoints are
+    /// made only with a signing key.
+    pub signer: Option<SigningKey>,
+    /// While events are written, a checkpoint at least this often (default 5 minutes).
+    pub checkpoint_interval: Duration,
+    /// Where checkpoints are also appended (JSON lines, created 0600): a file outside the
+    /// folder. Needs [`Self::signer`].
+    pub anchors_file: Option<PathBuf>,
     /// The clock (default: the system's).
     pub clock: Arc<dyn Clock>,
 }
@@ -81,6 +96,9 @@ impl std::fmt::Debug for JsonlConfig {
             .field("retention_days", &self.retention_days)
             .field("durability", &self.durability)
             .field("sealed", &self.seal.is_some())
+            .field("signer", &self.signer)
+            .field("checkpoint_interval", &self.checkpoint_interval)
+            .field("anchors_file", &self.anchors_file)
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +113,9 @@ impl JsonlConfig {
             retention_days: 90,
             durability: Durability::EveryEvent,
             seal: None,
+            signer: None,
+            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            anchors_file: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -102,6 +123,8 @@ impl JsonlConfig {
 
 /// The default stream name.
 pub const DEFAULT_STREAM: &str = "warden";
+/// How often a checkpoint is made while events are written, by default.
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(300);
 /// How many streams of one name a folder may hold (`warden`, `warden.2`, … `warden.64`).
 const MAX_STREAMS: usize = 64;
 
@@ -121,6 +144,9 @@ pub struct Head {
     /// HMAC of the members above under the seal key, when sealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// Ed25519 signature of [`Head::signed_text`], when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 impl Head {
@@ -129,6 +155,21 @@ impl Head {
             "{}\n{}\n{}\n{}\n{}",
             self.stream, self.file, self.seq, self.hash, self.time
         )
+    }
+
+    /// What the head's signature covers: a fixed first line, then stream, file, `seq`, hash
+    /// and time, one per line.
+    pub fn signed_text(&self) -> String {
+        format!("odoo-warden head 1\n{}", self.seal_body())
+    }
+
+    /// The head in the text of a head file: its first JSON value (a head file cut short or
+    /// with bytes after the value still reads).
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<Self>()
+            .next()?
+            .ok()
     }
 }
 
@@ -263,6 +304,11 @@ pub struct JsonlSink {
     prev: String,
     head: File,
     name: String,
+    anchors: Option<AnchorWriter>,
+    /// Checkpoints made and not yet taken by the pipeline.
+    emitted: Vec<Arc<AuditEvent>>,
+    /// When the last checkpoint was made, and the `seq` it named.
+    last_checkpoint: Option<(SystemTime, u64)>,
 }
 
 impl std::fmt::Debug for JsonlSink {
@@ -327,13 +373,45 @@ impl JsonlSink {
             return Err(SinkError::new("audit retention must be at least 1 day"));
         }
         create_dir(&config.dir)?;
+        let anchors = match &config.anchors_file {
+            None => None,
+            Some(_) if config.signer.is_none() => {
+                return Err(SinkError::new(
+                    "an anchors file needs a signing key: checkpoints are signed",
+                ));
+            }
+            Some(path) => {
+                outside_folder(path, &config.dir)?;
+                Some(
+                    AnchorWriter::open(path)
+                        .map_err(|e| io_error("cannot open the anchors file", path, &e))?,
+                )
+            }
+        };
         let (stream, lock) = Self::take_stream(&config)?;
         let files = stream_files(&config.dir)
             .map_err(|e| io_error("cannot list the audit folder", &config.dir, &e))?;
-        let previous = files
+        let mut mine = files
             .into_iter()
             .find(|(name, _)| *name == stream)
-            .and_then(|(_, files)| files.into_iter().last());
+            .map(|(_, files)| files)
+            .unwrap_or_default();
+        // A newest file with nothing in it: the writer stopped between creating it and writing
+        // its start record. It holds no line, so it is removed and its number taken again, and
+        // the chain goes on from the file before it (kept, it would fail every verify).
+        if let Some(last) = mine.last()
+            && std::fs::metadata(&last.path).is_ok_and(|m| m.len() == 0)
+        {
+            std::fs::remove_file(&last.path)
+                .map_err(|e| io_error("cannot remove the empty audit file", &last.path, &e))?;
+            sync_dir(&config.dir);
+            tracing::warn!(
+                file = %last.name,
+                "the last audit file was empty (the writer was stopped as it began it); removed"
+            );
+            mine.pop();
+        }
+        let previous = mine.pop();
         let (next_seq, prev, previous_name, torn) = match &previous {
             None => (0, GENESIS.to_owned(), None, 0),
             Some(file) => {
@@ -360,6 +438,28 @@ impl JsonlSink {
             );
         }
         let head_path = config.dir.join(format!("{stream}.head"));
+        // The head names the last line the previous writer wrote: ending before it, the stream
+        // lost lines since, and the new file's start record says so for good.
+        let head_ahead = std::fs::read_to_string(&head_path)
+            .ok()
+            .and_then(|text| Head::parse(&text))
+            .filter(|head| head.stream == stream)
+            .filter(|head| match &previous_name {
+                None => true,
+                Some(_) => head.seq >= next_seq,
+            })
+            .map(|head| chain::HeadAhead {
+                file: head.file,
+                seq: head.seq,
+            });
+        if let Some(ahead) = &head_ahead {
+            tracing::warn!(
+                file = %ahead.file,
+                seq = ahead.seq,
+                found = next_seq.checked_sub(1),
+                "the audit stream ends before the line its head names: lines were lost or removed while no writer ran; the new file's start record says so"
+            );
+        }
         let head = private_options()
             .read(true)
             .write(true)
@@ -384,9 +484,13 @@ impl JsonlSink {
             next_seq,
             prev,
             head,
+            anchors,
+            emitted: Vec::new(),
+            last_checkpoint: None,
         };
-        sink.start_file(previous_name, "start", torn)?;
+        sink.start_file_after(previous_name, "start", torn, head_ahead)?;
         sink.prune()?;
+        sink.checkpoint("start");
         Ok(sink)
     }
 
@@ -448,7 +552,13 @@ impl JsonlSink {
 
     /// Write `object` (a JSON object's text) as the next line; on failure nothing is left of it.
     fn append(&mut self, object: &str) -> Result<(), SinkError> {
-        let line = chain::encode_line(self.next_seq, &self.prev, object, self.config.seal.as_ref());
+        let line = chain::encode_line(
+            self.next_seq,
+            &self.prev,
+            object,
+            self.config.seal.as_ref(),
+            self.config.signer.as_ref(),
+        );
         let mut bytes = line.into_bytes();
         let hash = chain::hash_hex(&bytes);
         bytes.push(b'\n');
@@ -493,21 +603,34 @@ impl JsonlSink {
         reason: &str,
         torn: u64,
     ) -> Result<(), SinkError> {
+        self.start_file_after(previous_file, reason, torn, None)
+    }
+
+    fn start_file_after(
+        &mut self,
+        previous_file: Option<String>,
+        reason: &str,
+        torn: u64,
+        head_ahead: Option<chain::HeadAhead>,
+    ) -> Result<(), SinkError> {
         let record = ChainRecord::FileStart {
             stream: self.stream.clone(),
             file: self.file_name.clone(),
             previous_file,
             reason: reason.to_owned(),
             torn_tail_bytes: (torn > 0).then_some(torn),
+            head_ahead,
         };
         let object = self.chain_object(&record);
         self.append(&object)?;
         self.sync()?;
-        self.write_head();
+        self.write_head(true);
         Ok(())
     }
 
-    fn write_head(&mut self) {
+    /// Rewrite the head file; `sync` makes it durable (at a file's start, retention and
+    /// shutdown: the head of a new stream is never left empty by a power loss).
+    fn write_head(&mut self, sync: bool) {
         let mut head = Head {
             stream: self.stream.clone(),
             file: self.file_name.clone(),
@@ -515,18 +638,24 @@ impl JsonlSink {
             hash: self.prev.clone(),
             time: format_time(self.config.clock.now()),
             mac: None,
+            sig: None,
         };
         if let Some(key) = &self.config.seal {
             head.mac = Some(key.seal_hex(head.seal_body().as_bytes()));
         }
+        if let Some(key) = &self.config.signer {
+            head.sig = Some(key.sign_hex(head.signed_text().as_bytes()));
+        }
         let mut text = serde_json::to_string(&head).unwrap_or_default();
         text.push('\n');
-        // Advisory: the chain itself is the record; a head that lags after a crash is fine.
+        // Written over the old head, then cut to length (never emptied first): a crash leaves
+        // the old head or the new one. A head that lags after a crash is fine.
         let written = self
             .head
-            .set_len(0)
-            .and_then(|()| self.head.seek(SeekFrom::Start(0)))
-            .and_then(|_| self.head.write_all(text.as_bytes()));
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.head.write_all(text.as_bytes()))
+            .and_then(|()| self.head.set_len(text.len() as u64))
+            .and_then(|()| if sync { self.head.sync_data() } else { Ok(()) });
         if let Err(error) = written {
             tracing::warn!(%error, "cannot update the audit head file");
         }
@@ -548,7 +677,65 @@ impl JsonlSink {
         self.file_number = number;
         self.file_bytes = 0;
         self.start_file(Some(previous), reason, 0)?;
-        self.prune()
+        self.prune()?;
+        self.checkpoint(reason);
+        Ok(())
+    }
+
+    /// Make a checkpoint of the stream's last line (with a signing key only): append it to the
+    /// anchors file and keep it for the other sinks. A failure to append is logged, not fatal:
+    /// the checkpoint still goes to the other sinks, and the next one is appended again.
+    fn checkpoint(&mut self, reason: &str) {
+        let Some(key) = &self.config.signer else {
+            return;
+        };
+        let now = self.config.clock.now();
+        let seq = self.next_seq.saturating_sub(1);
+        let checkpoint = Checkpoint::new(
+            key,
+            &self.stream,
+            &self.file_name,
+            seq,
+            &self.prev,
+            &format_time(now),
+            reason,
+        );
+        let event = AuditEvent::checkpoint(now, checkpoint);
+        if let Some(anchors) = &mut self.anchors {
+            let appended = serde_json::to_string(&event)
+                .map_err(std::io::Error::other)
+                .and_then(|line| anchors.append(&line));
+            if let Err(error) = appended {
+                tracing::error!(
+                    file = %anchors.path().display(),
+                    %error,
+                    "cannot append the audit checkpoint to the anchors file"
+                );
+            }
+        }
+        self.emitted.push(Arc::new(event));
+        self.last_checkpoint = Some((now, seq));
+    }
+
+    /// A checkpoint if the interval has passed since the last one and lines were written since.
+    fn checkpoint_if_due(&mut self) {
+        if self.config.signer.is_none() {
+            return;
+        }
+        let now = self.config.clock.now();
+        let seq = self.next_seq.saturating_sub(1);
+        let due = match self.last_checkpoint {
+            None => true,
+            Some((at, last_seq)) => {
+                last_seq != seq
+                    && now
+                        .duration_since(at)
+                        .is_ok_and(|since| since >= self.config.checkpoint_interval)
+            }
+        };
+        if due {
+            self.checkpoint("interval");
+        }
     }
 
     /// Remove this stream's files older than the retention, after recording which.
@@ -592,7 +779,7 @@ impl JsonlSink {
         });
         self.append(&record)?;
         self.sync()?;
-        self.write_head();
+        self.write_head(true);
         for file in old {
             if let Err(error) = fs::remove_file(&file.path) {
                 tracing::warn!(file = %file.name, %error, "cannot remove an expired audit file");
@@ -622,7 +809,8 @@ impl JsonlSink {
         if self.config.durability != Durability::EveryEvent {
             self.sync()?;
         }
-        self.write_head();
+        self.write_head(false);
+        self.checkpoint_if_due();
         Ok(())
     }
 }
@@ -667,7 +855,48 @@ impl Sink for JsonlSink {
         });
         self.append(&close)?;
         self.sync()?;
-        self.write_head();
+        self.write_head(true);
+        self.checkpoint("shutdown");
         Ok(())
     }
+
+    fn emits(&self) -> bool {
+        self.config.signer.is_some()
+    }
+
+    fn take_emitted(&mut self) -> Vec<Arc<AuditEvent>> {
+        std::mem::take(&mut self.emitted)
+    }
+
+    fn tick_interval(&self) -> Option<Duration> {
+        self.config
+            .signer
+            .as_ref()
+            .map(|_| self.config.checkpoint_interval.min(Duration::from_secs(1)))
+    }
+
+    fn tick(&mut self) -> Result<(), SinkError> {
+        self.checkpoint_if_due();
+        Ok(())
+    }
+}
+
+/// Refuse an anchors file inside the audit folder: whoever can change the folder could change
+/// the anchors too.
+fn outside_folder(anchors: &Path, dir: &Path) -> Result<(), SinkError> {
+    let parent = match anchors.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let parent = fs::canonicalize(parent)
+        .map_err(|e| io_error("cannot find the anchors file's folder", parent, &e))?;
+    let dir = fs::canonicalize(dir).map_err(|e| io_error("cannot find", dir, &e))?;
+    if parent.starts_with(&dir) {
+        return Err(SinkError::new(format!(
+            "the anchors file {} is inside the audit folder: keep it elsewhere (another volume), \
+             out of reach of whoever can change the folder",
+            anchors.display()
+        )));
+    }
+    Ok(())
 }

@@ -9,6 +9,9 @@
 //!   [`FailurePolicy`] per sink: fail closed (`block`) or count and report the loss (`drop`).
 //! - [`alerts`]: bursts of denials, failed authentications, rate-limit hits, a key used from a new
 //!   address, use outside working hours — recorded as events.
+//! - [`signing`] and [`checkpoint`]: Ed25519 signatures of lines, heads and checkpoints, so the
+//!   log can be checked with a public key alone; checkpoints kept outside the folder (an anchors
+//!   file, the webhook) show a rollback of the whole folder.
 //! - [`verify`] and [`search`]: check a folder's chains (the first broken event and why), and
 //!   stream its events through a filter (by key, model, record, outcome, time...).
 //! - [`report`]: a period's figures per key and profile with the chains' state, for people (a
@@ -18,21 +21,25 @@
 
 pub mod alerts;
 pub mod chain;
+pub mod checkpoint;
 pub mod event;
 pub mod jsonl;
 pub mod pipeline;
 pub mod report;
 pub mod search;
+pub mod signing;
 pub mod sink;
 pub mod verify;
 pub mod webhook;
 
 pub use alerts::AlertConfig;
+pub use checkpoint::{Anchors, Checkpoint};
 pub use event::{
     Alert, AuditEvent, Decision, EventKind, Gap, Latency, Outcome, OutcomeStatus, Verdict,
 };
 pub use jsonl::{Durability, JsonlConfig, JsonlSink};
 pub use pipeline::{AuditError, Auditor, FailurePolicy, SinkOptions, SinkStats};
+pub use signing::{PublicKey, SigningKey};
 pub use sink::{Batching, Sink, SinkError, Stream, StreamSink};
 pub use verify::{Report, VerifyOptions, verify_dir};
 pub use webhook::{WebhookConfig, WebhookSink};

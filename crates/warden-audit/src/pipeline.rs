@@ -12,6 +12,11 @@
 //!   the sink failed to write are counted ([`SinkStats::dropped`]) and, as soon as the sink
 //!   writes again, a [`Gap`] event records how many were lost, since when, and why.
 //!
+//! A sink may make events for the others ([`Sink::emits`]: the file sink's checkpoints); its
+//! thread queues them to every sink that does not make events itself, without waiting (a full queue counts them as
+//! dropped, as above). Such sinks are flushed and closed first, so that the checkpoint they make
+//! at shutdown still reaches the others.
+//!
 //! [`Auditor::shutdown`] flushes every queue and closes every sink.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -150,6 +155,15 @@ struct SinkHandle {
     tx: SyncSender<Message>,
     counters: Arc<Counters>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Whether the sink makes events for the others ([`Sink::emits`]).
+    emits: bool,
+}
+
+/// Another sink's queue, where an emitting sink's thread puts what it made.
+#[derive(Clone)]
+struct Target {
+    tx: SyncSender<Message>,
+    counters: Arc<Counters>,
 }
 
 struct Inner {
@@ -207,16 +221,44 @@ impl AuditorBuilder {
 
     /// Start one thread per sink.
     pub fn build(self) -> Result<Auditor, SinkError> {
+        // Every queue exists before any thread starts: an emitting sink's thread gets the
+        // queues of the sinks that do not emit. (Not those of other emitting sinks: two threads
+        // holding each other's queues would keep both open for ever.)
+        let emits: Vec<bool> = self.sinks.iter().map(|(sink, _)| sink.emits()).collect();
+        let queues: Vec<_> = self
+            .sinks
+            .iter()
+            .map(|(_, options)| {
+                let (tx, rx) = sync_channel(options.queue_capacity.max(1));
+                (tx, rx, Arc::new(Counters::default()))
+            })
+            .collect();
+        let targets: Vec<Target> = queues
+            .iter()
+            .zip(&emits)
+            .filter(|(_, emits)| !**emits)
+            .map(|((tx, _, counters), _)| Target {
+                tx: tx.clone(),
+                counters: Arc::clone(counters),
+            })
+            .collect();
+        let relays: Vec<Vec<Target>> = emits
+            .iter()
+            .map(|emits| if *emits { targets.clone() } else { Vec::new() })
+            .collect();
+        drop(targets);
         let mut sinks = Vec::with_capacity(self.sinks.len());
-        for (sink, options) in self.sinks {
+        for (((sink, options), (tx, rx, counters)), relay) in
+            self.sinks.into_iter().zip(queues).zip(relays)
+        {
             let name = sink.name().to_owned();
-            let (tx, rx) = sync_channel(options.queue_capacity.max(1));
-            let counters = Arc::new(Counters::default());
+            let emits = sink.emits();
             let worker = Worker {
                 sink,
                 rx,
                 counters: Arc::clone(&counters),
                 policy: options.policy,
+                relay,
             };
             let thread = std::thread::Builder::new()
                 .name(format!("audit-{name}"))
@@ -228,6 +270,7 @@ impl AuditorBuilder {
                 tx,
                 counters,
                 thread: Mutex::new(Some(thread)),
+                emits,
             });
         }
         Ok(Auditor {
@@ -385,30 +428,37 @@ impl Auditor {
     }
 
     /// Queue `message` (made with its acknowledgement) behind what every sink has queued, and
-    /// wait for all acknowledgements, at most `timeout` in all.
+    /// wait for all acknowledgements, at most `timeout` in all. The sinks that emit events for
+    /// the others go first, so that what they make on the way is queued before the others get
+    /// the message.
     async fn tell_all(
         &self,
         message: fn(oneshot::Sender<()>) -> Message,
         timeout: Duration,
     ) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut waits = Vec::new();
-        for sink in &self.inner.sinks {
-            let (tx, rx) = oneshot::channel();
-            if enqueue_until(sink, message(tx), deadline).await {
-                waits.push(rx);
+        let mut all = true;
+        for emitting in [true, false] {
+            let mut waits = Vec::new();
+            let mut told = 0usize;
+            for sink in self.inner.sinks.iter().filter(|s| s.emits == emitting) {
+                told += 1;
+                let (tx, rx) = oneshot::channel();
+                if enqueue_until(sink, message(tx), deadline).await {
+                    waits.push(rx);
+                }
             }
+            all &= waits.len() == told;
+            let left = deadline.saturating_duration_since(Instant::now());
+            all &= tokio::time::timeout(left, async {
+                for rx in waits {
+                    let _ = rx.await;
+                }
+            })
+            .await
+            .is_ok();
         }
-        let all = waits.len() == self.inner.sinks.len();
-        let left = deadline.saturating_duration_since(Instant::now());
-        let done = tokio::time::timeout(left, async {
-            for rx in waits {
-                let _ = rx.await;
-            }
-        })
-        .await
-        .is_ok();
-        all && done
+        all
     }
 
     /// Stop from a synchronous context (a binary's last lines): flush, close every sink and
@@ -417,7 +467,14 @@ impl Auditor {
         self.inner.closed.store(true, Ordering::Release);
         let deadline = Instant::now() + timeout;
         let mut all = true;
-        for sink in &self.inner.sinks {
+        // The emitting sinks first (see `tell_all`).
+        let ordered = self
+            .inner
+            .sinks
+            .iter()
+            .filter(|s| s.emits)
+            .chain(self.inner.sinks.iter().filter(|s| !s.emits));
+        for sink in ordered {
             let (tx, mut rx) = oneshot::channel();
             if !enqueue_blocking(sink, Message::Close(tx), deadline) {
                 all = false;
@@ -461,20 +518,25 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The last handle is gone: the queues close, each worker writes what is left, closes
         // its sink and ends. Joining here makes sure the record is complete when the process
-        // goes on to exit.
+        // goes on to exit. The emitting sinks end first: their threads hold the others' queues
+        // (which stay open until then) and may still queue to them on the way out.
         let sinks = std::mem::take(&mut self.sinks);
-        let threads: Vec<JoinHandle<()>> = sinks
-            .into_iter()
-            .filter_map(|sink| {
-                drop(sink.tx);
-                sink.thread
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take()
-            })
-            .collect();
-        for thread in threads {
-            let _ = thread.join();
+        let (emitting, others): (Vec<SinkHandle>, Vec<SinkHandle>) =
+            sinks.into_iter().partition(|s| s.emits);
+        for group in [emitting, others] {
+            let threads: Vec<JoinHandle<()>> = group
+                .into_iter()
+                .filter_map(|sink| {
+                    drop(sink.tx);
+                    sink.thread
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take()
+                })
+                .collect();
+            for thread in threads {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -482,9 +544,17 @@ impl Drop for Inner {
 /// One attempt to queue `message`, keeping the queue-depth counter right: `Err(Some(message))`
 /// when the queue is full, `Err(None)` when the sink's thread is gone.
 fn try_enqueue(sink: &SinkHandle, message: Message) -> Result<(), Option<Message>> {
-    sink.counters.queued.fetch_add(1, Ordering::Relaxed);
-    sink.tx.try_send(message).map_err(|error| {
-        sink.counters.queued.fetch_sub(1, Ordering::Relaxed);
+    try_send(&sink.tx, &sink.counters, message)
+}
+
+fn try_send(
+    tx: &SyncSender<Message>,
+    counters: &Counters,
+    message: Message,
+) -> Result<(), Option<Message>> {
+    counters.queued.fetch_add(1, Ordering::Relaxed);
+    tx.try_send(message).map_err(|error| {
+        counters.queued.fetch_sub(1, Ordering::Relaxed);
         match error {
             TrySendError::Full(back) => Some(back),
             TrySendError::Disconnected(_) => None,
@@ -534,6 +604,9 @@ struct Worker {
     rx: Receiver<Message>,
     counters: Arc<Counters>,
     policy: FailurePolicy,
+    /// The queues of the sinks that make no events, for what this sink makes
+    /// ([`Sink::take_emitted`]); empty for a sink that makes nothing.
+    relay: Vec<Target>,
 }
 
 /// Longest pause between two attempts of a failing sink.
@@ -549,10 +622,11 @@ impl Worker {
         let mut open = true;
         let mut last_write: Option<(Instant, usize)> = None;
         let mut closer: Option<oneshot::Sender<()>> = None;
+        let tick = self.sink.tick_interval();
         while open || !carried.is_empty() {
             let mut batch = std::mem::take(&mut carried);
             if batch.is_empty() {
-                match self.rx.recv() {
+                match self.next_message(tick) {
                     Ok(Message::Event(event, ack)) => {
                         self.counters.queued.fetch_sub(1, Ordering::Relaxed);
                         batch.push((event, ack));
@@ -615,6 +689,7 @@ impl Worker {
             }
             events.extend(batch.iter().map(|(event, _)| Arc::clone(event)));
             let result = self.sink.write(&events);
+            self.relay_emitted();
             last_write = Some((Instant::now(), batch.len()));
             match result {
                 Ok(()) => {
@@ -682,8 +757,41 @@ impl Worker {
         if let Err(error) = self.sink.close() {
             tracing::error!(sink = self.sink.name(), %error, "audit sink did not close cleanly");
         }
+        self.relay_emitted();
         if let Some(done) = closer {
             let _ = done.send(());
+        }
+    }
+
+    /// The next message; while none arrives, the sink's ticks (if it asks for them).
+    fn next_message(&mut self, tick: Option<Duration>) -> Result<Message, ()> {
+        let Some(every) = tick else {
+            return self.rx.recv().map_err(|_| ());
+        };
+        loop {
+            match self.rx.recv_timeout(every) {
+                Ok(message) => return Ok(message),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(error) = self.sink.tick() {
+                        tracing::error!(sink = self.sink.name(), %error, "audit sink tick failed");
+                    }
+                    self.relay_emitted();
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(()),
+            }
+        }
+    }
+
+    /// Queue what the sink made to the sinks that make nothing, without waiting.
+    fn relay_emitted(&mut self) {
+        let emitted = self.sink.take_emitted();
+        for event in emitted {
+            for target in &self.relay {
+                let message = Message::Event(Arc::clone(&event), None);
+                if let Err(Some(_)) = try_send(&target.tx, &target.counters, message) {
+                    target.counters.drop_events(1, "queue full");
+                }
+            }
         }
     }
 
@@ -691,6 +799,7 @@ impl Worker {
         if let Err(error) = self.sink.flush() {
             tracing::error!(sink = self.sink.name(), %error, "audit sink cannot flush");
         }
+        self.relay_emitted();
         let _ = done.send(());
     }
 

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::event::format_time;
 use crate::search::{self, Filter};
@@ -152,15 +151,16 @@ pub struct Period {
 /// The chains' verification.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
-    /// Every stream verifies and there is at least one.
+    /// Every stream verifies, there is at least one, and the anchors file (when given) holds no
+    /// problem.
     pub ok: bool,
     /// The seals were checked with a key.
     pub seal_checked: bool,
-    /// What anchored checkpoints the verification checked, as it reported them (its members
-    /// named `anchor…` or `checkpoint…`, whole and per stream); `None` when it reports none.
-    pub anchors: Option<Value>,
-    /// The verification's own report: the folder, and per stream its files, events, head hash,
-    /// first problem and warnings.
+    /// The signatures (lines, heads, checkpoints) were checked with a public key.
+    pub signatures_checked: bool,
+    /// The verification's own report, as `audit verify --json` prints it: the folder, per stream
+    /// its files, events, head hash, checkpoints reached, first problem and warnings, and the
+    /// anchors file's findings when one was given.
     #[serde(flatten)]
     pub chains: verify::Report,
 }
@@ -354,59 +354,18 @@ pub fn build(dir: &Path, options: &ReportOptions) -> std::io::Result<AuditReport
         (chains, report)
     });
     let mut report = report?;
-    report.verification = verification(chains?, options.verify.seal.is_some());
+    report.verification = verification(chains?, &options.verify);
     Ok(report)
 }
 
-/// The verification's summary of `chains`.
-pub fn verification(chains: verify::Report, seal_checked: bool) -> Verification {
-    let anchors = serde_json::to_value(&chains)
-        .ok()
-        .and_then(|value| anchors_of(&value));
+/// The verification's summary of `chains`, verified with `options`.
+pub fn verification(chains: verify::Report, options: &VerifyOptions) -> Verification {
     Verification {
         ok: !chains.streams.is_empty() && chains.ok(),
-        seal_checked,
-        anchors,
+        seal_checked: options.seal.is_some(),
+        signatures_checked: options.public_key.is_some(),
         chains,
     }
-}
-
-fn is_anchor_member(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name.starts_with("anchor") || name.starts_with("checkpoint")
-}
-
-/// Members about anchored checkpoints in a verification report, whole and per stream.
-fn anchors_of(report: &Value) -> Option<Value> {
-    let mut found = serde_json::Map::new();
-    if let Value::Object(members) = report {
-        for (name, value) in members {
-            if is_anchor_member(name) && !value.is_null() {
-                found.insert(name.clone(), value.clone());
-            }
-        }
-    }
-    let streams = report.get("streams").and_then(Value::as_array);
-    for stream in streams.into_iter().flatten() {
-        let Value::Object(members) = stream else {
-            continue;
-        };
-        let mut own = serde_json::Map::new();
-        for (name, value) in members {
-            if is_anchor_member(name) && !value.is_null() {
-                own.insert(name.clone(), value.clone());
-            }
-        }
-        if !own.is_empty() {
-            let name = stream
-                .get("stream")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_owned();
-            found.insert(format!("stream {name}"), Value::Object(own));
-        }
-    }
-    (!found.is_empty()).then_some(Value::Object(found))
 }
 
 /// The period's figures, without verifying the chains ([`AuditReport::verification`] is left
@@ -1189,8 +1148,9 @@ impl Tally {
                 verify::Report {
                     dir: dir.to_owned(),
                     streams: Vec::new(),
+                    anchors: None,
                 },
-                false,
+                &VerifyOptions::default(),
             ),
             totals,
             keys,
@@ -1316,22 +1276,6 @@ mod tests {
         set.add(&[4], None, &mut budget, &mut capped);
         assert!(capped, "the budget of 3 ids is spent");
         assert_eq!(set.distinct().count, 3);
-    }
-
-    #[test]
-    fn anchors_are_read_from_whatever_verify_reports() {
-        let none =
-            serde_json::json!({"dir": "/a", "streams": [{"stream": "warden", "head": "ab"}]});
-        assert_eq!(anchors_of(&none), None);
-        let some = serde_json::json!({
-            "dir": "/a",
-            "anchors_checked": 2,
-            "streams": [{"stream": "warden", "checkpoints": [{"seq": 10}]}, {"stream": "w.2"}]
-        });
-        let found = anchors_of(&some).expect("anchors");
-        assert_eq!(found["anchors_checked"], 2);
-        assert_eq!(found["stream warden"]["checkpoints"][0]["seq"], 10);
-        assert!(found.get("stream w.2").is_none());
     }
 
     #[test]

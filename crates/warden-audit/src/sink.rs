@@ -82,6 +82,29 @@ pub trait Sink: Send + 'static {
     fn close(&mut self) -> Result<(), SinkError> {
         self.flush()
     }
+
+    /// Whether this sink makes events for the other sinks ([`Sink::take_emitted`]: the file
+    /// sink's checkpoints). The pipeline then flushes and closes it before the others, so that
+    /// what it makes last still reaches them.
+    fn emits(&self) -> bool {
+        false
+    }
+
+    /// The events this sink made since the last call, for the other sinks of the pipeline
+    /// (those that make no events themselves). Called after every write, flush, tick and close.
+    fn take_emitted(&mut self) -> Vec<Arc<AuditEvent>> {
+        Vec::new()
+    }
+
+    /// How often [`Sink::tick`] is called while no event arrives (`None`: never).
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Time passes: work that is due without an event (the file sink's periodic checkpoint).
+    fn tick(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// Which standard stream a [`StreamSink`] writes to.

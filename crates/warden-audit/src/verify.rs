@@ -1,15 +1,26 @@
-//! Verifying a folder of JSONL audit files: every stream's chain, file by file, line by line.
+//! Verifying a folder of JSONL audit files: every stream's chain, file by file, line by line,
+//! its head, and (when given) the checkpoints anchored outside the folder.
 //!
 //! For each stream, in file order, each line must parse, carry the next `seq` and the hash of
-//! the line before it in `prev` (and, with the seal key, a valid `mac`); each file must open with
-//! its `file_start` record linking to the last line of the stream's previous file; a missing first
-//! file is accepted only where a `retention` record of the stream accounts for it; the stream's
-//! head (`<stream>.head`) must not name a line beyond the end of the newest file.
+//! the line before it in `prev` (and, with the seal key, a valid `mac`; with the public key, a
+//! valid `sig`); each file must open with its `file_start` record linking to the last line of the
+//! stream's previous file; a missing first file is accepted only where a `retention` record of
+//! the stream accounts for it.
 //!
-//! The first broken line of a stream is named with why; a torn last line (a writer stopped
-//! mid-write) is a warning, not a failure.
+//! The end of a stream is checked against what the writer left beside it and after it:
+//! - the head (`<stream>.head`) must be there, must name a file that is there and the line with
+//!   its `seq` and hash (a head that lags behind the files, as after a crash, is fine), and must
+//!   be sealed or signed like the lines (and verify, with the key);
+//! - the newest file must not end with a `close` record of a rotation (`day`, `size`): the
+//!   writer went on in a next file, so that file is missing;
+//! - with an anchors file ([`crate::checkpoint`]), the stream must reach every checkpoint: the
+//!   line with its `seq` has its hash, or a retention record accounts for it.
+//!
+//! A stream with a head or checkpoints but no file fails too. The first problem of a stream is
+//! named with why; a torn last line (a writer stopped mid-write) and a newest file without a
+//! close record (a writer running, or stopped abruptly) are warnings, not failures.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,7 +28,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::chain::{self, ChainRecord, GENESIS, LineHead, RemovedFile, SealKey};
+use crate::checkpoint::{Anchors, Checkpoint};
 use crate::jsonl::{Head, StreamFile, stream_files};
+use crate::signing::PublicKey;
 
 /// The first broken line of a stream, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,9 +60,42 @@ pub struct StreamReport {
     pub events: u64,
     /// The last verified line's hash: record it elsewhere to detect a rewrite later.
     pub head: Option<String>,
+    /// Checkpoints of the anchors file the stream reaches.
+    pub checkpoints: u64,
     /// The first problem, if any.
     pub problem: Option<Problem>,
     /// Things to know that do not break the chain.
+    pub warnings: Vec<String>,
+}
+
+impl StreamReport {
+    fn new(stream: &str) -> Self {
+        Self {
+            stream: stream.to_owned(),
+            files: 0,
+            lines: 0,
+            events: 0,
+            head: None,
+            checkpoints: 0,
+            problem: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// What was found in the anchors file itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnchorsReport {
+    /// The anchors file.
+    pub file: PathBuf,
+    /// Checkpoints read from it.
+    pub checkpoints: u64,
+    /// Whether their signatures were checked (a public key was given).
+    pub signatures_checked: bool,
+    /// What is wrong with the file: lines that are not JSON, checkpoints whose signature does
+    /// not verify, no checkpoint at all.
+    pub problems: Vec<String>,
+    /// Things to know.
     pub warnings: Vec<String>,
 }
 
@@ -58,14 +104,18 @@ pub struct StreamReport {
 pub struct Report {
     /// The folder.
     pub dir: PathBuf,
-    /// Every stream found.
+    /// Every stream found (in the folder, or named by a checkpoint).
     pub streams: Vec<StreamReport>,
+    /// The anchors file, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchors: Option<AnchorsReport>,
 }
 
 impl Report {
-    /// Whether every stream verified.
+    /// Whether every stream verified and the anchors file (if given) holds no problem.
     pub fn ok(&self) -> bool {
         self.streams.iter().all(|s| s.problem.is_none())
+            && self.anchors.as_ref().is_none_or(|a| a.problems.is_empty())
     }
 
     /// Events verified in all streams.
@@ -77,28 +127,218 @@ impl Report {
 /// Options of [`verify_dir`].
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// Check every line's seal with this key (and refuse unsealed lines).
+    /// Check every line's seal and the head's with this key (and refuse unsealed lines after
+    /// the first sealed one, and a stream with no sealed line).
     pub seal: Option<SealKey>,
+    /// Check every line's signature, the head's and the checkpoints' with this key (and refuse
+    /// unsigned lines after the first signed one, and a stream with no signed line).
+    pub public_key: Option<PublicKey>,
+    /// Check that every stream reaches these checkpoints.
+    pub anchors: Option<Anchors>,
 }
 
 /// Verify every stream in `dir`. `Err` only when the folder cannot be listed.
 pub fn verify_dir(dir: &Path, options: &VerifyOptions) -> std::io::Result<Report> {
     let streams = stream_files(dir)?;
+    let heads = head_files(dir)?;
+    let (anchors_report, checkpoints) = check_anchors(options);
     let mut reports = Vec::with_capacity(streams.len());
-    for (stream, files) in streams {
-        reports.push(verify_stream(dir, &stream, &files, options));
+    for (stream, files) in &streams {
+        let mine = checkpoints
+            .get(stream.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        let mut report = verify_stream(dir, stream, files, options, mine);
+        if options.anchors.is_some() && mine.is_empty() {
+            report
+                .warnings
+                .push("the anchors file holds no checkpoint of this stream".to_owned());
+        }
+        reports.push(report);
     }
+    // Streams whose files are all gone, but whose head or checkpoints say they had lines.
+    let mut vanished: BTreeMap<String, StreamReport> = BTreeMap::new();
+    for (stream, head) in heads {
+        if streams.iter().any(|(name, _)| *name == stream) {
+            continue;
+        }
+        let Some(head) = head else { continue };
+        let mut report = StreamReport::new(&stream);
+        report.problem = Some(Problem {
+            file: head.file.clone(),
+            line: None,
+            seq: Some(head.seq),
+            event_id: None,
+            reason: format!(
+                "{stream}.head records seq {} in {}, but the stream has no file left: its files were removed",
+                head.seq, head.file
+            ),
+        });
+        vanished.insert(stream, report);
+    }
+    for (stream, list) in &checkpoints {
+        if streams.iter().any(|(name, _)| name == stream) || vanished.contains_key(*stream) {
+            continue;
+        }
+        let Some(latest) = list.iter().max_by_key(|a| a.checkpoint.seq) else {
+            continue;
+        };
+        let mut report = StreamReport::new(stream);
+        report.problem = Some(Problem {
+            file: latest.checkpoint.file.clone(),
+            line: None,
+            seq: Some(latest.checkpoint.seq),
+            event_id: None,
+            reason: format!(
+                "the {} (anchors line {}) names this stream, but the folder has no file of it: the stream was removed",
+                latest.checkpoint.describe(),
+                latest.line
+            ),
+        });
+        vanished.insert((*stream).to_owned(), report);
+    }
+    reports.extend(vanished.into_values());
     Ok(Report {
         dir: dir.to_owned(),
         streams: reports,
+        anchors: anchors_report,
     })
 }
 
-struct State {
+/// A checkpoint that passed the anchors file's own checks, with its line there.
+struct Anchored<'a> {
+    line: u64,
+    checkpoint: &'a Checkpoint,
+}
+
+/// The anchors file's own checks (signatures with the public key), and the checkpoints to
+/// check the streams against, by stream.
+fn check_anchors(
+    options: &VerifyOptions,
+) -> (Option<AnchorsReport>, HashMap<&str, Vec<Anchored<'_>>>) {
+    let mut by_stream: HashMap<&str, Vec<Anchored<'_>>> = HashMap::new();
+    let Some(anchors) = &options.anchors else {
+        return (None, by_stream);
+    };
+    let mut report = AnchorsReport {
+        file: anchors.path.clone(),
+        checkpoints: anchors.anchors.len() as u64,
+        signatures_checked: options.public_key.is_some(),
+        problems: anchors.problems.clone(),
+        warnings: anchors.warnings.clone(),
+    };
+    if anchors.anchors.is_empty() {
+        report
+            .problems
+            .push("the anchors file holds no checkpoint: nothing is anchored".to_owned());
+    }
+    match &options.public_key {
+        None if !anchors.anchors.is_empty() => report.warnings.push(
+            "the checkpoints' signatures were not checked: give the public key (--public-key) to check them"
+                .to_owned(),
+        ),
+        _ => {}
+    }
+    for anchor in &anchors.anchors {
+        let checkpoint = &anchor.checkpoint;
+        if let Some(key) = &options.public_key
+            && !checkpoint.verify(key)
+        {
+            let whose = if checkpoint.key_id == key.id() {
+                "it was changed or forged".to_owned()
+            } else {
+                format!(
+                    "it says it was signed by key {}, not by the given key {}",
+                    checkpoint.key_id,
+                    key.id()
+                )
+            };
+            report.problems.push(format!(
+                "line {}: the signature of the {} does not verify: {whose}",
+                anchor.line,
+                checkpoint.describe()
+            ));
+            continue;
+        }
+        by_stream
+            .entry(checkpoint.stream.as_str())
+            .or_default()
+            .push(Anchored {
+                line: anchor.line,
+                checkpoint,
+            });
+    }
+    (Some(report), by_stream)
+}
+
+/// The `<stream>.head` files of `dir`, with their head (`None`: empty or unreadable).
+fn head_files(dir: &Path) -> std::io::Result<Vec<(String, Option<Head>)>> {
+    let mut heads = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stream) = name.strip_suffix(".head") else {
+            continue;
+        };
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let head = std::fs::read_to_string(entry.path())
+            .ok()
+            .and_then(|text| Head::parse(&text));
+        heads.push((stream.to_owned(), head));
+    }
+    heads.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(heads)
+}
+
+/// What `<stream>.head` holds.
+enum HeadState {
+    Missing,
+    Empty,
+    Unreadable,
+    Found(Head),
+}
+
+fn read_head(dir: &Path, stream: &str) -> HeadState {
+    match std::fs::read_to_string(dir.join(format!("{stream}.head"))) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => HeadState::Missing,
+        Err(_) => HeadState::Unreadable,
+        Ok(text) if text.trim().is_empty() => HeadState::Empty,
+        Ok(text) => Head::parse(&text).map_or(HeadState::Unreadable, HeadState::Found),
+    }
+}
+
+/// How the seals (or the signatures) of a stream's lines were found, with a key.
+#[derive(Default)]
+struct Marks {
+    /// Whether a sealed (signed) line has been seen.
+    seen: bool,
+    /// Lines before the first sealed (signed) one.
+    before: u64,
+    /// Whether the last line is sealed (signed).
+    last: bool,
+    /// A warning about unchecked marks was given.
+    warned: bool,
+}
+
+struct State<'a> {
     expected_seq: Option<u64>,
     prev: Option<String>,
     last_file: Option<String>,
-    last_line_close: bool,
+    /// The reason of the close record the stream's last line is, if it is one.
+    last_close: Option<String>,
+    /// The `seq` of the first line read.
+    first_seq: Option<u64>,
+    /// The head's `seq`, and the hash the line with that `seq` has, once read.
+    head_seq: Option<u64>,
+    head_line_hash: Option<String>,
+    seals: Marks,
+    sigs: Marks,
+    /// The checkpoints, by `seq`, each with its line in the anchors file.
+    anchors: HashMap<u64, Vec<(u64, &'a Checkpoint)>>,
+    /// The first checkpoint a line does not match.
+    anchor_problem: Option<Problem>,
+    checkpoints_reached: u64,
 }
 
 fn problem(
@@ -121,58 +361,59 @@ fn verify_stream(
     stream: &str,
     files: &[StreamFile],
     options: &VerifyOptions,
+    checkpoints: &[Anchored<'_>],
 ) -> StreamReport {
-    let mut report = StreamReport {
-        stream: stream.to_owned(),
-        files: 0,
-        lines: 0,
-        events: 0,
-        head: None,
-        problem: None,
-        warnings: Vec::new(),
-    };
+    let mut report = StreamReport::new(stream);
     let removed = retention_records(files);
+    let head = read_head(dir, stream);
+    let mut anchors: HashMap<u64, Vec<(u64, &Checkpoint)>> = HashMap::new();
+    for anchored in checkpoints {
+        anchors
+            .entry(anchored.checkpoint.seq)
+            .or_default()
+            .push((anchored.line, anchored.checkpoint));
+    }
     let mut state = State {
         expected_seq: None,
         prev: None,
         last_file: None,
-        last_line_close: false,
+        last_close: None,
+        first_seq: None,
+        head_seq: match &head {
+            HeadState::Found(head) => Some(head.seq),
+            _ => None,
+        },
+        head_line_hash: None,
+        seals: Marks::default(),
+        sigs: Marks::default(),
+        anchors,
+        anchor_problem: None,
+        checkpoints_reached: 0,
     };
-    let mut warned_unsealed = false;
     for (index, file) in files.iter().enumerate() {
         report.files += 1;
-        if let Err(found) = verify_file(
-            file,
-            index == 0,
-            &removed,
-            &mut state,
-            &mut report,
-            options,
-            &mut warned_unsealed,
-        ) {
+        if let Err(found) =
+            verify_file(file, index == 0, &removed, &mut state, &mut report, options)
+        {
             report.problem = Some(found);
             return report;
         }
     }
     report.head.clone_from(&state.prev);
-    // The head must not name a line beyond what the newest file holds.
-    let head_path = dir.join(format!("{stream}.head"));
-    if let Ok(text) = std::fs::read_to_string(&head_path)
-        && !text.trim().is_empty()
-    {
-        match serde_json::from_str::<Head>(text.trim()) {
-            Ok(head) => {
-                if let Some(p) = check_head(&head, files, &state, options) {
-                    report.problem = Some(p);
-                    return report;
-                }
-            }
-            Err(_) => report.warnings.push(format!(
-                "{stream}.head is not readable; the end of the stream is not checked against it"
-            )),
-        }
+    if let Some(found) = check_marks(files, &state, options, &mut report) {
+        report.problem = Some(found);
+        return report;
     }
-    if !state.last_line_close && files.last().is_some() {
+    if let Some(found) = check_checkpoints(files, &removed, &mut state, checkpoints) {
+        report.problem = Some(found);
+        return report;
+    }
+    report.checkpoints = state.checkpoints_reached;
+    if let Some(found) = check_end(stream, &head, files, &state, options) {
+        report.problem = Some(found);
+        return report;
+    }
+    if state.last_close.is_none() && files.last().is_some() {
         report.warnings.push(
             "the newest file has no close record: its writer is running, or was stopped abruptly"
                 .to_owned(),
@@ -181,10 +422,157 @@ fn verify_stream(
     report
 }
 
+/// With a key, a stream must hold a sealed (signed) line; the lines before the first one are
+/// vouched for by it through the chain, and said so.
+fn check_marks(
+    files: &[StreamFile],
+    state: &State<'_>,
+    options: &VerifyOptions,
+    report: &mut StreamReport,
+) -> Option<Problem> {
+    let first = files.first()?;
+    for (given, marks, what, member) in [
+        (options.seal.is_some(), &state.seals, "sealed", "seal key"),
+        (
+            options.public_key.is_some(),
+            &state.sigs,
+            "signed",
+            "public key",
+        ),
+    ] {
+        if !given || report.lines == 0 {
+            continue;
+        }
+        if !marks.seen {
+            return Some(Problem {
+                file: first.name.clone(),
+                line: Some(1),
+                seq: state.first_seq,
+                event_id: None,
+                reason: format!(
+                    "no line of the stream is {what}, but a {member} was given: the lines were rewritten without it, or were never {what}"
+                ),
+            });
+        }
+        if marks.before > 0 {
+            report.warnings.push(format!(
+                "the first {} line(s) are not {what} (the key was set later): the first {what} line vouches for them through the chain",
+                marks.before
+            ));
+        }
+    }
+    None
+}
+
+/// Every checkpoint must be reached: lines beyond the end are missing or were rolled back.
+fn check_checkpoints(
+    files: &[StreamFile],
+    removed: &HashMap<String, RemovedFile>,
+    state: &mut State<'_>,
+    checkpoints: &[Anchored<'_>],
+) -> Option<Problem> {
+    if let Some(found) = state.anchor_problem.take() {
+        return Some(found);
+    }
+    let last = state.expected_seq.map(|s| s.saturating_sub(1));
+    let first = state.first_seq.unwrap_or(0);
+    let beyond = checkpoints
+        .iter()
+        .filter(|a| last.is_none_or(|last| a.checkpoint.seq > last))
+        .max_by_key(|a| a.checkpoint.seq);
+    if let Some(anchored) = beyond {
+        let newest = files.last().map_or("", |f| f.name.as_str());
+        return Some(Problem {
+            file: newest.to_owned(),
+            line: None,
+            seq: last,
+            event_id: None,
+            reason: format!(
+                "the stream ends at seq {}, but the {} (anchors line {}) reached seq {} in {}: lines or files after the end were removed, or the folder was rolled back to an older copy",
+                last.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                anchored.checkpoint.describe(),
+                anchored.line,
+                anchored.checkpoint.seq,
+                anchored.checkpoint.file
+            ),
+        });
+    }
+    // Checkpoints before the first line left: in files retention removed.
+    for anchored in checkpoints.iter().filter(|a| a.checkpoint.seq < first) {
+        let checkpoint = anchored.checkpoint;
+        let entry = removed.values().find(|r| r.last_seq == checkpoint.seq);
+        if let Some(entry) = entry
+            && entry.last_hash != checkpoint.hash
+        {
+            return Some(Problem {
+                file: entry.file.clone(),
+                line: None,
+                seq: Some(checkpoint.seq),
+                event_id: None,
+                reason: format!(
+                    "the retention record of {} gives its last line (seq {}) another hash than the {} (anchors line {}): the chain was rewritten",
+                    entry.file,
+                    checkpoint.seq,
+                    checkpoint.describe(),
+                    anchored.line
+                ),
+            });
+        }
+        state.checkpoints_reached += 1;
+    }
+    None
+}
+
+/// The end of the stream against its head and its last record.
+fn check_end(
+    stream: &str,
+    head: &HeadState,
+    files: &[StreamFile],
+    state: &State<'_>,
+    options: &VerifyOptions,
+) -> Option<Problem> {
+    let newest = files.last()?;
+    let at_newest = |reason: String| Problem {
+        file: newest.name.clone(),
+        line: None,
+        seq: state.expected_seq.map(|s| s.saturating_sub(1)),
+        event_id: None,
+        reason,
+    };
+    let head = match head {
+        HeadState::Found(head) => head,
+        HeadState::Missing => {
+            return Some(at_newest(format!(
+                "the head file {stream}.head is missing: the end of the stream cannot be checked, and the newest lines or files may have been removed"
+            )));
+        }
+        HeadState::Empty => {
+            return Some(at_newest(format!(
+                "the head file {stream}.head is empty: the end of the stream cannot be checked, and the newest lines or files may have been removed"
+            )));
+        }
+        HeadState::Unreadable => {
+            return Some(at_newest(format!(
+                "the head file {stream}.head cannot be read as a head: the end of the stream cannot be checked"
+            )));
+        }
+    };
+    if let Some(found) = check_head(stream, head, files, state, options) {
+        return Some(found);
+    }
+    match state.last_close.as_deref() {
+        Some(reason @ ("day" | "size")) => Some(at_newest(format!(
+            "the newest file ends with the close record of a rotation ({reason}): its writer went on in a next file, which is missing"
+        ))),
+        _ => None,
+    }
+}
+
 fn check_head(
+    stream: &str,
     head: &Head,
     files: &[StreamFile],
-    state: &State,
+    state: &State<'_>,
     options: &VerifyOptions,
 ) -> Option<Problem> {
     let newest = files.last()?;
@@ -195,6 +583,12 @@ fn check_head(
         event_id: None,
         reason,
     };
+    if head.stream != stream {
+        return Some(at_head(format!(
+            "the head file {stream}.head is the head of stream {}: it was replaced",
+            head.stream
+        )));
+    }
     if let Some(key) = &options.seal {
         let valid = head
             .mac
@@ -205,6 +599,25 @@ fn check_head(
                 "the head file's seal is missing or wrong".to_owned(),
             ));
         }
+    } else if state.seals.last && head.mac.is_none() {
+        return Some(at_head(
+            "the lines are sealed but the head is not: it was replaced".to_owned(),
+        ));
+    }
+    if let Some(key) = &options.public_key {
+        let valid = head
+            .sig
+            .as_deref()
+            .is_some_and(|sig| key.verify_hex(head.signed_text().as_bytes(), sig));
+        if !valid {
+            return Some(at_head(
+                "the head file's signature is missing or does not verify".to_owned(),
+            ));
+        }
+    } else if state.sigs.last && head.sig.is_none() {
+        return Some(at_head(
+            "the lines are signed but the head is not: it was replaced".to_owned(),
+        ));
     }
     let last_seq = state.expected_seq.map(|s| s.saturating_sub(1));
     if !files.iter().any(|f| f.name == head.file) {
@@ -229,7 +642,13 @@ fn check_head(
                 "the last line does not match the hash its head records: it was changed".to_owned(),
             ))
         }
-        _ => None,
+        _ => match &state.head_line_hash {
+            Some(hash) if *hash != head.hash => Some(at_head(format!(
+                "the head records seq {} with another hash than that line has: the head was replaced, or the line changed",
+                head.seq
+            ))),
+            _ => None,
+        },
     }
 }
 
@@ -263,15 +682,74 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A line's seal and signature, with the keys given.
+fn check_trailer(
+    text: &str,
+    options: &VerifyOptions,
+    state: &mut State<'_>,
+    report: &mut StreamReport,
+) -> Result<(), String> {
+    let trailer = chain::trailer(text);
+    state.seals.last = trailer.mac.is_some();
+    state.sigs.last = trailer.sig.is_some();
+    match (&options.seal, trailer.mac) {
+        (Some(key), Some((body, mac))) => {
+            if !key.verify_hex(body.as_bytes(), mac) {
+                return Err("the line's seal does not match: the line was changed".to_owned());
+            }
+            state.seals.seen = true;
+        }
+        (Some(_), None) if state.seals.seen => {
+            return Err(
+                "the line is not sealed, but the lines before it are: it was added or changed without the seal key"
+                    .to_owned(),
+            );
+        }
+        (Some(_), None) => state.seals.before += 1,
+        (None, Some(_)) if !state.seals.warned => {
+            state.seals.warned = true;
+            report
+                .warnings
+                .push("the lines are sealed; give the seal key to check the seals too".to_owned());
+        }
+        (None, _) => {}
+    }
+    match (&options.public_key, trailer.sig) {
+        (Some(key), Some((body, sig))) => {
+            if !key.verify_hex(body.as_bytes(), sig) {
+                return Err(
+                    "the line's signature does not verify: the line was changed or forged"
+                        .to_owned(),
+                );
+            }
+            state.sigs.seen = true;
+        }
+        (Some(_), None) if state.sigs.seen => {
+            return Err(
+                "the line is not signed, but the lines before it are: it was added or changed without the signing key"
+                    .to_owned(),
+            );
+        }
+        (Some(_), None) => state.sigs.before += 1,
+        (None, Some(_)) if !state.sigs.warned => {
+            state.sigs.warned = true;
+            report.warnings.push(
+                "the lines are signed; give the public key (--public-key) to check the signatures too"
+                    .to_owned(),
+            );
+        }
+        (None, _) => {}
+    }
+    Ok(())
+}
+
 fn verify_file(
     file: &StreamFile,
     first_file: bool,
     removed: &HashMap<String, RemovedFile>,
-    state: &mut State,
+    state: &mut State<'_>,
     report: &mut StreamReport,
     options: &VerifyOptions,
-    warned_unsealed: &mut bool,
 ) -> Result<(), Problem> {
     let handle = File::open(&file.path)
         .map_err(|e| problem(file, None, None, format!("cannot read the file: {e}")))?;
@@ -307,35 +785,25 @@ fn verify_file(
                 "not a valid audit line (changed, or not written by odoo-warden)".to_owned(),
             )
         })?;
-        // The seal covers the line itself.
+        // The seal and the signature cover the line itself.
         let text = std::str::from_utf8(&raw).unwrap_or("");
-        match (&options.seal, chain::split_seal(text)) {
-            (Some(key), Some((body, mac))) if !key.verify_hex(body.as_bytes(), mac) => {
-                return Err(problem(
-                    file,
-                    Some(number),
-                    Some(&head),
-                    "the line's seal does not match: the line was changed".to_owned(),
-                ));
-            }
-            (Some(_), None) => {
-                return Err(problem(
-                    file,
-                    Some(number),
-                    Some(&head),
-                    "the line is not sealed, but a seal key was given".to_owned(),
-                ));
-            }
-            (None, Some(_)) if !*warned_unsealed => {
-                *warned_unsealed = true;
-                report.warnings.push(
-                    "the lines are sealed; give the seal key to check the seals too".to_owned(),
-                );
-            }
-            _ => {}
-        }
+        check_trailer(text, options, state, report)
+            .map_err(|reason| problem(file, Some(number), Some(&head), reason))?;
         if number == 1 {
             check_file_start(file, first_file, removed, state, &head)?;
+            if let Some(ChainRecord::FileStart {
+                head_ahead: Some(ahead),
+                ..
+            }) = &head.chain
+            {
+                report.warnings.push(format!(
+                    "{}: when its writer started, the stream ended before the line its head named ({} seq {}): lines after seq {} were lost (a power loss with relaxed durability) or removed while no writer ran",
+                    file.name,
+                    ahead.file,
+                    ahead.seq,
+                    head.seq.saturating_sub(1)
+                ));
+            }
         }
         if let Some(expected) = state.expected_seq
             && head.seq != expected
@@ -377,9 +845,15 @@ fn verify_file(
                 },
             });
         }
+        let hash = chain::hash_hex(&raw);
+        observe(file, number, &head, &hash, state);
+        state.first_seq.get_or_insert(head.seq);
         state.expected_seq = Some(head.seq + 1);
-        state.prev = Some(chain::hash_hex(&raw));
-        state.last_line_close = matches!(head.chain, Some(ChainRecord::Close { .. }));
+        state.prev = Some(hash);
+        state.last_close = match &head.chain {
+            Some(ChainRecord::Close { reason }) => Some(reason.clone()),
+            _ => None,
+        };
         report.lines += 1;
         if head.kind.as_deref() != Some("chain") {
             report.events += 1;
@@ -397,11 +871,39 @@ fn verify_file(
     Ok(())
 }
 
+/// A verified line against the head and the checkpoints that name its `seq`.
+fn observe(file: &StreamFile, number: u64, head: &LineHead, hash: &str, state: &mut State<'_>) {
+    if state.head_seq == Some(head.seq) {
+        state.head_line_hash = Some(hash.to_owned());
+    }
+    let Some(anchored) = state.anchors.get(&head.seq) else {
+        return;
+    };
+    let mut reached = 0;
+    let mut mismatch = None;
+    for (line, checkpoint) in anchored {
+        if checkpoint.hash == hash {
+            reached += 1;
+        } else if mismatch.is_none() {
+            mismatch = Some(format!(
+                "the line does not have the hash the {} (anchors line {line}) records: it, or the chain before it, was rewritten",
+                checkpoint.describe()
+            ));
+        }
+    }
+    state.checkpoints_reached += reached;
+    if let Some(reason) = mismatch
+        && state.anchor_problem.is_none()
+    {
+        state.anchor_problem = Some(problem(file, Some(number), Some(head), reason));
+    }
+}
+
 fn check_file_start(
     file: &StreamFile,
     first_file: bool,
     removed: &HashMap<String, RemovedFile>,
-    state: &mut State,
+    state: &mut State<'_>,
     head: &LineHead,
 ) -> Result<(), Problem> {
     let Some(ChainRecord::FileStart {

@@ -174,6 +174,75 @@ fn a_writer_after_a_torn_line_starts_a_new_file_linked_to_the_last_whole_line() 
 }
 
 #[test]
+fn a_writer_after_a_crash_that_left_an_empty_file_goes_on_from_the_file_before_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = FakeClock::new();
+    let mut sink = JsonlSink::open(config(dir.path(), &clock)).expect("open");
+    for n in 0..3 {
+        sink.write(&[event(n, clock.get())]).expect("write");
+    }
+    drop(sink); // killed
+    // Killed again as it began its next file: created, nothing written.
+    let empty = dir.path().join("warden-20261201-000002.jsonl");
+    std::fs::File::create(&empty).expect("empty file");
+    let report = verify_dir(dir.path(), &VerifyOptions::default()).expect("verify");
+    assert!(
+        !report.ok(),
+        "positive control: the empty file fails: {report:?}"
+    );
+    support::write_stream(config(dir.path(), &clock), 2);
+    let report = verify_dir(dir.path(), &VerifyOptions::default()).expect("verify");
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.events(), 5);
+    assert_eq!(
+        names(dir.path()),
+        vec![
+            "warden-20261201-000001.jsonl",
+            "warden-20261201-000002.jsonl"
+        ]
+    );
+    let second = lines(&files(dir.path())[1]);
+    assert!(
+        second[0].contains("\"previous_file\":\"warden-20261201-000001.jsonl\""),
+        "{}",
+        second[0]
+    );
+}
+
+#[test]
+fn a_writer_that_finds_the_stream_shorter_than_its_head_says_so_for_good() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = FakeClock::new();
+    support::write_stream(config(dir.path(), &clock), 6);
+    // While no writer runs, the newest lines are cut (whole lines: no torn tail to see).
+    let path = files(dir.path())[0].clone();
+    let kept: Vec<String> = lines(&path).into_iter().take(4).collect();
+    std::fs::write(&path, format!("{}\n", kept.join("\n"))).expect("cut");
+    support::write_stream(config(dir.path(), &clock), 1);
+    let second = lines(&files(dir.path())[1]);
+    assert!(second[0].contains("\"head_ahead\":{"), "{}", second[0]);
+    let report = verify_dir(dir.path(), &VerifyOptions::default()).expect("verify");
+    assert!(
+        report.streams[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("ended before the line its head named")),
+        "{report:?}"
+    );
+    // Positive control: a stream resumed after a clean stop carries no such record.
+    let clean = tempfile::tempdir().expect("tmp");
+    support::write_stream(config(clean.path(), &clock), 6);
+    support::write_stream(config(clean.path(), &clock), 1);
+    let second = lines(&files(clean.path())[1]);
+    assert!(!second[0].contains("head_ahead"), "{}", second[0]);
+    let report = verify_dir(clean.path(), &VerifyOptions::default()).expect("verify");
+    assert!(
+        report.ok() && report.streams[0].warnings.is_empty(),
+        "{report:?}"
+    );
+}
+
+#[test]
 fn bad_settings_are_refused() {
     let dir = tempfile::tempdir().expect("tmp");
     let clock = FakeClock::new();

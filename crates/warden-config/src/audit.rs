@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use warden_audit::alerts::{AlertConfig, OffHours, Threshold};
 use warden_audit::chain::SealKey;
-use warden_audit::jsonl::valid_stream_name;
+use warden_audit::jsonl::{DEFAULT_CHECKPOINT_INTERVAL, valid_stream_name};
+use warden_audit::signing::SigningKey;
 use warden_audit::{Durability, FailurePolicy, SinkOptions};
 
 use crate::ConfigError;
@@ -32,6 +33,10 @@ pub(crate) struct AuditSection {
     queue_capacity: Option<usize>,
     seal_key_env: Option<String>,
     seal_key_file: Option<PathBuf>,
+    signing_key_env: Option<String>,
+    signing_key_file: Option<PathBuf>,
+    checkpoint_interval_s: Option<u64>,
+    anchors_file: Option<PathBuf>,
     #[serde(default)]
     stdout: bool,
     #[serde(default)]
@@ -102,6 +107,12 @@ pub struct FileSettings {
     pub retention_days: u32,
     /// The seal key, when configured.
     pub seal: Option<SealKey>,
+    /// The Ed25519 signing key (lines, head, checkpoints), when configured.
+    pub signer: Option<SigningKey>,
+    /// How often a checkpoint is made while events are written (with a signing key).
+    pub checkpoint_interval: Duration,
+    /// Where checkpoints are appended, resolved against the configuration file's folder.
+    pub anchors_file: Option<PathBuf>,
     /// Failure policy and queue.
     pub options: SinkOptions,
 }
@@ -391,6 +402,73 @@ pub(crate) fn settings(
     )?
     .map(|bytes| SealKey::new(bytes).map_err(|e| ConfigError::invalid("audit.seal_key", e)))
     .transpose()?;
+    let signer = secret(
+        "audit.signing_key",
+        section.signing_key_env.as_ref(),
+        section.signing_key_file.as_ref(),
+        env,
+        base_dir,
+    )?
+    .map(|bytes| {
+        SigningKey::from_text(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| ConfigError::invalid("audit.signing_key", e.to_string()))
+    })
+    .transpose()?;
+    let checkpoint_interval = match section.checkpoint_interval_s {
+        None => DEFAULT_CHECKPOINT_INTERVAL,
+        Some(_) if signer.is_none() => {
+            return Err(ConfigError::invalid(
+                "audit.checkpoint_interval_s",
+                "checkpoints are signed: set audit.signing_key_env or audit.signing_key_file",
+            ));
+        }
+        Some(seconds) if seconds == 0 || seconds > 86_400 => {
+            return Err(ConfigError::invalid(
+                "audit.checkpoint_interval_s",
+                "must be within 1-86400",
+            ));
+        }
+        Some(seconds) => Duration::from_secs(seconds),
+    };
+    let anchors_file = match &section.anchors_file {
+        None => None,
+        Some(_) if signer.is_none() => {
+            return Err(ConfigError::invalid(
+                "audit.anchors_file",
+                "checkpoints are signed: set audit.signing_key_env or audit.signing_key_file",
+            ));
+        }
+        Some(path) if path.as_os_str().is_empty() => {
+            return Err(ConfigError::invalid(
+                "audit.anchors_file",
+                "the path is empty",
+            ));
+        }
+        Some(path) => {
+            let path = match base_dir {
+                Some(base) => base.join(path),
+                None if path.is_absolute() => path.clone(),
+                None => {
+                    return Err(ConfigError::invalid(
+                        "audit.anchors_file",
+                        format!(
+                            "{} is relative and this configuration has no file to be relative \
+                             to: give an absolute path",
+                            path.display()
+                        ),
+                    ));
+                }
+            };
+            if path.starts_with(&dir) {
+                return Err(ConfigError::invalid(
+                    "audit.anchors_file",
+                    "must be outside the audit folder: whoever can change the folder could \
+                     change the anchors too",
+                ));
+            }
+            Some(path)
+        }
+    };
     let file = FileSettings {
         dir,
         stream,
@@ -398,6 +476,9 @@ pub(crate) fn settings(
         max_file_bytes: max_file_mb * 1024 * 1024,
         retention_days,
         seal,
+        signer,
+        checkpoint_interval,
+        anchors_file,
         options: SinkOptions {
             policy: policy(
                 "audit.on_failure",

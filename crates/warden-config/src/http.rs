@@ -24,6 +24,7 @@ pub(crate) struct HttpSection {
     request_timeout_ms: Option<u64>,
     header_timeout_ms: Option<u64>,
     max_concurrent_requests: Option<usize>,
+    max_concurrent_requests_per_key: Option<usize>,
     max_sessions: Option<usize>,
     max_sessions_per_key: Option<usize>,
     session_idle_timeout_s: Option<u64>,
@@ -100,6 +101,9 @@ pub struct HttpSettings {
     pub header_timeout: Duration,
     /// Requests served at once.
     pub max_concurrent_requests: usize,
+    /// Requests of one key served at once (beyond it: 429 at once); at most
+    /// `max_concurrent_requests`, a quarter of it by default.
+    pub max_concurrent_requests_per_key: usize,
     /// Legacy sessions open at once.
     pub max_sessions: usize,
     /// Legacy sessions open at once per key.
@@ -261,6 +265,22 @@ pub(crate) fn settings(
             ));
         }
     };
+    let max_concurrent_requests = at_least_one(
+        "http.max_concurrent_requests",
+        section.max_concurrent_requests,
+        256,
+    )?;
+    let max_concurrent_requests_per_key = at_least_one(
+        "http.max_concurrent_requests_per_key",
+        section.max_concurrent_requests_per_key,
+        (max_concurrent_requests / 4).max(1),
+    )?;
+    if max_concurrent_requests_per_key > max_concurrent_requests {
+        return Err(ConfigError::invalid(
+            "http.max_concurrent_requests_per_key",
+            format!("must not exceed http.max_concurrent_requests ({max_concurrent_requests})"),
+        ));
+    }
     Ok(HttpSettings {
         bind,
         path,
@@ -278,11 +298,8 @@ pub(crate) fn settings(
             section.header_timeout_ms,
             10_000,
         )?),
-        max_concurrent_requests: at_least_one(
-            "http.max_concurrent_requests",
-            section.max_concurrent_requests,
-            256,
-        )?,
+        max_concurrent_requests,
+        max_concurrent_requests_per_key,
         max_sessions: at_least_one("http.max_sessions", section.max_sessions, 10_000)?,
         max_sessions_per_key: at_least_one(
             "http.max_sessions_per_key",

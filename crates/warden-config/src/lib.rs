@@ -21,9 +21,13 @@
 mod audit;
 mod http;
 mod odoo;
+mod risks;
 
 pub use audit::{AuditSettings, FileSettings, WebhookSettings, audit_dir};
 pub use http::{HttpSettings, OAuthSettings};
+pub use risks::{
+    ADMIN_LOGINS, ADMIN_UIDS, ADMIN_WHY, Risks, admin_identities, admin_warning, risks,
+};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -126,6 +126,14 @@ fn a_minimal_file_gets_safe_defaults() {
     );
     let keys: Vec<_> = config.policy.keys().map(|k| k.id.clone()).collect();
     assert_eq!(keys, ["k_3b62781464d6"]);
+    // One key may hold a quarter of the HTTP slots.
+    assert_eq!(config.http.max_concurrent_requests, 256);
+    assert_eq!(config.http.max_concurrent_requests_per_key, 64);
+    let small = valid(
+        &format!("{MINIMAL}\n[http]\nmax_concurrent_requests = 2\n"),
+        &key_env(),
+    );
+    assert_eq!(small.http.max_concurrent_requests_per_key, 1);
 }
 
 #[test]
@@ -632,6 +640,17 @@ fn bad_values_name_their_key() {
             MINIMAL.replace("file = \"keys.toml\"", "file = \"\""),
             "keys.file",
         ),
+        (
+            format!(
+                "{MINIMAL}\n[http]\nmax_concurrent_requests = 8\n\
+                 max_concurrent_requests_per_key = 9\n"
+            ),
+            "http.max_concurrent_requests_per_key",
+        ),
+        (
+            format!("{MINIMAL}\n[http]\nmax_concurrent_requests_per_key = 0\n"),
+            "http.max_concurrent_requests_per_key",
+        ),
         ("[odoo\nurl=".to_owned(), "config"),
     ] {
         let message = error(&text, &key_env());
@@ -913,4 +932,82 @@ fn the_example_policy_loads_and_compiles() {
             .is_err(),
         "not from outside"
     );
+}
+
+#[test]
+fn the_audit_signing_key_checkpoints_and_anchors_file_are_read_and_checked() {
+    let (key, pem) = warden_audit::SigningKey::generate().expect("key");
+    let with_audit = |lines: &str| format!("{MINIMAL}\n[audit]\n{lines}\n");
+    let signing = env(&[
+        ("ODOO_API_KEY", "0123456789abcdef0123456789abcdef01234567"),
+        ("SIGNING", &pem),
+    ]);
+
+    // Off by default.
+    let config = valid(MINIMAL, &key_env());
+    let file = config.audit.file.as_ref().expect("files");
+    assert!(file.signer.is_none() && file.anchors_file.is_none());
+    assert_eq!(file.checkpoint_interval, Duration::from_secs(300));
+
+    let config = valid(
+        &with_audit(
+            "signing_key_env = \"SIGNING\"\ncheckpoint_interval_s = 60\nanchors_file = \"../anchors/warden.jsonl\"",
+        ),
+        &signing,
+    );
+    let file = config.audit.file.as_ref().expect("files");
+    assert_eq!(
+        file.signer.as_ref().map(|s| s.id().to_owned()),
+        Some(key.id().to_owned())
+    );
+    assert_eq!(file.checkpoint_interval, Duration::from_secs(60));
+    assert_eq!(
+        file.anchors_file,
+        Some(Path::new(BASE_DIR).join("../anchors/warden.jsonl"))
+    );
+    // The private key never shows.
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(!format!("{config:?}").contains(&body[10..40]));
+
+    // From a file, relative to the configuration's folder.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("warden.toml");
+    write(
+        &config_path,
+        &with_audit("signing_key_file = \"secrets/audit-signing.key\""),
+    );
+    write(&dir.path().join("keys.toml"), KEYS);
+    write(&dir.path().join("secrets/audit-signing.key"), &pem);
+    let config = Config::load(&config_path, &key_env()).expect("valid");
+    let file = config.audit.file.expect("files");
+    assert_eq!(
+        file.signer.map(|s| s.id().to_owned()),
+        Some(key.id().to_owned())
+    );
+
+    for (lines, key) in [
+        ("checkpoint_interval_s = 60", "audit.checkpoint_interval_s"),
+        (
+            "anchors_file = \"/var/anchors.jsonl\"",
+            "audit.anchors_file",
+        ),
+        (
+            "signing_key_env = \"SIGNING\"\ncheckpoint_interval_s = 0",
+            "audit.checkpoint_interval_s",
+        ),
+        (
+            "signing_key_env = \"SIGNING\"\nanchors_file = \"audit/anchors.jsonl\"",
+            "audit.anchors_file",
+        ),
+        ("signing_key_env = \"UNSET\"", "audit.signing_key_env"),
+        ("signing_key_env = \"ODOO_API_KEY\"", "audit.signing_key"),
+        (
+            "signing_key_env = \"SIGNING\"\nsigning_key_file = \"k\"",
+            "audit.signing_key",
+        ),
+    ] {
+        let message = error(&with_audit(lines), &signing);
+        assert!(message.contains(key), "{lines}: {message}");
+        assert!(!message.contains(&body[10..40]), "{message}");
+    }
 }

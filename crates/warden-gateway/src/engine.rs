@@ -363,7 +363,14 @@ impl Gateway {
         let mut event = AuditEvent::request(now, method);
         event.transport = Some(caller.transport.to_owned());
         event.client_ip = caller.client_ip.map(|ip| ip.to_string());
-        event.key_id = key.map(|k| k.as_str().to_owned());
+        if let Some(key) = key {
+            event.key_id = Some(key.as_str().to_owned());
+            // Named as the key's other requests are, so `audit search --key NAME` finds it.
+            if let Some((name, profile)) = self.runtime().policy().key_label(key.as_str()) {
+                event.key_name = Some(name);
+                event.profile = Some(profile);
+            }
+        }
         let reason = with_suppressed(reason, suppressed);
         event.decision = Some(Decision::deny("", reason));
         event.outcome = Some(Outcome::error(kind));
@@ -587,6 +594,11 @@ impl Session {
                     .and_then(|c| i32::try_from(c).ok())
                     .unwrap_or(error_code::INVALID_REQUEST);
                 let mut trace = self.trace("invalid", None);
+                // Named as the key's other requests are (`audit search --key NAME`).
+                let runtime = self.gateway.runtime();
+                if let Some((name, profile)) = runtime.policy().key_label(self.state.key.as_str()) {
+                    trace.named(name, profile);
+                }
                 trace.error(rpc_error_kind(code));
                 self.gateway
                     .inner
@@ -795,6 +807,9 @@ impl Session {
             .principal(self.state.key.as_str(), SystemTime::now())
             .map_err(|error| {
                 tracing::warn!(key = self.state.key.as_str(), %error, "request refused: the key is no longer valid");
+                if let Some((name, profile)) = runtime.policy().key_label(self.state.key.as_str()) {
+                    trace.named(name, profile);
+                }
                 trace.deny("keys", &format!("key no longer valid: {error}"));
                 trace.error("forbidden");
                 RpcError::new(
@@ -958,14 +973,10 @@ impl Session {
             m::RESOURCES_READ => {
                 let uri = string_param(params, "uri")?;
                 trace.uri(uri);
-                let content = match catalog.read_resource(uri).await {
-                    Ok(content) => content,
-                    Err(CallError::Denied(denied)) => {
-                        trace.deny(&denied.rule, denied.kind);
-                        return Err(call_error(CallError::Denied(denied)));
-                    }
-                    Err(e) => return Err(call_error(e)),
-                };
+                let content = catalog
+                    .read_resource(uri)
+                    .await
+                    .map_err(|e| refused(trace, e))?;
                 let mut result = json!({"contents": [
                     {"uri": content.uri, "mimeType": content.mime_type, "text": content.text}
                 ]});
@@ -998,10 +1009,10 @@ impl Session {
                 let prompt = catalog
                     .get_prompt(name, &arguments)
                     .await
-                    .map_err(call_error)?;
+                    .map_err(|e| refused(trace, e))?;
                 Ok(prompt_json(&prompt))
             }
-            m::COMPLETION_COMPLETE => self.complete(catalog, params).await,
+            m::COMPLETION_COMPLETE => self.complete(catalog, params, trace).await,
             _ => Err(RpcError::new(
                 error_code::METHOD_NOT_FOUND,
                 format!("method not found: {method}"),
@@ -1212,7 +1223,12 @@ impl Session {
         }
     }
 
-    async fn complete(&self, catalog: &Catalog, params: &Map<String, Value>) -> RpcResult {
+    async fn complete(
+        &self,
+        catalog: &Catalog,
+        params: &Map<String, Value>,
+        trace: &mut Trace,
+    ) -> RpcResult {
         let reference = params
             .get("ref")
             .and_then(Value::as_object)
@@ -1263,7 +1279,12 @@ impl Session {
             }
         };
         let values = if completes_model {
-            catalog.complete_model(value).await.map_err(call_error)?
+            let completed = catalog.complete_model(value).await.map_err(call_error)?;
+            if let Some(rule) = &completed.hidden {
+                // Answered as any name without completions; recorded as the probe it is.
+                trace.deny(rule, "forbidden");
+            }
+            completed.values
         } else {
             Vec::new()
         };
@@ -1427,8 +1448,20 @@ fn string_map(value: Option<&Value>) -> Result<BTreeMap<String, String>, RpcErro
     }
 }
 
+/// `call_error`, with a refusal by the key's rules recorded as the denial it is (the caller may
+/// be told only that the name is unknown).
+fn refused(trace: &mut Trace, error: CallError) -> RpcError {
+    match &error {
+        CallError::Denied(denied) => trace.deny(&denied.rule, denied.kind),
+        CallError::Hidden { rule, .. } => trace.deny(rule, "forbidden"),
+        _ => {}
+    }
+    call_error(error)
+}
+
 fn call_error(error: CallError) -> RpcError {
     match error {
+        CallError::Hidden { shown, .. } => call_error(*shown),
         CallError::ResourceNotFound(message) => RpcError::new(
             error_code::RESOURCE_NOT_FOUND,
             format!("resource not found: {message}"),

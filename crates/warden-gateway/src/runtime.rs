@@ -131,6 +131,14 @@ impl Access for ProfileAccess {
         self.profile.hides_fields()
     }
 
+    fn model_rule(&self, model: &str) -> Option<String> {
+        self.profile.model_denial(model)
+    }
+
+    fn field_rule(&self, model: &str, field: &str) -> Option<String> {
+        self.profile.field_denial(model, field)
+    }
+
     fn operation_possible(&self, operation: Operation) -> bool {
         match policy_operation(operation) {
             Some(op) => self.profile.any_model_allows(op),

@@ -10,7 +10,7 @@ use warden_audit::{AuditEvent, Decision, Latency, Outcome};
 use warden_odoo::timing::OdooTime;
 use warden_policy::Principal;
 
-use crate::catalog::{Operation, ParsedCall, ToolOutcome};
+use crate::catalog::{Operation, ParsedCall, ToolError, ToolOutcome};
 
 /// The audit facts of one request, filled in as it is served.
 pub(crate) struct Trace {
@@ -62,6 +62,12 @@ impl Trace {
         self.event.profile = Some(principal.profile.name().to_owned());
         self.event.odoo_user = odoo_user.map(str::to_owned);
         self.values = principal.profile.audit_values();
+    }
+
+    /// The key's name and profile, for a request refused before its principal was resolved.
+    pub(crate) fn named(&mut self, key_name: String, profile: String) {
+        self.event.key_name = Some(key_name);
+        self.event.profile = Some(profile);
     }
 
     pub(crate) fn protocol(&mut self, version: &str) {
@@ -130,6 +136,14 @@ impl Trace {
     pub(crate) fn outcome(&mut self, outcome: &ToolOutcome) {
         let structured = match &outcome.result {
             Ok(structured) => structured,
+            // A name the key's rules hide: the caller is told it is unknown, the log that a
+            // rule denied it.
+            Err(ToolError {
+                rule: Some(rule), ..
+            }) => {
+                self.deny(rule, "forbidden");
+                return;
+            }
             Err(error) => {
                 if !self.failed() {
                     self.error(&error.kind);

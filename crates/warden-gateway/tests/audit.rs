@@ -105,6 +105,7 @@ async fn setup() -> Setup {
                 queue_capacity: 64,
             },
         )
+        .alerts(warden_audit::AlertConfig::default())
         .build()
         .expect("auditor");
     let gateway = Gateway::with_audit(runtime, ServerInfo::default(), auditor);
@@ -361,25 +362,162 @@ async fn denials_are_recorded_with_the_rule_that_decided() {
             "a denied call reaches nothing"
         );
 
-        // A hidden field is refused as unknown: an error, recorded, not a denial by rule.
+        // Names the profile hides: the caller is told they are unknown (as for names that do
+        // not exist), the log records a denial with the rule that hides them — on every tool,
+        // resource and prompt.
+        let hidden_model = "profile \"reader\": no applicable models.allow entry matches";
+        let hidden_email = "profile \"reader\": fields.read.deny \"email\"";
+        let probes = [
+            (
+                "tools/call",
+                json!({"name": "search_records", "arguments": {"model": "res.partner", "fields": ["email"]}}),
+                hidden_email,
+            ),
+            (
+                "tools/call",
+                json!({"name": "count_records", "arguments": {"model": "res.partner", "domain": [["email", "ilike", "x"]]}}),
+                hidden_email,
+            ),
+            (
+                "tools/call",
+                json!({"name": "search_records", "arguments": {"model": "res.partner", "order": "email"}}),
+                hidden_email,
+            ),
+            (
+                "tools/call",
+                json!({"name": "aggregate_records", "arguments": {"model": "res.partner", "group_by": ["email"]}}),
+                hidden_email,
+            ),
+            (
+                "tools/call",
+                json!({"name": "count_records", "arguments": {"model": "res.partner", "domain": [["email_normalized", "ilike", "x"]]}}),
+                "(res.partner.email_normalized derives from res.partner.email)",
+            ),
+            (
+                "tools/call",
+                json!({"name": "count_records", "arguments": {"model": "res.partner", "domain": [["user_id.login", "=", "x"]]}}),
+                hidden_model,
+            ),
+            (
+                "tools/call",
+                json!({"name": "search_records", "arguments": {"model": "hr.employee"}}),
+                hidden_model,
+            ),
+            (
+                "tools/call",
+                json!({"name": "describe_model", "arguments": {"model": "hr.employee"}}),
+                hidden_model,
+            ),
+            (
+                "resources/read",
+                json!({"uri": "odoo://hr.employee/1"}),
+                hidden_model,
+            ),
+            (
+                "resources/read",
+                json!({"uri": "odoo://hr.employee"}),
+                hidden_model,
+            ),
+            (
+                "prompts/get",
+                json!({"name": "explain_model", "arguments": {"model": "hr.employee"}}),
+                hidden_model,
+            ),
+        ];
+        for (method, params, rule) in &probes {
+            let before = s.sim.request_count();
+            let response = client.request(method, params.clone()).await;
+            let event = s.only();
+            let what = format!("{version} {method} {params}: {event:#}");
+            assert_eq!(event["decision"]["verdict"], "deny", "{what}");
+            assert!(
+                event["decision"]["rule"]
+                    .as_str()
+                    .is_some_and(|r| r.contains(rule)),
+                "{what}"
+            );
+            assert_eq!(event["outcome"]["status"], "error", "{what}");
+            // What the caller is told names no rule.
+            let told = response.to_string();
+            assert!(
+                !told.contains("deny") && !told.contains("allow"),
+                "{what}: {told}"
+            );
+            assert_eq!(s.sim.request_count(), before, "{what}: reached Odoo");
+        }
+        // Completion: a prefix on the way is no probe; the whole name of a hidden model is,
+        // though it is answered as any name without completions is.
+        let complete = |value: &str| {
+            json!({"ref": {"type": "ref/resource", "uri": "odoo://{model}/{id}"},
+                   "argument": {"name": "model", "value": value}})
+        };
+        for (value, verdict) in [
+            ("res.p", "allow"),
+            ("res.use", "allow"),
+            ("res.users", "deny"),
+        ] {
+            let response = client.request("completion/complete", complete(value)).await;
+            let event = s.only();
+            let what = format!("{version} completion {value}: {event:#} {response}");
+            assert_eq!(event["decision"]["verdict"], verdict, "{what}");
+            if verdict == "deny" {
+                assert_eq!(
+                    response["result"]["completion"]["values"],
+                    json!([]),
+                    "{what}"
+                );
+                assert!(
+                    event["decision"]["rule"]
+                        .as_str()
+                        .is_some_and(|r| r.contains(hidden_model)),
+                    "{what}"
+                );
+            } else if value == "res.p" {
+                assert_eq!(
+                    response["result"]["completion"]["values"][0], "res.partner",
+                    "{what}"
+                );
+            }
+        }
+        // Malformed input stays what it is: an invalid argument, allowed by the policy.
         client
             .tool_error(
                 "search_records",
-                json!({"model": "res.partner", "fields": ["email"]}),
+                json!({"model": "res.partner", "fields": ["no_such_field"]}),
             )
             .await;
         let event = s.only();
+        assert_eq!(event["decision"]["verdict"], "allow", "{event:#}");
         assert_eq!(event["outcome"]["error"], "invalid_arguments", "{event:#}");
-        assert_eq!(event["tool"], "search_records");
-
-        // A model the profile cannot see.
-        client
-            .tool_error("search_records", json!({"model": "hr.employee"}))
-            .await;
-        let event = s.only();
-        assert_eq!(event["outcome"]["status"], "error", "{event:#}");
-        assert_eq!(event["model"], "hr.employee");
     }
+}
+
+/// An agent probing hidden models trips `denied_burst`, as one probing forbidden operations
+/// does.
+#[tokio::test]
+async fn probing_hidden_names_raises_the_denied_burst_alert() {
+    let s = setup().await;
+    let mut client = s.client("reader", support::LEGACY).await;
+    for model in [
+        "hr.employee",
+        "res.users",
+        "ir.config_parameter",
+        "account.move",
+    ]
+    .iter()
+    .cycle()
+    .take(12)
+    {
+        client
+            .tool_error("search_records", json!({"model": model}))
+            .await;
+    }
+    let events = s.memory.take();
+    let alerts: Vec<&Value> = events.iter().filter(|e| e["kind"] == "alert").collect();
+    assert!(
+        alerts.iter().any(|a| a["alert"]["name"] == "denied_burst"),
+        "12 probes of hidden models: {events:#?}"
+    );
 }
 
 #[tokio::test]
@@ -482,6 +620,16 @@ async fn a_revoked_key_is_recorded_as_denied() {
                 .is_some_and(|r| r.contains("revoked")),
             "{event:#}"
         );
+        // Named, so `audit search --key reader` finds the refusal as it finds the key's calls.
+        assert_eq!(event["key_name"], "key-reader", "{event:#}");
+        assert_eq!(event["profile"], "reader", "{event:#}");
+        // So is a message that is not JSON-RPC at all.
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        assert!(client.session.handle(b"{not json", &tx).await.is_some());
+        assert!(s.gateway.auditor().flush(Duration::from_secs(5)).await);
+        let event = s.only();
+        assert_eq!(event["method"], "invalid", "{event:#}");
+        assert_eq!(event["key_name"], "key-reader", "{event:#}");
         s.gateway.reload(support::compile(
             POLICY,
             &s.keys.store,

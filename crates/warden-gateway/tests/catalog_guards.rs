@@ -696,10 +696,10 @@ async fn resources_completion_and_prompts() -> Result<()> {
     assert!(listed.iter().any(|r| r.uri == "odoo://res.partner"));
     assert!(listed.len() <= 200);
 
-    let completions = catalog.complete_model("res.p").await?;
+    let completions = catalog.complete_model("res.p").await?.values;
     assert_eq!(completions.first().map(String::as_str), Some("res.partner"));
     assert!(completions.iter().all(|m| m.contains("res.p")));
-    let contains = catalog.complete_model("order").await?;
+    let contains = catalog.complete_model("order").await?.values;
     assert!(
         contains.contains(&"sale.order".to_owned())
             && contains.contains(&"sale.order.line".to_owned())

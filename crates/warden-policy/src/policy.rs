@@ -668,6 +668,21 @@ impl Policy {
         self.keys.values().map(|entry| &entry.info)
     }
 
+    /// The key whose id is `id`, whatever its state (revoked and expired keys included).
+    pub fn key(&self, id: &str) -> Option<&KeyInfo> {
+        self.keys.get(id).map(|entry| &entry.info)
+    }
+
+    /// The name and profile of the key or OAuth identity `id`, whatever its state: how the
+    /// audit log names a request refused before (or because) its principal was resolved.
+    pub fn key_label(&self, id: &str) -> Option<(String, String)> {
+        if let Some(info) = self.key(id) {
+            return Some((info.name.clone(), info.profile.clone()));
+        }
+        let principal = self.principal(id, SystemTime::now()).ok()?;
+        Some((principal.key_name, principal.profile.name().to_owned()))
+    }
+
     /// The rate limits, for [`crate::RateLimiter::new`].
     pub fn rate_limits(&self) -> &RateLimitConfig {
         &self.rate_limits

@@ -422,6 +422,27 @@ impl Profile {
         self.model_visible(model) && self.view(model).read(field).is_ok()
     }
 
+    /// The rule that hides the model from this profile, as `policy explain` names it (e.g.
+    /// `profile "sales": models.deny "hr.*"`), or `None` when the model is visible.
+    pub fn model_denial(&self, model: &str) -> Option<String> {
+        self.visibility(model)
+            .err()
+            .map(|reason| reason.describe(&self.name))
+    }
+
+    /// The rule that makes the field unreadable for this profile (e.g. `profile "sales":
+    /// model."res.partner".fields.read.deny "*email*"`), or `None` when it is readable. For a
+    /// model the profile cannot see, the rule that hides the model.
+    pub fn field_denial(&self, model: &str, field: &str) -> Option<String> {
+        if let Some(rule) = self.model_denial(model) {
+            return Some(rule);
+        }
+        self.view(model)
+            .read(field)
+            .err()
+            .map(|reason| reason.describe(&self.name))
+    }
+
     /// The models this profile's model rules name literally (not by a glob), each once, sorted:
     /// the models a reviewer looks at first.
     pub fn rule_models(&self) -> Vec<String> {

@@ -173,6 +173,7 @@ impl Shared {
         let mut state = self.lock_watch();
         match setup::load(&self.config_path, &self.env) {
             Ok(loaded) => {
+                loaded.warn_risks();
                 self.gateway.reload(loaded.runtime);
                 self.reloads.fetch_add(1, Ordering::SeqCst);
                 if state.watcher.is_some() {

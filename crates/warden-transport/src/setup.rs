@@ -72,6 +72,18 @@ pub struct Loaded {
     pub audit: AuditSettings,
     /// The HTTP transport's settings (read at start).
     pub http: warden_config::HttpSettings,
+    /// The risky settings `odoo-warden config check` flags; [`Loaded::warn_risks`] logs them.
+    pub risks: warden_config::Risks,
+}
+
+impl Loaded {
+    /// Log every risky setting of the configuration as a warning, as startup and every reload
+    /// do: an operator who never runs `config check` still sees them in the server's log.
+    pub fn warn_risks(&self) {
+        for warning in &self.risks.warnings {
+            tracing::warn!(target: "odoo_warden::config", "risky setting: {warning}");
+        }
+    }
 }
 
 /// Reads the configuration at `path` with `env`, validates it and builds its runtime: what
@@ -82,6 +94,7 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
     let files = config.files.clone();
     let audit = config.audit.clone();
     let http = config.http.clone();
+    let risks = warden_config::risks(&config, std::time::SystemTime::now());
     let runtime = build_runtime(config)?;
     Ok(Loaded {
         runtime,
@@ -89,6 +102,7 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
         files,
         audit,
         http,
+        risks,
     })
 }
 
@@ -103,7 +117,8 @@ pub enum TransportKind {
 }
 
 /// Open the sinks `settings` describe and start the audit pipeline: the JSONL files (stream
-/// taken, new file begun, old files pruned), stdout or stderr JSON lines, the signed webhook;
+/// taken, new file begun, old files pruned; with a signing key, signed lines and checkpoints to
+/// the anchors file and the other sinks), stdout or stderr JSON lines, the signed webhook;
 /// alerts as configured. With `enabled = false`, a pipeline that records nothing, and a loud
 /// warning.
 pub fn build_auditor(
@@ -146,6 +161,9 @@ pub fn build_auditor_with(
         config.retention_days = file.retention_days;
         config.durability = file.durability;
         config.seal.clone_from(&file.seal);
+        config.signer.clone_from(&file.signer);
+        config.checkpoint_interval = file.checkpoint_interval;
+        config.anchors_file.clone_from(&file.anchors_file);
         let sink = JsonlSink::open(config).map_err(|e| SetupError::Audit {
             key: "audit.dir".to_owned(),
             message: e.to_string(),

@@ -286,6 +286,7 @@ pub async fn run(config_path: &Path, env: Environment) -> Result<(), RunError> {
         _ => return Err(RunError::MissingKey),
     };
     let loaded = setup::load(config_path, &env)?;
+    loaded.warn_risks();
     let auditor = setup::build_auditor(&loaded.audit, setup::TransportKind::Stdio)?;
     let gateway = Gateway::with_audit(loaded.runtime, ServerInfo::default(), auditor.clone());
     let key = match gateway.authenticate(&secret, None) {

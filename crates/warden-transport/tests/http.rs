@@ -759,8 +759,30 @@ async fn content_type_accept_and_size_are_checked() {
         .await
         .expect("send");
     assert_eq!(response.status(), 200);
-    // Each refusal is in the audit log, with its kind.
+    // Each refusal is in the audit log, with its kind and the key's name (as its other
+    // requests are, so `audit search --key alice` finds them).
     let kinds = server.recorded_error_kinds().await;
+    let names: Vec<(String, Option<String>)> = server
+        .audit
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| Some((e.error_kind()?.to_owned(), e.key_name.clone())))
+        .collect();
+    for kind in [
+        "unsupported_media_type",
+        "not_acceptable",
+        "payload_too_large",
+        "parse_error",
+    ] {
+        assert!(
+            names
+                .iter()
+                .any(|(k, name)| k == kind && name.as_deref() == Some("alice")),
+            "{kind} carries alice's name: {names:?}"
+        );
+    }
     for kind in [
         "unsupported_media_type",
         "not_acceptable",
@@ -972,6 +994,218 @@ async fn notifications_get_202_and_a_slow_client_is_cut_off() {
     );
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // The endpoint answered, not the outer timeout: the refusal is recorded, with the key.
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let timed_out: Vec<Option<String>> = server
+        .audit
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|e| e.error_kind() == Some("request_timeout"))
+        .map(|e| e.key_name.clone())
+        .collect();
+    assert_eq!(timed_out, [Some("alice".to_owned())]);
+    server.stop().await.expect("stop");
+}
+
+/// Open a connection to `addr` and send `head` (a request's headers, and whatever else).
+async fn raw(addr: std::net::SocketAddr, head: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+/// The status line of the answer on `stream`, read within 10 s.
+async fn status_line(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while !answer.windows(2).any(|w| w == b"\r\n") {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "an answer within 10 s");
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_duplicate_host_or_an_oversized_declared_length_is_refused_at_once() {
+    let server = start(HttpOptions {
+        max_body_bytes: 4096,
+        // Long: a refusal that waited for the body would not come within `status_line`'s 10 s.
+        request_timeout: Duration::from_secs(60),
+        ..HttpOptions::default()
+    })
+    .await;
+    let secret = &server.secrets["alice"];
+    let before = server.sim.request_count();
+    // Two Host headers, the first one allowed: 400 (RFC 9112 §3.2), whatever their order.
+    for hosts in [
+        "Host: 127.0.0.1\r\nHost: attacker.example.net",
+        "Host: attacker.example.net\r\nHost: 127.0.0.1",
+        "Host: 127.0.0.1\r\nHost: 127.0.0.1",
+    ] {
+        let body = modern_call(1, "count_records", json!({"model": "res.partner"})).to_string();
+        let mut stream = raw(
+            server.addr,
+            &format!(
+                "POST /mcp HTTP/1.1\r\n{hosts}\r\nAuthorization: Bearer {secret}\r\n\
+                 Content-Type: application/json\r\nAccept: application/json\r\n\
+                 MCP-Protocol-Version: {MODERN}\r\nMcp-Method: tools/call\r\n\
+                 Mcp-Name: count_records\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert_eq!(
+            status_line(&mut stream).await,
+            "HTTP/1.1 400 Bad Request",
+            "{hosts}"
+        );
+    }
+    assert_eq!(
+        server.sim.request_count(),
+        before,
+        "no duplicate-Host request reached Odoo"
+    );
+    // Positive control: the same request with one Host is served.
+    let body = modern_call(1, "count_records", json!({"model": "res.partner"})).to_string();
+    let mut stream = raw(
+        server.addr,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n\
+             Content-Type: application/json\r\nAccept: application/json\r\n\
+             MCP-Protocol-Version: {MODERN}\r\nMcp-Method: tools/call\r\n\
+             Mcp-Name: count_records\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert_eq!(status_line(&mut stream).await, "HTTP/1.1 200 OK");
+    assert!(
+        server.sim.request_count() > before,
+        "the control reached Odoo"
+    );
+    // A declared length over the limit, and no body: 413 at once.
+    let mut stream = raw(
+        server.addr,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n\
+             Content-Type: application/json\r\nAccept: application/json\r\n\
+             Content-Length: 1000000\r\n\r\n{{"
+        ),
+    )
+    .await;
+    assert_eq!(
+        status_line(&mut stream).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let events = server.audit.0.lock().expect("lock").clone();
+    let duplicates = events
+        .iter()
+        .filter(|e| e.error_kind() == Some("duplicate_header"))
+        .count();
+    assert_eq!(duplicates, 3, "each duplicate Host is recorded");
+    let too_large: Vec<Option<String>> = events
+        .iter()
+        .filter(|e| e.error_kind() == Some("payload_too_large"))
+        .map(|e| e.key_name.clone())
+        .collect();
+    assert_eq!(too_large, [Some("alice".to_owned())]);
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn one_key_cannot_take_every_slot() {
+    let server = start(HttpOptions {
+        max_concurrent_requests: 4,
+        max_concurrent_requests_per_key: Some(2),
+        // Long: without a share, bob would wait this long for alice's slow bodies to time out.
+        request_timeout: Duration::from_secs(60),
+        ..HttpOptions::default()
+    })
+    .await;
+    let slow = |secret: &str| {
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n\
+             Content-Type: application/json\r\nAccept: application/json\r\n\
+             Content-Length: 100\r\n\r\n{{"
+        )
+    };
+    // alice: every slot's worth of requests whose bodies never come.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(raw(server.addr, &slow(&server.secrets["alice"])).await);
+    }
+    // Her share is two: the other two are refused at once, with Retry-After.
+    let mut refused = 0;
+    for stream in &mut held {
+        let read = tokio::time::timeout(Duration::from_millis(500), status_line(stream)).await;
+        if let Ok(line) = read {
+            assert_eq!(line, "HTTP/1.1 429 Too Many Requests");
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused, 2,
+        "two of alice's four requests are over her share"
+    );
+    // bob is served while alice's two slow bodies hold their slots.
+    let answer = server
+        .modern("bob", 1, "count_records", json!({"model": "res.partner"}))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("bob is served");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(message(answer).await["result"]["isError"], false);
+    // So is alice, once her slow requests are gone.
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = server
+            .modern("alice", 2, "count_records", json!({"model": "res.partner"}))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("alice");
+        if answer.status() == 200 {
+            break;
+        }
+        assert_eq!(answer.status(), 429);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice's slots come back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.gateway.auditor().flush(Duration::from_secs(5)).await);
+    let busy: Vec<Option<String>> = server
+        .audit
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|e| e.error_kind() == Some("key_busy"))
+        .map(|e| e.key_name.clone())
+        .collect();
+    assert!(busy.len() >= 2, "{busy:?}");
+    assert!(
+        busy.iter().all(|n| n.as_deref() == Some("alice")),
+        "{busy:?}"
+    );
     server.stop().await.expect("stop");
 }
 

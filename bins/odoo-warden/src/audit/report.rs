@@ -11,12 +11,15 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use warden_audit::checkpoint::Anchors;
 use warden_audit::report::{self, AuditReport, ReportOptions, html};
 use warden_audit::verify::VerifyOptions;
 
 use crate::common::{self, EXIT_FAIL, EXIT_OK, usage};
 
-use super::{VerifyArgs, folder, parse_time, plural, seal_key, unreadable};
+use super::{
+    EXIT_IOERR, VerifyArgs, folder, io_reason, parse_time, plural, public_key, seal_key, unreadable,
+};
 
 /// Most events `--list` may ask for, of each kind (they are held in memory).
 const MAX_LIST: u64 = 10_000;
@@ -24,7 +27,8 @@ const MAX_LIST: u64 = 10_000;
 /// Options of `audit report`.
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
-    /// The folder, the seal key, and --json (the report's figures as one JSON object).
+    /// The folder, the keys and anchors file verify takes, and --json (the report's figures as
+    /// one JSON object).
     #[command(flatten)]
     verify: VerifyArgs,
     /// The period's start: RFC 3339 (2026-11-01T00:00:00Z), a day (2026-11-01) or a duration
@@ -60,11 +64,30 @@ pub(crate) fn run(args: &ReportArgs) -> Result<u8> {
         return Err(usage("--since must be before --until"));
     }
     let seal = seal_key(&args.verify)?;
+    let public_key = public_key(&args.verify)?;
     let dir = folder(&args.verify.folder)?;
+    let anchors = match &args.verify.anchors {
+        None => None,
+        Some(path) => match Anchors::read(path) {
+            Ok(anchors) => Some(anchors),
+            Err(error) => {
+                common::note(&format!(
+                    "odoo-warden: cannot read the anchors file {}: {}\n",
+                    path.display(),
+                    io_reason(&error)
+                ));
+                return Ok(EXIT_IOERR);
+            }
+        },
+    };
     let mut options = ReportOptions::new(since, until);
     options.key.clone_from(&args.key);
     options.listed = usize::try_from(args.list).unwrap_or(report::DEFAULT_LISTED);
-    options.verify = VerifyOptions { seal };
+    options.verify = VerifyOptions {
+        seal,
+        public_key,
+        anchors,
+    };
     options.now = now;
     options.generator = concat!("odoo-warden ", env!("CARGO_PKG_VERSION")).to_owned();
     let report = match report::build(&dir, &options) {
@@ -94,7 +117,17 @@ pub(crate) fn run(args: &ReportArgs) -> Result<u8> {
         return Ok(EXIT_FAIL);
     }
     if !verification.ok {
-        common::note("odoo-warden: the audit chain is broken: the report says where\n");
+        let streams = &verification.chains.streams;
+        let broken = streams.iter().filter(|s| s.problem.is_some()).count();
+        common::note(&if broken > 0 {
+            format!(
+                "odoo-warden: the audit chain is broken in {broken} of {} {}: the report says where\n",
+                streams.len(),
+                plural(streams.len() as u64, "stream", "streams")
+            )
+        } else {
+            "odoo-warden: the anchors file does not verify: the report says why\n".to_owned()
+        });
         return Ok(EXIT_FAIL);
     }
     Ok(EXIT_OK)
@@ -114,15 +147,26 @@ fn summary(report: &AuditReport) -> String {
     text.push_str(&if streams == 0 {
         "chains: NOT VERIFIED, the folder holds no audit files\n".to_owned()
     } else if v.ok {
+        let anchors = v
+            .chains
+            .anchors
+            .as_ref()
+            .map(|a| format!(", anchors file verified ({} checkpoints)", a.checkpoints))
+            .unwrap_or_default();
         format!(
-            "chains: verified, {streams} {}, {} events{}\n",
+            "chains: verified, {streams} {}, {} events{}{}{anchors}\n",
             plural(streams, "stream", "streams"),
             v.chains.events(),
             if v.seal_checked {
                 ", seals checked"
             } else {
                 ""
-            }
+            },
+            if v.signatures_checked {
+                ", signatures checked"
+            } else {
+                ""
+            },
         )
     } else {
         "chains: BROKEN (audit verify names the first broken event)\n".to_owned()

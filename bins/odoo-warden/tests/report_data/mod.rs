@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use warden_audit::event::{Alert, Gap};
 use warden_audit::jsonl::Clock;
+use warden_audit::signing::SigningKey;
 use warden_audit::{AuditEvent, Decision, JsonlConfig, JsonlSink, Outcome, Sink};
 
 /// 2026-12-01T00:00:00Z: the week's first day.
@@ -291,11 +292,25 @@ pub fn week() -> (Vec<AuditEvent>, Expected) {
 
 /// Writes the week into `dir` through the JSONL sink (a file per day), and returns its figures.
 pub fn write_week(dir: &Path) -> Expected {
+    write_week_with(dir, |_| {})
+}
+
+/// Writes the week into `dir` signed with `key`, its checkpoints appended to `anchors`.
+pub fn write_week_signed(dir: &Path, key: SigningKey, anchors: &Path) -> Expected {
+    write_week_with(dir, |config| {
+        config.signer = Some(key);
+        config.anchors_file = Some(anchors.to_owned());
+    })
+}
+
+/// Writes the week into `dir` through a sink `configure` adjusts.
+pub fn write_week_with(dir: &Path, configure: impl FnOnce(&mut JsonlConfig)) -> Expected {
     let (events, expected) = week();
     let clock = Settable(Arc::new(Mutex::new(SystemTime::UNIX_EPOCH)));
     *clock.0.lock().expect("clock") = events[0].timestamp().expect("time");
     let mut config = JsonlConfig::new(dir);
     config.clock = Arc::new(clock.clone());
+    configure(&mut config);
     let mut sink = JsonlSink::open(config).expect("open the sink");
     for event in events {
         *clock.0.lock().expect("clock") = event.timestamp().expect("time");

@@ -352,7 +352,9 @@ fn glance(page: &mut Page, report: &AuditReport) {
 fn verification(page: &mut Page, report: &AuditReport) {
     let v = &report.verification;
     let streams = &v.chains.streams;
+    let anchors = v.chains.anchors.as_ref();
     page.raw("<section>\n<h2>Chain verification</h2>\n");
+    let broken = streams.iter().filter(|s| s.problem.is_some()).count();
     if streams.is_empty() {
         page.raw("<div class=\"status bad\" data-verified=\"false\">NOT VERIFIED: the folder holds no audit files</div>\n");
     } else if v.ok {
@@ -367,23 +369,85 @@ fn verification(page: &mut Page, report: &AuditReport) {
         });
         page.num(v.chains.events());
         page.raw(" events)</div>\n");
+    } else if broken == 0 {
+        page.raw("<div class=\"status bad\" data-verified=\"false\">BROKEN: the anchors file does not verify; see below</div>\n");
     } else {
-        let broken = streams.iter().filter(|s| s.problem.is_some()).count();
         page.raw("<div class=\"status bad\" data-verified=\"false\">BROKEN: the chain does not verify in ");
         page.num(broken as u64);
         page.raw(" of ");
         page.num(streams.len() as u64);
         page.raw(" streams; see the first broken event below</div>\n");
     }
-    page.raw("<p class=\"note\">Every file of the folder was checked, not only the period's: each line's hash link to the one before it");
-    if v.seal_checked {
-        page.raw(" and each line's seal, with the seal key given");
+    page.raw("<p class=\"note\">Every file of the folder was checked, not only the period's: each line's hash link to the one before it and the stream's head");
+    page.raw(if v.seal_checked {
+        "; each line's seal, with the seal key given"
     } else {
-        page.raw(" (seals not checked: no seal key was given)");
-    }
+        "; seals not checked (no seal key given)"
+    });
+    page.raw(if v.signatures_checked {
+        "; each line's signature, the heads' and the checkpoints', with the public key given"
+    } else {
+        "; signatures not checked (no public key given)"
+    });
     page.raw(". Record the head hashes elsewhere: a later report whose chains still lead to them proves that nothing before them was rewritten.</p>\n");
     if !streams.is_empty() {
-        page.raw("<table>\n");
+        stream_table(page, streams, anchors.is_some());
+    }
+    page.raw("<div class=\"anchors\" id=\"anchors\">\n<h3>Anchors checked</h3>\n");
+    match anchors {
+        Some(anchors) => {
+            page.raw(if anchors.problems.is_empty() {
+                "<p data-anchors=\"checked\"><b>"
+            } else {
+                "<p data-anchors=\"broken\" class=\"bad\"><b>"
+            });
+            page.num(anchors.checkpoints);
+            page.raw(if anchors.checkpoints == 1 {
+                " checkpoint"
+            } else {
+                " checkpoints"
+            });
+            page.raw("</b> read from <code>");
+            page.text(&anchors.file.display().to_string());
+            page.raw("</code>, ");
+            page.raw(if anchors.signatures_checked {
+                "their signatures checked with the public key given"
+            } else {
+                "their signatures not checked (no public key given)"
+            });
+            page.raw(". Each stream must reach every checkpoint of its own: the column Checkpoints above counts those it reaches, and a stream that falls short of one is broken.</p>\n");
+            for problem in &anchors.problems {
+                page.raw("<p class=\"bad\">Problem: ");
+                page.text(problem);
+                page.raw("</p>\n");
+            }
+            for warning in &anchors.warnings {
+                page.raw("<p class=\"note\">Warning: ");
+                page.text(warning);
+                page.raw("</p>\n");
+            }
+        }
+        None => page.raw(
+            "<p data-anchors=\"none\"><b>None checked:</b> no anchors file was given (<code>--anchors FILE</code>: the checkpoints the gateway appends outside this folder, or those the webhook's receiver kept). The chains were checked against themselves and their head files only; the head hashes above, kept somewhere this folder's writers cannot change, serve as anchors for a later check.</p>\n",
+        ),
+    }
+    page.raw("</div>\n</section>\n");
+}
+
+/// Each stream's verification: status, files, events, checkpoints reached (with an anchors
+/// file), head hash, the first problem and the warnings.
+fn stream_table(page: &mut Page, streams: &[crate::verify::StreamReport], anchored: bool) {
+    page.raw("<table>\n");
+    if anchored {
+        page.th(&[
+            "Stream",
+            "Status",
+            "#Files",
+            "#Events",
+            "#Checkpoints",
+            "Head hash (last verified line)",
+        ]);
+    } else {
         page.th(&[
             "Stream",
             "Status",
@@ -391,59 +455,54 @@ fn verification(page: &mut Page, report: &AuditReport) {
             "#Events",
             "Head hash (last verified line)",
         ]);
-        for stream in streams {
-            page.raw("<tr>");
-            page.cell(&stream.stream);
-            if stream.problem.is_some() {
-                page.raw("<td class=\"bad\"><b>BROKEN</b></td>");
-            } else {
-                page.raw("<td class=\"ok\"><b>ok</b></td>");
+    }
+    let span: &'static str = if anchored { "5" } else { "4" };
+    for stream in streams {
+        page.raw("<tr>");
+        page.cell(&stream.stream);
+        if stream.problem.is_some() {
+            page.raw("<td class=\"bad\"><b>BROKEN</b></td>");
+        } else {
+            page.raw("<td class=\"ok\"><b>ok</b></td>");
+        }
+        page.cell_num(stream.files);
+        page.cell_num(stream.events);
+        if anchored {
+            page.cell_num(stream.checkpoints);
+        }
+        page.raw("<td class=\"hash\">");
+        page.text(stream.head.as_deref().unwrap_or("–"));
+        page.raw("</td></tr>\n");
+        if let Some(problem) = &stream.problem {
+            page.raw("<tr><td></td><td class=\"bad\" colspan=\"");
+            page.raw(span);
+            page.raw("\">First broken event: ");
+            page.text(&problem.file);
+            if let Some(line) = problem.line {
+                page.raw(", line ");
+                page.num(line);
             }
-            page.cell_num(stream.files);
-            page.cell_num(stream.events);
-            page.raw("<td class=\"hash\">");
-            page.text(stream.head.as_deref().unwrap_or("–"));
+            if let Some(seq) = problem.seq {
+                page.raw(", seq ");
+                page.num(seq);
+            }
+            if let Some(id) = &problem.event_id {
+                page.raw(", event ");
+                page.text(id);
+            }
+            page.raw(": ");
+            page.text(&problem.reason);
             page.raw("</td></tr>\n");
-            if let Some(problem) = &stream.problem {
-                page.raw("<tr><td></td><td colspan=\"4\" class=\"bad\">First broken event: ");
-                page.text(&problem.file);
-                if let Some(line) = problem.line {
-                    page.raw(", line ");
-                    page.num(line);
-                }
-                if let Some(seq) = problem.seq {
-                    page.raw(", seq ");
-                    page.num(seq);
-                }
-                if let Some(id) = &problem.event_id {
-                    page.raw(", event ");
-                    page.text(id);
-                }
-                page.raw(": ");
-                page.text(&problem.reason);
-                page.raw("</td></tr>\n");
-            }
-            for warning in &stream.warnings {
-                page.raw("<tr><td></td><td colspan=\"4\" class=\"note\">Warning: ");
-                page.text(warning);
-                page.raw("</td></tr>\n");
-            }
         }
-        page.raw("</tbody></table>\n");
-    }
-    page.raw("<div class=\"anchors\" id=\"anchors\">\n<h3>Anchors checked</h3>\n");
-    match &v.anchors {
-        Some(anchors) => {
-            page.raw("<p>What the verification reports of the anchored checkpoints:</p>\n<pre>");
-            let text = serde_json::to_string_pretty(anchors).unwrap_or_default();
-            escape_into(&mut page.out, &text, 20_000);
-            page.raw("</pre>\n");
+        for warning in &stream.warnings {
+            page.raw("<tr><td></td><td class=\"note\" colspan=\"");
+            page.raw(span);
+            page.raw("\">Warning: ");
+            page.text(warning);
+            page.raw("</td></tr>\n");
         }
-        None => page.raw(
-            "<p data-anchors=\"none\"><b>None checked.</b> This verification reports no anchored checkpoints: the chains were checked against themselves and their head files only. The head hashes above, kept somewhere this folder's writers cannot change, serve as anchors for a later check.</p>\n",
-        ),
     }
-    page.raw("</div>\n</section>\n");
+    page.raw("</tbody></table>\n");
 }
 
 /// A "nice" step (1, 2 or 5 times a power of ten) for about four grid lines up to `max`.

@@ -9,7 +9,7 @@ use super::args::Args;
 use super::domain::{self, CheckedDomain, restrict};
 use super::metadata::{FieldInfo, ModelView};
 use super::parsed::{FieldUse, Usage};
-use super::parser::{CallParser, Refusal, refuse, unknown_field};
+use super::parser::{CallParser, Refusal, refuse, unknown};
 use super::{names, scope};
 
 /// One segment of a field path, on the model that has it.
@@ -32,7 +32,7 @@ impl CallParser<'_> {
         for (index, segment) in segments.iter().enumerate() {
             let fields = self.fields(&current).await?;
             let Some(field) = fields.get(segment) else {
-                return Err(refuse(unknown_field(segment, &current, path)));
+                return Err(unknown(&fields, &current, segment, path));
             };
             let next = field.relation.clone().filter(|_| field.is_relational());
             out.push(Step {

@@ -382,6 +382,26 @@ impl ModelView {
         self.all.contains_key(name) && self.hidden.contains(name)
     }
 
+    /// The rule that hides `name` from the caller (for the audit log, never for the caller):
+    /// the rule that hides the model itself, the field rule that denies the field, or — for a
+    /// field derived from a hidden one — that one's rule and the derivation. `None` when `name`
+    /// is visible or is no field of `model` at all.
+    pub(crate) fn denial(&self, model: &str, name: &str) -> Option<String> {
+        if !self.access.model_visible(model) {
+            return self.access.model_rule(model);
+        }
+        match self.hidden.why(name)? {
+            super::taint::Hidden::Denied => self.access.field_rule(model, name),
+            super::taint::Hidden::Derived { from } => {
+                let rule = from
+                    .rsplit_once('.')
+                    .and_then(|(m, f)| self.access.field_rule(m, f))
+                    .unwrap_or_else(|| "a field this key may not read".to_owned());
+                Some(format!("{rule} ({model}.{name} derives from {from})"))
+            }
+        }
+    }
+
     /// The hidden fields of the model, and why.
     pub(crate) fn hidden(&self) -> &HiddenFields {
         &self.hidden

@@ -21,6 +21,7 @@ mod parsed;
 mod parser;
 mod prompts;
 mod resources;
+pub use resources::Completed;
 mod schema;
 mod scope;
 mod taint;
@@ -56,6 +57,15 @@ pub trait Access: Send + Sync {
     /// (default: no).
     fn derived_allowed(&self, _model: &str, _field: &str) -> bool {
         false
+    }
+    /// The rule that hides `model` from the caller, as the audit log records it (`None`: no
+    /// rule does, or the access cannot say).
+    fn model_rule(&self, _model: &str) -> Option<String> {
+        None
+    }
+    /// The rule that makes `field` of `model` unreadable, as the audit log records it.
+    fn field_rule(&self, _model: &str, _field: &str) -> Option<String> {
+        None
     }
     /// Whether the caller's rules hide some field somewhere. When they hide none, Odoo's own
     /// name search (which may match any field of a record) cannot reveal anything hidden and
@@ -268,6 +278,9 @@ pub struct ToolError {
     pub message: String,
     /// What the agent can do instead, if anything.
     pub hint: Option<String>,
+    /// The policy rule that refused the call, when one did although the caller is told only
+    /// that a name is unknown (a hidden model or field): for the audit log, never sent.
+    pub rule: Option<String>,
 }
 
 /// A resource template (`odoo://{model}/{id}`, `odoo://{model}`).
@@ -385,6 +398,15 @@ pub enum CallError {
     /// The tool a resource mirrors failed.
     #[error("{}", .0.message)]
     Tool(ToolError),
+    /// `shown` is what the caller is told (a name does not exist), but a rule hides it: the
+    /// audit log records the refusal as a denial by `rule`.
+    #[error("{shown}")]
+    Hidden {
+        /// The error the caller sees.
+        shown: Box<CallError>,
+        /// The rule that hides what the call names.
+        rule: String,
+    },
 }
 
 impl Catalog {
@@ -423,6 +445,16 @@ impl Catalog {
             .filter(|m| self.access.model_visible(&m.model))
             .cloned()
             .collect())
+    }
+
+    /// Whether `model` is in Odoo's list of models, whoever may see it (no further Odoo call
+    /// when the list is cached).
+    pub(crate) async fn model_listed(&self, model: &str) -> bool {
+        self.inner
+            .metadata
+            .models(&self.inner.odoo)
+            .await
+            .is_ok_and(|list| list.contains(model))
     }
 
     /// Whether `model` exists for the caller (who must be allowed to see it): listed in the
@@ -602,7 +634,7 @@ impl Catalog {
     }
 
     /// Up to 100 model names starting with `prefix`, then those containing it.
-    pub async fn complete_model(&self, prefix: &str) -> Result<Vec<String>, CallError> {
+    pub async fn complete_model(&self, prefix: &str) -> Result<resources::Completed, CallError> {
         resources::complete_model(self, prefix).await
     }
 

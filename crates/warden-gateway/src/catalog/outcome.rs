@@ -7,6 +7,16 @@ use warden_odoo::{ErrorKind, OdooError};
 
 use super::{Denied, Inner, ToolError, ToolOutcome};
 
+/// The refusal of a name the caller's rules hide: worded exactly as for a name that does not
+/// exist (`message`), with the rule kept for the audit log.
+pub(crate) fn hidden(message: String, rule: Option<String>) -> ToolOutcome {
+    let mut outcome = invalid(message);
+    if let Err(error) = &mut outcome.result {
+        error.rule = rule;
+    }
+    outcome
+}
+
 /// A tool error for arguments refused before Odoo.
 pub(crate) fn invalid(message: String) -> ToolOutcome {
     error_outcome("invalid_arguments", &message, None)
@@ -35,6 +45,7 @@ pub(crate) fn error_outcome(kind: &str, message: &str, hint: Option<&str>) -> To
             kind: kind.to_owned(),
             message: message.to_owned(),
             hint: hint.map(str::to_owned),
+            rule: None,
         }),
     }
 }

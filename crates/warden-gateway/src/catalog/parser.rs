@@ -9,7 +9,7 @@ use super::args::{self, Args};
 use super::commands::{Nested, Written};
 use super::domain;
 use super::metadata::ModelView;
-use super::outcome::{invalid, odoo_error_outcome};
+use super::outcome::{hidden, invalid, odoo_error_outcome};
 use super::parsed::{Action, Operation, ParsedCall, Usage};
 use super::schema::{self, Tool};
 use super::{CallError, Catalog, ToolOutcome, names};
@@ -138,8 +138,10 @@ impl CallParser<'_> {
         args::check_model_name(&model).map_err(refuse)?;
         let inner = &self.catalog.inner;
         match self.catalog.model_exists(&model).await {
-            Ok(false) => Err(refuse(format!(
-                "unknown model {model:?}; use list_models to find the technical name (e.g. \"res.partner\" for contacts)"
+            // Worded the same whether the model does not exist or a rule hides it.
+            Ok(false) => Err(Box::new(hidden(
+                unknown_model(&model),
+                self.catalog.access.model_rule(&model),
             ))),
             Ok(true) => Ok(model),
             Err(e) => Err(Box::new(odoo_error_outcome(&e, inner))),
@@ -190,7 +192,7 @@ impl CallParser<'_> {
                 )));
             }
             if !fields.contains_key(name) {
-                return Err(refuse(unknown_field(name, model, name)));
+                return Err(unknown(fields, model, name, name));
             }
         }
         Ok(())
@@ -257,16 +259,24 @@ impl CallParser<'_> {
         let requested = args.opt_strings("fields").map_err(refuse)?;
         let read = Self::read_fields(&fields, &model, requested)?;
         let order = match args.opt_string("order").map_err(refuse)? {
-            Some(text) if !text.trim().is_empty() => Some(
-                parse_order(&text, |name| match fields.get(name) {
-                    None => Err(unknown_field(name, &model, name)),
+            Some(text) if !text.trim().is_empty() => {
+                let mut hidden_name = None;
+                let parsed = parse_order(&text, |name| match fields.get(name) {
+                    None => {
+                        hidden_name = Some(name.to_owned());
+                        Err(unknown_field(name, &model, name))
+                    }
                     Some(f) if !f.sortable => Err(format!(
                         "the field {name:?} cannot be sorted on (it is not stored)"
                     )),
                     Some(_) => Ok(()),
-                })
-                .map_err(refuse)?,
-            ),
+                });
+                match (parsed, hidden_name) {
+                    (Ok(order), _) => Some(order),
+                    (Err(_), Some(name)) => return Err(unknown(&fields, &model, &name, &name)),
+                    (Err(message), None) => return Err(refuse(message)),
+                }
+            }
             _ => None,
         };
         if let Some((_, names)) = &order {
@@ -372,7 +382,7 @@ impl CallParser<'_> {
             Self::check_fields(&fields, &model, &[name.to_owned()], "group_by")?;
             let field = fields
                 .get(name)
-                .ok_or_else(|| refuse(unknown_field(name, &model, name)))?;
+                .ok_or_else(|| unknown(&fields, &model, name, name))?;
             if !field.groupable {
                 return Err(refuse(format!(
                     "the field {name:?} cannot be grouped by (it is not stored)"
@@ -760,6 +770,22 @@ fn required_ids(args: &mut Args) -> Result<Vec<i64>, Refusal> {
     Ok(ids)
 }
 
+/// The refusal of `name` (in `path`), which is not a field of `model` as the caller sees it
+/// (`view`): worded the same whether it does not exist or a rule hides it, the rule kept for
+/// the audit log in the second case.
+pub(crate) fn unknown(view: &ModelView, model: &str, name: &str, path: &str) -> Refusal {
+    Box::new(hidden(
+        unknown_field(name, model, path),
+        view.denial(model, name),
+    ))
+}
+
+fn unknown_model(model: &str) -> String {
+    format!(
+        "unknown model {model:?}; use list_models to find the technical name (e.g. \"res.partner\" for contacts)"
+    )
+}
+
 pub(crate) fn unknown_field(name: &str, model: &str, path: &str) -> String {
     let shown: String = name.chars().take(60).collect();
     let mut message = format!(
@@ -778,7 +804,7 @@ pub(crate) fn unknown_field(name: &str, model: &str, path: &str) -> String {
 /// each field name.
 fn parse_order(
     text: &str,
-    check: impl Fn(&str) -> Result<(), String>,
+    mut check: impl FnMut(&str) -> Result<(), String>,
 ) -> Result<(String, Vec<String>), String> {
     let terms: Vec<&str> = text.split(',').map(str::trim).collect();
     if terms.len() > MAX_ORDER_TERMS {

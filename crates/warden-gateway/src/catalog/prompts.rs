@@ -191,9 +191,16 @@ pub(crate) async fn get(
             check_model_name(&model).map_err(CallError::InvalidPromptArguments)?;
             match catalog.model_exists(&model).await {
                 Ok(false) => {
-                    return Err(CallError::InvalidPromptArguments(format!(
+                    let shown = CallError::InvalidPromptArguments(format!(
                         "unknown model {model:?}; list_models shows the available models"
-                    )));
+                    ));
+                    return Err(match catalog.access.model_rule(&model) {
+                        Some(rule) => CallError::Hidden {
+                            shown: Box::new(shown),
+                            rule,
+                        },
+                        None => shown,
+                    });
                 }
                 Ok(true) => {}
                 Err(e) => return Err(CallError::Odoo(e)),

@@ -144,6 +144,12 @@ fn refused(outcome: super::ToolOutcome, uri: &str) -> CallError {
 }
 
 fn refused_error(error: super::ToolError, uri: &str) -> CallError {
+    if let Some(rule) = error.rule {
+        return CallError::Hidden {
+            shown: Box::new(CallError::ResourceNotFound(uri.to_owned())),
+            rule,
+        };
+    }
     match error.kind.as_str() {
         "invalid_arguments" | "missing_record" | "unknown_model" => {
             CallError::ResourceNotFound(uri.to_owned())
@@ -155,9 +161,15 @@ fn refused_error(error: super::ToolError, uri: &str) -> CallError {
 pub(crate) async fn complete_model(
     catalog: &Catalog,
     prefix: &str,
-) -> Result<Vec<String>, CallError> {
+) -> Result<Completed, CallError> {
     let models = catalog.visible_models().await.map_err(CallError::Odoo)?;
     let needle: String = prefix.trim().to_lowercase().chars().take(128).collect();
+    // The whole name of a model Odoo has and the rules hide: a probe, answered as any name
+    // without completions is, and recorded as a denial. A prefix on the way is not a name.
+    let hidden = match catalog.access.model_rule(&needle) {
+        Some(rule) if catalog.model_listed(&needle).await => Some(rule),
+        _ => None,
+    };
     let mut out: Vec<String> = models
         .iter()
         .filter(|m| m.model.starts_with(&needle))
@@ -173,7 +185,19 @@ pub(crate) async fn complete_model(
             .collect();
         out.extend(more);
     }
-    Ok(out)
+    Ok(Completed {
+        values: out,
+        hidden,
+    })
+}
+
+/// What [`complete_model`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Completed {
+    /// The visible model names that complete the value.
+    pub values: Vec<String>,
+    /// The rule hiding the model the value names in full, when it names one.
+    pub hidden: Option<String>,
 }
 
 #[cfg(test)]

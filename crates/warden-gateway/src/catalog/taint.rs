@@ -42,6 +42,11 @@ pub(crate) struct HiddenFields {
 }
 
 impl HiddenFields {
+    /// Why `field` is hidden, if it is.
+    pub(crate) fn why(&self, field: &str) -> Option<&Hidden> {
+        self.fields.get(field)
+    }
+
     /// Whether no field is hidden.
     pub(crate) fn is_empty(&self) -> bool {
         self.fields.is_empty()

@@ -250,8 +250,27 @@ impl<B: Backend> Mcp<B> {
         }
         let headers = request.headers().clone();
         let limit = self.options.max_body_bytes;
+        // A declared length over the limit is refused at once, not after waiting for a body
+        // that will be refused anyway (or never comes).
+        let declared = headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return self.refuse(
+                &caller,
+                &key,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the message is larger than {limit} bytes"),
+                "payload_too_large",
+            );
+        }
+        let deadline = request.extensions().get::<super::Deadline>().map_or_else(
+            || tokio::time::Instant::now() + self.options.request_timeout,
+            |d| d.0,
+        );
         let body = Limited::new(request.into_body(), limit);
-        let bytes = match tokio::time::timeout(self.options.request_timeout, body.collect()).await {
+        let bytes = match tokio::time::timeout_at(deadline, body.collect()).await {
             Err(_) => {
                 return self.refuse(
                     &caller,

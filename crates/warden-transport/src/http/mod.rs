@@ -66,6 +66,16 @@ pub(crate) struct ClientAddr(pub(crate) IpAddr);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub(crate) SocketAddr);
 
+/// When a request must be answered by: its arrival plus `request_timeout` (a request extension
+/// set as it enters the stack). Reading the body waits until then, so that a body that arrives
+/// too slowly is refused, and recorded, by the endpoint rather than by the outer timeout.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline(pub(crate) tokio::time::Instant);
+
+/// How long after a request's [`Deadline`] the outer timeout answers 408 for whatever is still
+/// waiting: the endpoint's own timeouts, which record what they refuse, fire first.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(1);
+
 /// The principal a request authenticated as (a request extension).
 #[derive(Debug, Clone)]
 pub(crate) struct Authenticated<P>(pub(crate) P);
@@ -93,6 +103,11 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     /// Requests served at once over all connections (default 256).
     pub max_concurrent_requests: usize,
+    /// Requests of one key (or OAuth identity) served at once: beyond it the key's next request
+    /// gets 429 at once, so one key cannot take every slot of `max_concurrent_requests` (with
+    /// slow bodies, say) and starve the others. `None`: a quarter of `max_concurrent_requests`
+    /// (at least 1).
+    pub max_concurrent_requests_per_key: Option<usize>,
     /// Legacy sessions open at once (default 10,000) and per key (default 100).
     pub max_sessions: usize,
     /// Legacy sessions open at once per key: beyond it, the key's least recently used session
@@ -121,6 +136,7 @@ impl Default for HttpOptions {
             request_timeout: Duration::from_secs(120),
             header_timeout: Duration::from_secs(10),
             max_concurrent_requests: 256,
+            max_concurrent_requests_per_key: None,
             max_sessions: 10_000,
             max_sessions_per_key: 100,
             session_idle_timeout: Duration::from_secs(1800),
@@ -215,6 +231,12 @@ pub fn app_with<B: Backend>(backend: B, options: HttpOptions, metrics: Metrics) 
     let authenticated = ServiceBuilder::new()
         .layer(AuthLayer {
             backend: backend.clone(),
+            slots: Arc::new(KeySlots::new(
+                options
+                    .max_concurrent_requests_per_key
+                    .unwrap_or(options.max_concurrent_requests / 4),
+                options.max_concurrent_requests,
+            )),
             oauth: options.oauth.clone().map(|validator| {
                 let metadata = oauth::resource_metadata_url(validator.config()).map(Arc::from);
                 Arc::new(TokenAuth {
@@ -263,6 +285,12 @@ fn stack<B: Backend>(
     backend: &B,
     check_host: bool,
 ) -> Boxed {
+    let request_timeout = options.request_timeout;
+    let deadline = GuardLayer::new(move |request: &mut Request<Incoming>| {
+        let by = tokio::time::Instant::now() + request_timeout;
+        request.extensions_mut().insert(Deadline(by));
+        Ok(())
+    });
     let trusted = options.trusted_proxies.clone();
     let forwarded_header = options.forwarded_header;
     let client = GuardLayer::new(move |request: &mut Request<Incoming>| {
@@ -281,6 +309,13 @@ fn stack<B: Backend>(
     let recorder = backend.clone();
     let origin_host = GuardLayer::new(move |request: &mut Request<Incoming>| {
         let caller = Caller::http(request.extensions().get::<ClientAddr>().map(|c| c.0));
+        // RFC 9112 §3.2: more than one Host is a 400, whichever of them is allowed (a proxy
+        // and this server could each read another).
+        if request.headers().get_all(header::HOST).iter().count() > 1 {
+            let message = "the host header is given more than once";
+            recorder.record_refusal(&caller, None, "http", "duplicate_header", message);
+            return Err(text_response(StatusCode::BAD_REQUEST, message));
+        }
         let host = request
             .headers()
             .get(header::HOST)
@@ -368,8 +403,9 @@ fn stack<B: Backend>(
         ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            options.request_timeout,
+            options.request_timeout + TIMEOUT_GRACE,
         ))
+        .layer(deadline)
         .layer(client)
         .layer(origin_host)
         .layer(cors)
@@ -387,9 +423,65 @@ fn stack<B: Backend>(
 /// credential is checked on every request (a revocation or an expiry takes effect at once) and
 /// is never passed on to Odoo. Every refusal of a presented credential is audited.
 #[derive(Clone)]
-struct AuthLayer<B> {
+struct AuthLayer<B: Backend> {
     backend: B,
+    slots: Arc<KeySlots<B::Principal>>,
     oauth: Option<Arc<TokenAuth>>,
+}
+
+/// The requests each principal has in flight, against its share of the slots.
+struct KeySlots<P> {
+    share: usize,
+    /// At most `max_concurrent_requests` principals: a list is enough.
+    in_flight: std::sync::Mutex<Vec<(P, usize)>>,
+}
+
+impl<P: Clone + PartialEq> KeySlots<P> {
+    fn new(share: usize, max: usize) -> Self {
+        Self {
+            share: share.clamp(1, max.max(1)),
+            in_flight: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// One more request of `principal` in flight, or `None` when it has its whole share.
+    fn take(self: &Arc<Self>, principal: &P) -> Option<KeySlot<P>> {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match in_flight.iter_mut().find(|(p, _)| p == principal) {
+            Some((_, n)) if *n >= self.share => return None,
+            Some((_, n)) => *n += 1,
+            None => in_flight.push((principal.clone(), 1)),
+        }
+        Some(KeySlot {
+            slots: Arc::clone(self),
+            principal: principal.clone(),
+        })
+    }
+}
+
+/// A request in flight of [`KeySlots`]; given back when dropped.
+struct KeySlot<P: Clone + PartialEq> {
+    slots: Arc<KeySlots<P>>,
+    principal: P,
+}
+
+impl<P: Clone + PartialEq> Drop for KeySlot<P> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .slots
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(at) = in_flight.iter().position(|(p, _)| *p == self.principal) {
+            in_flight[at].1 -= 1;
+            if in_flight[at].1 == 0 {
+                in_flight.swap_remove(at);
+            }
+        }
+    }
 }
 
 /// Access-token validation, and the metadata URL its challenges name (computed once).
@@ -404,15 +496,17 @@ impl<S, B: Backend> tower::Layer<S> for AuthLayer<B> {
         Auth {
             inner,
             backend: self.backend.clone(),
+            slots: Arc::clone(&self.slots),
             oauth: self.oauth.clone(),
         }
     }
 }
 
 #[derive(Clone)]
-struct Auth<S, B> {
+struct Auth<S, B: Backend> {
     inner: S,
     backend: B,
+    slots: Arc<KeySlots<B::Principal>>,
     oauth: Option<Arc<TokenAuth>>,
 }
 
@@ -438,17 +532,33 @@ where
     fn call(&mut self, mut request: Request<Incoming>) -> Self::Future {
         let backend = self.backend.clone();
         let tokens = self.oauth.clone();
+        let slots = Arc::clone(&self.slots);
         // The service that was made ready serves this request; a fresh clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            match authenticate(&backend, tokens.as_deref(), &request).await {
-                Ok(key) => {
-                    request.extensions_mut().insert(Authenticated(key));
-                    inner.call(request).await
-                }
-                Err(response) => Ok(response),
-            }
+            let key = match authenticate(&backend, tokens.as_deref(), &request).await {
+                Ok(key) => key,
+                Err(response) => return Ok(response),
+            };
+            let Some(slot) = slots.take(&key) else {
+                let caller = Caller::http(request.extensions().get::<ClientAddr>().map(|c| c.0));
+                let message = format!(
+                    "this key has {} requests in flight, its share of the server: retry when \
+                     one is answered",
+                    slots.share
+                );
+                backend.record_refusal(&caller, Some(&key), "http", "key_busy", &message);
+                let mut response = text_response(StatusCode::TOO_MANY_REQUESTS, &message);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return Ok(response);
+            };
+            request.extensions_mut().insert(Authenticated(key));
+            let response = inner.call(request).await;
+            drop(slot);
+            response
         })
     }
 }
@@ -911,6 +1021,7 @@ pub fn options(
         request_timeout: settings.request_timeout,
         header_timeout: settings.header_timeout,
         max_concurrent_requests: settings.max_concurrent_requests,
+        max_concurrent_requests_per_key: Some(settings.max_concurrent_requests_per_key),
         max_sessions: settings.max_sessions,
         max_sessions_per_key: settings.max_sessions_per_key,
         session_idle_timeout: settings.session_idle_timeout,
@@ -954,6 +1065,7 @@ pub async fn run_until(
             ),
         });
     }
+    loaded.warn_risks();
     let metrics = Metrics::new();
     let auditor = crate::setup::build_auditor_with(
         &loaded.audit,
