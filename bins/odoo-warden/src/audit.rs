@@ -1,7 +1,8 @@
 //! `odoo-warden audit`: check the hash chains of an audit folder (`verify`, with the seal key,
 //! the public key and the anchors file when given), look through its events (`search`), show the
-//! latest ones, optionally following new ones as they are written (`tail`), and make the
-//! Ed25519 key pair that signs the log (`keygen`).
+//! latest ones, optionally following new ones as they are written (`tail`), make the Ed25519 key
+//! pair that signs the log (`keygen`), and report on a period for a compliance officer
+//! (`report`, in `audit/report.rs`).
 //!
 //! The folder is the positional `DIR`, or the one the configuration names (`--config`, or
 //! `WARDEN_CONFIG`; only its `[audit]` section is read, so no secret is needed). Results go to
@@ -21,11 +22,13 @@ use serde_json::Value;
 use warden_audit::chain::SealKey;
 use warden_audit::checkpoint::Anchors;
 use warden_audit::jsonl::{StreamFile, stream_files};
-use warden_audit::search::{self, EventView, Filter, OutcomeFilter};
+use warden_audit::search::{self, EventView, Filter, OutcomeFilter, RecordRef};
 use warden_audit::signing::{PublicKey, SigningKey};
 use warden_audit::verify::{self, Report, StreamReport, VerifyOptions};
 
 use crate::common::{self, EXIT_FAIL, EXIT_OK, usage};
+
+mod report;
 
 /// The folder cannot be read (EX_IOERR, as sysexits.h names it).
 const EXIT_IOERR: u8 = 74;
@@ -79,10 +82,16 @@ goes to stderr.
 Exit status: 0 (even when nothing matches), 64 usage or configuration error, 74 the folder
 cannot be read.
 
+--record MODEL:ID finds who read or changed one record, and when: the events on MODEL whose
+record_ids hold ID. An event lists at most the first 100 ids of the records it named or
+returned; the summary counts the events that named more, none of the listed ones the record,
+since it may be among the rest.
+
 Examples:
   odoo-warden audit search --config warden.toml --key claude-alice --since 2h
   odoo-warden audit search ./audit --outcome denied --since 2026-12-01T00:00:00Z --format table
-  odoo-warden audit search ./audit --model hr.employee --tool update_record --limit 20")]
+  odoo-warden audit search ./audit --model hr.employee --tool update_record --limit 20
+  odoo-warden audit search ./audit --record res.partner:42 --since 90d --format table")]
     Search(SearchArgs),
     /// Print the latest events that match a filter; with --follow, keep printing new ones.
     #[command(after_help = "\
@@ -114,6 +123,30 @@ Examples:
   odoo-warden audit keygen /etc/odoo-warden/secrets/audit-signing.key
   odoo-warden audit keygen ./audit-signing.key --public ./for-the-auditor/audit-signing.pub")]
     Keygen(KeygenArgs),
+    /// Report on a period: the chains' verification, figures per key and profile, denials and
+    /// alerts, as a self-contained HTML page to print or attach, or as JSON.
+    #[command(after_help = "\
+The page holds the period, each stream's verification status and head hash, the period's
+figures per key and per profile (requests, reads, distinct records read per model, writes,
+denials by rule, alerts, top models), a daily activity chart, and the earliest denied requests,
+alerts and gaps (the rest counted). It loads nothing and runs no script: open it in a browser,
+print it to PDF, attach it. --json gives the same figures as one JSON object. Without --html or
+--json, a summary is printed.
+
+It verifies the folder with verify's options (--seal-key-*, --public-key, --anchors) and shows
+what they checked, anchored checkpoints included.
+
+Exit status: 0 the report was made and every chain verifies, 1 it was made but a chain is
+broken, the anchors file does not verify or the folder holds no audit files, 64 usage or
+configuration error, 74 the folder or the anchors file cannot be read.
+
+Examples:
+  odoo-warden audit report --config warden.toml --since 30d --html audit-report.html
+  odoo-warden audit report ./audit --since 2026-11-01 --until 2026-12-01 --key sales --html nov.html
+  odoo-warden audit report ./audit --since 7d --json | jq '.keys[] | {id, denied: .denied}'
+  odoo-warden audit report ./audit --public-key audit-signing.pub --anchors anchors.jsonl --html r.html
+  chromium --headless --no-pdf-header-footer --print-to-pdf=report.pdf audit-report.html")]
+    Report(report::ReportArgs),
 }
 
 /// Where the audit files are.
@@ -175,6 +208,10 @@ pub(crate) struct FilterArgs {
     /// The Odoo model, e.g. res.partner.
     #[arg(long, value_name = "MODEL")]
     model: Option<String>,
+    /// One record, MODEL:ID (res.partner:42): who read or changed it, and when. An event lists
+    /// at most its first 100 record ids.
+    #[arg(long, value_name = "MODEL:ID", value_parser = parse_record, conflicts_with = "model")]
+    record: Option<RecordRef>,
     /// The tool, e.g. search_records.
     #[arg(long, value_name = "TOOL")]
     tool: Option<String>,
@@ -275,6 +312,7 @@ pub(crate) fn run(command: AuditCommand) -> Result<u8> {
         AuditCommand::Search(args) => search(&args),
         AuditCommand::Tail(args) => tail(&args),
         AuditCommand::Keygen(args) => keygen(&args),
+        AuditCommand::Report(args) => report::run(&args),
     }
 }
 
@@ -620,11 +658,16 @@ fn parse_time(option: &str, text: &str, now: SystemTime) -> Result<SystemTime> {
     )))
 }
 
+fn parse_record(text: &str) -> Result<RecordRef, String> {
+    text.parse()
+}
+
 fn filter(args: &FilterArgs) -> Result<Filter> {
     let now = SystemTime::now();
     let mut filter = Filter::default();
     filter.key.clone_from(&args.key);
     filter.model.clone_from(&args.model);
+    filter.record.clone_from(&args.record);
     filter.tool.clone_from(&args.tool);
     filter.method.clone_from(&args.method);
     filter.ip.clone_from(&args.ip);
@@ -885,8 +928,28 @@ fn search(args: &SearchArgs) -> Result<u8> {
         summary.push_str(&format!(", stopped at --limit {limit}"));
     }
     summary.push('\n');
+    if let Some(record) = &filter.record
+        && stats.unlisted > 0
+    {
+        summary.push_str(&unlisted_note(record, stats.unlisted));
+    }
     common::note(&summary);
     Ok(EXIT_OK)
+}
+
+/// What `search --record` says of the events that may concern the record without listing it.
+fn unlisted_note(record: &RecordRef, unlisted: u64) -> String {
+    format!(
+        "note: {unlisted} more {} on {} named more than {} records and {} only the first {}, without {}: \
+         the record may be among the rest (list them with --model {} and look at record_count)\n",
+        plural(unlisted, "event", "events"),
+        record.model,
+        warden_audit::event::MAX_RECORD_IDS,
+        plural(unlisted, "lists", "list"),
+        warden_audit::event::MAX_RECORD_IDS,
+        record.id,
+        record.model,
+    )
 }
 
 /// Every audit file seen, with how far it has been read.

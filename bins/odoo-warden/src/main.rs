@@ -1,8 +1,8 @@
 //! `odoo-warden`: the admin command line. `keys` manages the API keys agents present, `policy
 //! explain` shows what the gateway would decide on a call and why, `config check` validates a
-//! configuration and warns about risky settings, `audit` verifies, searches and follows the
-//! audit log (and makes its signing key), `doctor` checks that a deployment is ready, `demo`
-//! runs the Odoo simulator and the gateway with a ready-to-use configuration, and
+//! configuration and warns about risky settings, `audit` verifies, searches, follows and reports
+//! on the audit log (and makes its signing key), `doctor` checks that a deployment is ready,
+//! `demo` runs the Odoo simulator and the gateway with a ready-to-use configuration, and
 //! `completions` prints shell completion scripts.
 
 mod audit;
@@ -35,6 +35,8 @@ Examples:
   odoo-warden audit verify ./audit --public-key audit-signing.pub --anchors anchors.jsonl
   odoo-warden audit keygen /etc/odoo-warden/secrets/audit-signing.key
   odoo-warden audit search --config warden.toml --key claude-desktop --outcome denied --since 24h
+  odoo-warden audit search --config warden.toml --record res.partner:42 --since 90d
+  odoo-warden audit report --config warden.toml --since 30d --html audit-report.html
   odoo-warden completions bash > /etc/bash_completion.d/odoo-warden
 
 Exit status: 0 success; 1 a failure or a denial (`policy explain`), a broken chain (`audit \
@@ -64,7 +66,7 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Verify, search and follow the audit log; make the key pair that signs it.
+    /// Verify, search, follow and report on the audit log; make the key pair that signs it.
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,

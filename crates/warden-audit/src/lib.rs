@@ -13,7 +13,9 @@
 //!   log can be checked with a public key alone; checkpoints kept outside the folder (an anchors
 //!   file, the webhook) show a rollback of the whole folder.
 //! - [`verify`] and [`search`]: check a folder's chains (the first broken event and why), and
-//!   stream its events through a filter.
+//!   stream its events through a filter (by key, model, record, outcome, time...).
+//! - [`report`]: a period's figures per key and profile with the chains' state, for people (a
+//!   self-contained HTML page, [`report::html`]) and scripts (JSON).
 //!
 //! Knows nothing of MCP, Odoo or the gateway: events are plain data filled in by the caller.
 
@@ -23,6 +25,7 @@ pub mod checkpoint;
 pub mod event;
 pub mod jsonl;
 pub mod pipeline;
+pub mod report;
 pub mod search;
 pub mod signing;
 pub mod sink;

@@ -1,5 +1,5 @@
-//! Searching a folder of JSONL audit files: by key, model, tool, method, outcome, address and
-//! time range, streaming over the files (memory does not grow with the folder).
+//! Searching a folder of JSONL audit files: by key, model, tool, method, outcome, address, record
+//! and time range, streaming over the files (memory does not grow with the folder).
 //!
 //! Files whose day lies outside the time range are skipped unopened; within a file, a line is
 //! fully parsed only when it contains every literal the filter names, so a search through a
@@ -45,6 +45,38 @@ impl std::str::FromStr for OutcomeFilter {
     }
 }
 
+/// One record: a model and an id, written `res.partner:42`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRef {
+    /// The model, e.g. `res.partner`.
+    pub model: String,
+    /// The record's id.
+    pub id: i64,
+}
+
+impl std::str::FromStr for RecordRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || format!("{s:?} is not MODEL:ID (e.g. res.partner:42)");
+        let (model, id) = s.rsplit_once(':').ok_or_else(invalid)?;
+        let id: i64 = id.trim().parse().map_err(|_| invalid())?;
+        let model = model.trim();
+        if model.is_empty() || id <= 0 {
+            return Err(invalid());
+        }
+        Ok(Self {
+            model: model.to_owned(),
+            id,
+        })
+    }
+}
+
+impl std::fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.model, self.id)
+    }
+}
+
 /// What to look for. Every member that is set must match.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -63,6 +95,11 @@ pub struct Filter {
     pub ip: Option<String>,
     /// The event kind (`request`, `alert`, `gap`); chain records only when asked for (`chain`).
     pub kind: Option<String>,
+    /// A record: events on its model whose `record_ids` hold its id. An event lists at most the
+    /// first [`MAX_RECORD_IDS`](crate::event::MAX_RECORD_IDS) ids of the records it named or
+    /// returned, so an event that named more may concern the record without listing it:
+    /// [`SearchStats::unlisted`] counts those.
+    pub record: Option<RecordRef>,
     /// From this time on.
     pub since: Option<SystemTime>,
     /// Before this time.
@@ -96,6 +133,13 @@ pub struct EventView<'a> {
     /// The client's address.
     #[serde(borrow, default)]
     pub client_ip: Option<Cow<'a, str>>,
+    /// The record ids named or returned (at most
+    /// [`MAX_RECORD_IDS`](crate::event::MAX_RECORD_IDS)).
+    #[serde(default)]
+    pub record_ids: Vec<i64>,
+    /// How many records were named or returned (all of them).
+    #[serde(default)]
+    pub record_count: Option<u64>,
     /// The decision.
     #[serde(borrow, default)]
     pub decision: Option<DecisionView<'a>>,
@@ -132,9 +176,11 @@ pub struct OutcomeView<'a> {
 impl Filter {
     /// Literals a matching line must contain (checked before parsing).
     fn needles(&self) -> Vec<Vec<u8>> {
+        let record_model = self.record.as_ref().map(|r| &r.model);
         [&self.key, &self.model, &self.tool, &self.ip, &self.method]
             .into_iter()
             .flatten()
+            .chain(record_model)
             .map(|s| {
                 // The literal as it appears inside a JSON string.
                 let quoted = serde_json::to_string(s).unwrap_or_default();
@@ -146,6 +192,27 @@ impl Filter {
 
     /// Whether `view` matches.
     pub fn matches(&self, view: &EventView<'_>) -> bool {
+        self.matches_but_record_id(view)
+            && self
+                .record
+                .as_ref()
+                .is_none_or(|r| view.record_ids.contains(&r.id))
+    }
+
+    /// Whether `view` matches every member but the record's id, and lists only part of the
+    /// records it named (the first [`MAX_RECORD_IDS`](crate::event::MAX_RECORD_IDS)), none of
+    /// them the record: it may concern the record all the same.
+    pub fn may_name_unlisted_record(&self, view: &EventView<'_>) -> bool {
+        let Some(record) = &self.record else {
+            return false;
+        };
+        let listed = view.record_ids.len() as u64;
+        view.record_count.is_some_and(|count| count > listed)
+            && !view.record_ids.contains(&record.id)
+            && self.matches_but_record_id(view)
+    }
+
+    fn matches_but_record_id(&self, view: &EventView<'_>) -> bool {
         let eq = |want: &Option<String>, have: &Option<Cow<'_, str>>| {
             want.as_ref()
                 .is_none_or(|w| have.as_deref() == Some(w.as_str()))
@@ -159,6 +226,11 @@ impl Filter {
         if let Some(key) = &self.key
             && view.key_id.as_deref() != Some(key.as_str())
             && view.key_name.as_deref() != Some(key.as_str())
+        {
+            return false;
+        }
+        if let Some(record) = &self.record
+            && view.model.as_deref() != Some(record.model.as_str())
         {
             return false;
         }
@@ -196,12 +268,19 @@ impl Filter {
         true
     }
 
-    fn file_in_range(&self, file: &StreamFile) -> bool {
+    /// Whether `file` may hold events of the time range.
+    pub(crate) fn file_in_range(&self, file: &StreamFile) -> bool {
         // A file holds events of its day and (until rotation at the next write) later ones.
         // An event made just before midnight may be written just after it, in the next day's
-        // file: a day of margin.
+        // file: a day of margin. Every write on a later day rotates first, so a file holds no
+        // event made after its day: one of a day before `since` is skipped (a day of margin
+        // too, for a writer's clock a little behind).
+        let day = std::time::Duration::from_secs(86_400);
         self.until
-            .is_none_or(|until| file.day <= day_of(until + std::time::Duration::from_secs(86_400)))
+            .is_none_or(|until| file.day <= day_of(until + day))
+            && self
+                .since
+                .is_none_or(|since| file.day >= day_of(since.checked_sub(day).unwrap_or(since)))
     }
 }
 
@@ -216,6 +295,11 @@ pub struct SearchStats {
     pub matched: u64,
     /// Bytes read.
     pub bytes: u64,
+    /// With [`Filter::record`]: events that match every member but the record's id and list
+    /// only the first [`MAX_RECORD_IDS`](crate::event::MAX_RECORD_IDS) of more
+    /// records, so the record may be among the rest (see
+    /// [`Filter::may_name_unlisted_record`]). Not passed to the visitor.
+    pub unlisted: u64,
 }
 
 /// The files a search reads, oldest first, and their total size (for a progress bar).
@@ -269,6 +353,9 @@ pub fn search_files(
             let Ok(view) = serde_json::from_slice::<EventView<'_>>(&line) else {
                 continue;
             };
+            if filter.may_name_unlisted_record(&view) {
+                stats.unlisted += 1;
+            }
             if filter.matches(&view) {
                 stats.matched += 1;
                 if visit(&line, &view).is_break() {
@@ -282,7 +369,7 @@ pub fn search_files(
 }
 
 /// Whether `needle` occurs in `haystack`.
-fn memmem(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn memmem(haystack: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;
     };
