@@ -246,7 +246,11 @@ describe('audit', () => {
         for (const era of ERAS) {
             const mine = calls.filter((e) => (e.protocol === '2026-07-28') === (era.era === 'modern'));
             assert.ok(mine.some((e) => e.outcome?.status === 'ok'), `${era.name}: an allowed search`);
-            assert.ok(mine.some((e) => e.outcome?.error === 'invalid_arguments'), `${era.name}: the refused search`);
+            // Asking for a field the profile hides is a denial with the rule that hides it.
+            assert.ok(
+                mine.some((e) => e.decision?.verdict === 'deny' && /fields\.read\.deny "email"/.test(e.decision?.rule ?? '')),
+                `${era.name}: the refused search`,
+            );
         }
         for (const event of calls) {
             assert.equal(event.transport, 'http', JSON.stringify(event));

@@ -300,8 +300,8 @@ async def test_calls_and_denials_are_in_the_audit_log_and_it_verifies(sim, deplo
     audit = deployment.path.parent / "audit"
     events = [e for e in audit_events(audit) if e.get("tool")]
     protocol = "2026-07-28" if mode == "2026-07-28" else None
-    found, unknown, forbidden = events[-3:]
-    for event in (found, unknown, forbidden):
+    found, hidden, forbidden = events[-3:]
+    for event in (found, hidden, forbidden):
         assert event["key_name"] == "sales-agent" and event["profile"] == "sales", event
         assert event["odoo_user"] == "sales_agent" and event["transport"] == "stdio", event
         if protocol:
@@ -309,7 +309,9 @@ async def test_calls_and_denials_are_in_the_audit_log_and_it_verifies(sim, deplo
     assert found["tool"] == "search_records" and found["outcome"]["status"] == "ok", found
     assert found["record_ids"] == [10] and found["fields_requested"] == ["name"], found
     assert found["latency"]["odoo_ms"] > 0, found
-    assert unknown["outcome"]["error"] == "invalid_arguments", unknown
+    # A field the profile hides is a denial with the rule that hides it, not malformed input.
+    assert hidden["decision"]["verdict"] == "deny", hidden
+    assert hidden["decision"]["rule"] == 'profile "sales": model."res.partner".fields.read.deny "email"', hidden
     assert forbidden["decision"]["verdict"] == "deny", forbidden
     assert "sales" in forbidden["decision"]["rule"], forbidden
     assert all("Deco Addict" not in str(e) and DECO_EMAIL not in str(e) for e in events)
