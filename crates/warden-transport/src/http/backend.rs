@@ -32,6 +32,16 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// backend's to record). Called on every request.
     fn authenticate(&self, token: &str, caller: &Caller) -> Result<Self::Principal, AuthFailure>;
 
+    /// Before a presented credential is checked: whether `caller` may try at all (the gateway
+    /// refuses an address that has used up its failed-authentication budget in the fleet; the
+    /// refusal is the backend's to record). Default: allowed.
+    fn admit_caller(
+        &self,
+        _caller: &Caller,
+    ) -> impl Future<Output = Result<(), AuthFailure>> + Send {
+        std::future::ready(Ok(()))
+    }
+
     /// The principal of a request without credentials, if the backend serves such requests
     /// (the gateway never does). Default: none, and the stack answers 401.
     fn anonymous(&self, _caller: &Caller) -> Option<Self::Principal> {
@@ -99,6 +109,10 @@ impl Backend for Gateway {
 
     fn authenticate(&self, token: &str, caller: &Caller) -> Result<KeyId, AuthFailure> {
         self.authenticate_caller(token, caller)
+    }
+
+    async fn admit_caller(&self, caller: &Caller) -> Result<(), AuthFailure> {
+        self.fleet_auth_allowed(caller).await
     }
 
     fn authenticate_oauth(

@@ -616,6 +616,7 @@ async fn authenticate<B: Backend>(
         }
         None => unauthorized(Some(&failure.message), metadata),
     };
+    backend.admit_caller(&caller).await.map_err(refused)?;
     match tokens {
         Some(tokens) if !token.starts_with("owk_") => {
             match tokens
