@@ -1,0 +1,316 @@
+//! `warden-cluster`: the state a fleet of odoo-warden replicas shares, on Redis or Valkey.
+//!
+//! [`RedisStore`] implements the gateway's [`SharedState`]:
+//! - rate budgets: the GCRA of [`warden_policy::RateLimiter`], run for a request's whole plan
+//!   (its budgets, narrowest first) in one round trip by a Lua script (`EVALSHA`), on the
+//!   clock of the Redis server (`TIME`) so that every replica sees the same time. A budget is
+//!   one key holding its theoretical arrival time in microseconds; the key expires by itself
+//!   once the budget is full again. The script runs atomically: concurrent requests on any
+//!   number of replicas never take more than the budget;
+//! - redeemed confirmation states: `SET <prefix>redeemed:<nonce> 1 NX PX <validity left>`.
+//!
+//! Every call is bounded by the configured timeout. After a failure a short breaker
+//! ([`BREAKER`]) answers [`Unavailable`] at once, so that requests do not each wait for the
+//! timeout while Redis is down; the next call after it tries again, and the client reconnects by
+//! itself ([`redis::aio::ConnectionManager`]). The gateway decides what an unavailable store
+//! means (see `warden_gateway::shared`).
+//!
+//! This crate knows nothing of HTTP, MCP or the configuration file: the transport builds a
+//! [`RedisStore`] from [`Options`] and hands it to the gateway.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{IntoConnectionInfo, Script};
+use secrecy::{ExposeSecret, SecretString};
+use warden_gateway::shared::{SharedState, StoreFuture, Taken, Unavailable};
+use warden_policy::Budget;
+
+/// How long the store answers [`Unavailable`] without trying, after a failure.
+pub const BREAKER: Duration = Duration::from_secs(1);
+
+/// GCRA over the budgets in `KEYS`, in order. `ARGV[1]` is `take` or `peek`; then, per key,
+/// its emission interval and tolerance in microseconds. Answers `{0, 0}` when every budget has
+/// room (and, for `take`, one request was taken from each), or `{i, wait}`: the `i`-th budget
+/// (from 1) refuses for `wait` microseconds; the budgets before it were taken from.
+const GCRA: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local take = ARGV[1] == 'take'
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i])
+  local tolerance = tonumber(ARGV[2 * i + 1])
+  local tat = tonumber(redis.call('GET', key)) or now
+  if tat < now then tat = now end
+  local wait = tat - tolerance - now
+  if wait > 0 then
+    return {i, wait}
+  end
+  if take then
+    local after = tat + interval
+    redis.call('SET', key, string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000))
+  end
+end
+return {0, 0}
+";
+
+/// Where the shared store is and how long a call may take.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// `redis://host:port/db` or `rediss://` (TLS), without credentials.
+    pub url: String,
+    /// The ACL user (Redis 6+), if any.
+    pub username: Option<String>,
+    /// The password (of the ACL user, or `requirepass`), if any.
+    pub password: Option<SecretString>,
+    /// Prepended to every key, e.g. `odoo-warden:`.
+    pub key_prefix: String,
+    /// The longest any call may take.
+    pub timeout: Duration,
+}
+
+impl Options {
+    /// Options for `url`, with the default prefix (`odoo-warden:`) and timeout (250 ms).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            username: None,
+            password: None,
+            key_prefix: "odoo-warden:".to_owned(),
+            timeout: Duration::from_millis(250),
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The store could not be set up (the URL does not parse). Never holds a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The Redis URL is not one the client accepts.
+    #[error("invalid Redis URL: {0}")]
+    Url(String),
+}
+
+/// The shared state on one Redis (or Valkey) server.
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    gcra: Script,
+    /// Until when calls answer [`Unavailable`] without trying.
+    open_until: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on `options.url`. Connects lazily: a Redis that is down at start-up is tried
+    /// again on the next call after the breaker, and the gateway falls back meanwhile. Must be
+    /// called within a tokio runtime.
+    pub fn connect(options: &Options) -> Result<Self, ClusterError> {
+        let mut info = options
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| ClusterError::Url(e.to_string()))?;
+        let mut settings = info.redis_settings().clone();
+        if let Some(username) = &options.username {
+            settings = settings.set_username(username);
+        }
+        if let Some(password) = &options.password {
+            settings = settings.set_password(password.expose_secret());
+        }
+        info = info.set_redis_settings(settings);
+        let client = redis::Client::open(info).map_err(|e| ClusterError::Url(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(BREAKER);
+        let connection = client
+            .get_connection_manager_lazy(config)
+            .map_err(|e| ClusterError::Url(e.to_string()))?;
+        Ok(Self {
+            connection,
+            prefix: options.key_prefix.clone(),
+            timeout: options.timeout,
+            gcra: Script::new(GCRA),
+            open_until: Mutex::new(None),
+        })
+    }
+
+    /// The server's version (`INFO server`), within the timeout: what `doctor` and `/readyz`
+    /// report.
+    pub async fn server_version(&self) -> Result<String, Unavailable> {
+        let mut connection = self.connection.clone();
+        let info: String = self
+            .call(async move {
+                redis::cmd("INFO")
+                    .arg("server")
+                    .query_async(&mut connection)
+                    .await
+            })
+            .await?;
+        Ok(info
+            .lines()
+            .find_map(|line| line.strip_prefix("redis_version:"))
+            .unwrap_or("unknown")
+            .trim()
+            .to_owned())
+    }
+
+    fn breaker(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.open_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one call within the timeout, behind the breaker.
+    async fn call<T>(
+        &self,
+        call: impl Future<Output = redis::RedisResult<T>> + Send,
+    ) -> Result<T, Unavailable> {
+        if let Some(until) = *self.breaker()
+            && Instant::now() < until
+        {
+            return Err(Unavailable(
+                "Redis failed within the last second (retrying shortly)".to_owned(),
+            ));
+        }
+        let error = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => {
+                *self.breaker() = None;
+                return Ok(value);
+            }
+            Ok(Err(error)) => format!("Redis error: {}", error.kind_text()),
+            Err(_) => format!(
+                "Redis did not answer within {} ms",
+                self.timeout.as_millis()
+            ),
+        };
+        *self.breaker() = Some(Instant::now() + BREAKER);
+        Err(Unavailable(error))
+    }
+
+    async fn gcra(&self, plan: &[Budget], mode: &str) -> Result<Taken, Unavailable> {
+        let mut invocation = self.gcra.prepare_invoke();
+        invocation.arg(mode);
+        for budget in plan {
+            invocation.key(format!("{}rate:{}", self.prefix, budget.scope()));
+            invocation.arg(micros(budget.interval()));
+            invocation.arg(micros(budget.tolerance()));
+        }
+        let mut connection = self.connection.clone();
+        let (index, wait): (u64, u64) = self
+            .call(async move { invocation.invoke_async(&mut connection).await })
+            .await?;
+        if index == 0 {
+            return Ok(Taken::Admitted);
+        }
+        let index = usize::try_from(index - 1)
+            .ok()
+            .filter(|i| *i < plan.len())
+            .ok_or_else(|| Unavailable("unexpected answer from the rate script".to_owned()))?;
+        Ok(Taken::Refused {
+            index,
+            wait: Duration::from_micros(wait),
+        })
+    }
+}
+
+/// Whole microseconds, at least 1 for a non-zero duration.
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// What a Redis error is, in a few words (never the command or its arguments).
+trait KindText {
+    fn kind_text(&self) -> String;
+}
+
+impl KindText for redis::RedisError {
+    fn kind_text(&self) -> String {
+        if self.is_timeout() {
+            "timed out".to_owned()
+        } else if self.is_connection_refusal() {
+            "connection refused".to_owned()
+        } else if self.is_io_error()
+            || self.is_connection_dropped()
+            || self.is_unrecoverable_error()
+        {
+            "connection lost".to_owned()
+        } else {
+            match self.code() {
+                Some(code) => format!("{code} ({:?})", self.kind()),
+                None => format!("{:?}", self.kind()),
+            }
+        }
+    }
+}
+
+impl SharedState for RedisStore {
+    fn take<'a>(&'a self, plan: &'a [Budget]) -> StoreFuture<'a, Taken> {
+        Box::pin(async move {
+            if plan.is_empty() {
+                return Ok(Taken::Admitted);
+            }
+            self.gcra(plan, "take").await
+        })
+    }
+
+    fn peek<'a>(&'a self, budget: &'a Budget) -> StoreFuture<'a, Option<Duration>> {
+        Box::pin(async move {
+            Ok(
+                match self.gcra(std::slice::from_ref(budget), "peek").await? {
+                    Taken::Admitted => None,
+                    Taken::Refused { wait, .. } => Some(wait),
+                },
+            )
+        })
+    }
+
+    fn redeem<'a>(&'a self, id: &'a str, validity: Duration) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let key = format!("{}redeemed:{id}", self.prefix);
+            let millis = u64::try_from(validity.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            let mut connection = self.connection.clone();
+            let set: Option<String> = self
+                .call(async move {
+                    redis::cmd("SET")
+                        .arg(key)
+                        .arg(1)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(millis)
+                        .query_async(&mut connection)
+                        .await
+                })
+                .await?;
+            Ok(set.is_some())
+        })
+    }
+}

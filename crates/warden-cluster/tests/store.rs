@@ -1,0 +1,394 @@
+//! The Redis store against a real `redis-server`: budgets shared by two replicas (interleaved
+//! and concurrent), per key, per address and global; failed authentications; single
+//! redemption; a server killed and restarted; a server that never answers.
+
+mod support;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{RedisServer, Stalled};
+use warden_cluster::{BREAKER, Options, RedisStore};
+use warden_gateway::shared::{SharedState, Taken};
+use warden_policy::{Budget, KeyRateLimitConfig, Principal, RateLimitConfig, RateLimiter};
+
+/// A principal of key `id` (the profile does not matter to rate limits).
+fn principal(id: &str) -> Principal {
+    let config: warden_policy::PolicyConfig =
+        toml::from_str("[profiles.p]\nidentity = \"main\"\n").expect("policy toml");
+    let policy =
+        warden_policy::Policy::compile(&config, &warden_policy::KeyStoreFile::default(), &["main"])
+            .expect("policy");
+    Principal {
+        key_id: id.to_owned(),
+        key_name: id.to_owned(),
+        profile: Arc::clone(policy.profile("p").expect("profile")),
+        rate_limit: KeyRateLimitConfig::default(),
+        expires: None,
+    }
+}
+
+fn ip(text: &str) -> Option<IpAddr> {
+    Some(text.parse().expect("an address"))
+}
+
+/// A unique prefix per test, so tests sharing nothing still never share keys.
+fn prefix(test: &str) -> String {
+    format!("test-{test}:")
+}
+
+async fn admitted(store: &RedisStore, plan: &[Budget]) -> bool {
+    match store.take(plan).await.expect("Redis answers") {
+        Taken::Admitted => true,
+        Taken::Refused { .. } => false,
+    }
+}
+
+#[tokio::test]
+async fn a_key_budget_admits_exactly_its_size_across_two_replicas() {
+    let Some(server) =
+        RedisServer::start("a_key_budget_admits_exactly_its_size_across_two_replicas")
+    else {
+        return;
+    };
+    // 12 a minute, all at once: nothing comes back for 5 s, longer than the test.
+    let config = RateLimitConfig {
+        per_key_per_minute: Some(12),
+        burst: Some(12),
+        ..RateLimitConfig::default()
+    };
+    let (a, b) = (RateLimiter::new(&config), RateLimiter::new(&config));
+    let (store_a, store_b) = (server.store(&prefix("key")), server.store(&prefix("key")));
+    let key = principal("k1");
+    let mut passed = 0;
+    let mut refusal = None;
+    for i in 0..36 {
+        let (limiter, store) = if i % 2 == 0 {
+            (&a, &store_a)
+        } else {
+            (&b, &store_b)
+        };
+        let plan = limiter.plan(&key, None, false);
+        match store.take(&plan).await.expect("Redis answers") {
+            Taken::Admitted => passed += 1,
+            Taken::Refused { index, wait } => refusal = Some((plan[index].rule().to_owned(), wait)),
+        }
+    }
+    assert_eq!(
+        passed, 12,
+        "12 per minute for the fleet, not 12 per replica"
+    );
+    let (rule, wait) = refusal.expect("refused past the budget");
+    assert_eq!(rule, "rate_limits.per_key_per_minute = 12");
+    assert!(
+        wait > Duration::from_secs(3) && wait <= Duration::from_secs(5),
+        "one request's worth comes back within 5 s: {wait:?}"
+    );
+    // Another key has its own budget.
+    assert!(admitted(&store_b, &b.plan(&principal("k2"), None, false)).await);
+}
+
+#[tokio::test]
+async fn concurrent_requests_on_two_replicas_never_exceed_the_budget() {
+    let Some(server) =
+        RedisServer::start("concurrent_requests_on_two_replicas_never_exceed_the_budget")
+    else {
+        return;
+    };
+    let config = RateLimitConfig {
+        per_key_per_minute: Some(20),
+        burst: Some(20),
+        ..RateLimitConfig::default()
+    };
+    let limiter = RateLimiter::new(&config);
+    let plan = Arc::new(limiter.plan(&principal("k1"), None, false));
+    let stores = [
+        Arc::new(server.store(&prefix("atomic"))),
+        Arc::new(server.store(&prefix("atomic"))),
+    ];
+    let mut tasks = Vec::new();
+    for task in 0..16 {
+        let store = Arc::clone(&stores[task % 2]);
+        let plan = Arc::clone(&plan);
+        tasks.push(tokio::spawn(async move {
+            let mut passed = 0u32;
+            for _ in 0..10 {
+                if matches!(store.take(&plan).await, Ok(Taken::Admitted)) {
+                    passed += 1;
+                }
+            }
+            passed
+        }));
+    }
+    let mut passed = 0;
+    for task in tasks {
+        passed += tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("bounded")
+            .expect("the task ends");
+    }
+    assert_eq!(passed, 20, "160 concurrent attempts, a budget of 20");
+}
+
+#[tokio::test]
+async fn address_and_global_budgets_are_shared_and_a_refusal_keeps_the_earlier_takes() {
+    let Some(server) = RedisServer::start(
+        "address_and_global_budgets_are_shared_and_a_refusal_keeps_the_earlier_takes",
+    ) else {
+        return;
+    };
+    let config = RateLimitConfig {
+        per_key_per_minute: Some(600),
+        per_ip_per_minute: Some(6),
+        global_per_minute: Some(10),
+        burst: Some(6),
+        ..RateLimitConfig::default()
+    };
+    let (a, b) = (RateLimiter::new(&config), RateLimiter::new(&config));
+    let (store_a, store_b) = (server.store(&prefix("ip")), server.store(&prefix("ip")));
+    // Two addresses of one IPv6 /64, one on each replica: one budget.
+    let mut passed = 0;
+    for i in 0..12 {
+        let (limiter, store, from) = if i % 2 == 0 {
+            (&a, &store_a, ip("2001:db8:1:2::a"))
+        } else {
+            (&b, &store_b, ip("2001:db8:1:2::b"))
+        };
+        let plan = limiter.plan(&principal(&format!("k{i}")), from, false);
+        if admitted(store, &plan).await {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 6, "the /64's budget, shared");
+    // The global budget (burst 6 of 10 a minute) is already spent by those 6 requests.
+    let other = a.plan(&principal("k-other"), ip("192.0.2.7"), false);
+    match store_a.take(&other).await.expect("Redis answers") {
+        Taken::Refused { index, wait } => {
+            assert_eq!(other[index].rule(), "rate_limits.global_per_minute = 10");
+            assert!(wait > Duration::ZERO && wait <= Duration::from_secs(6));
+        }
+        Taken::Admitted => panic!("the global budget is spent"),
+    }
+    // The refused request still took from the budgets before the global one: its address
+    // had 6 and now has 5.
+    let mut left = 0;
+    for _ in 0..6 {
+        let only_ip: Vec<Budget> = a
+            .plan(&principal("k-other"), ip("192.0.2.7"), false)
+            .into_iter()
+            .filter(|b| b.scope().starts_with("ip:"))
+            .collect();
+        if admitted(&store_b, &only_ip).await {
+            left += 1;
+        }
+    }
+    assert_eq!(left, 5);
+}
+
+#[tokio::test]
+async fn failed_authentications_are_counted_for_the_fleet() {
+    let Some(server) = RedisServer::start("failed_authentications_are_counted_for_the_fleet")
+    else {
+        return;
+    };
+    let limiter = RateLimiter::new(&RateLimitConfig::default());
+    let (store_a, store_b) = (server.store(&prefix("auth")), server.store(&prefix("auth")));
+    let budget = limiter.failed_auth_budget("198.51.100.9".parse().expect("ip"));
+    assert_eq!(store_b.peek(&budget).await.expect("answers"), None);
+    for i in 0..10 {
+        let store = if i % 2 == 0 { &store_a } else { &store_b };
+        store
+            .take(std::slice::from_ref(&budget))
+            .await
+            .expect("answers");
+        let blocked = store_b.peek(&budget).await.expect("answers");
+        assert_eq!(blocked.is_some(), i == 9, "after {} failures", i + 1);
+    }
+    let wait = store_a
+        .peek(&budget)
+        .await
+        .expect("answers")
+        .expect("blocked");
+    assert!(
+        wait > Duration::from_secs(5) && wait <= Duration::from_secs(6),
+        "{wait:?}"
+    );
+    // A peek takes nothing: another address is untouched.
+    let other = limiter.failed_auth_budget("198.51.100.10".parse().expect("ip"));
+    for _ in 0..20 {
+        assert_eq!(store_a.peek(&other).await.expect("answers"), None);
+    }
+}
+
+#[tokio::test]
+async fn a_confirmation_is_redeemed_once_in_the_fleet() {
+    let Some(server) = RedisServer::start("a_confirmation_is_redeemed_once_in_the_fleet") else {
+        return;
+    };
+    let (store_a, store_b) = (
+        server.store(&prefix("redeem")),
+        server.store(&prefix("redeem")),
+    );
+    let validity = Duration::from_secs(600);
+    assert!(store_a.redeem("00ff", validity).await.expect("answers"));
+    assert!(!store_b.redeem("00ff", validity).await.expect("answers"));
+    assert!(!store_a.redeem("00ff", validity).await.expect("answers"));
+    assert!(store_b.redeem("0100", validity).await.expect("answers"));
+    // The record expires with the state.
+    assert!(
+        store_a
+            .redeem("short", Duration::from_millis(50))
+            .await
+            .expect("answers")
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(
+        store_b
+            .redeem("short", Duration::from_millis(50))
+            .await
+            .expect("answers")
+    );
+}
+
+#[tokio::test]
+async fn budget_keys_expire_once_full_again() {
+    let Some(server) = RedisServer::start("budget_keys_expire_once_full_again") else {
+        return;
+    };
+    let store = server.store(&prefix("expiry"));
+    // 600 a minute: one request's worth comes back in 100 ms.
+    let config = RateLimitConfig {
+        per_key_per_minute: Some(600),
+        ..RateLimitConfig::default()
+    };
+    let plan = RateLimiter::new(&config).plan(&principal("k1"), None, false);
+    assert!(admitted(&store, &plan).await);
+    let mut probe = redis::Client::open(server.url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connection");
+    let key = format!("{}rate:{}", prefix("expiry"), plan[0].scope());
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut probe)
+        .await
+        .expect("pttl");
+    assert!(ttl > 0 && ttl <= 100, "expires when full again: {ttl} ms");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut probe)
+        .await
+        .expect("exists");
+    assert_eq!(exists, 0);
+}
+
+#[tokio::test]
+async fn a_killed_server_fails_fast_behind_the_breaker_and_is_used_again_once_back() {
+    let Some(mut server) = RedisServer::start(
+        "a_killed_server_fails_fast_behind_the_breaker_and_is_used_again_once_back",
+    ) else {
+        return;
+    };
+    let config = RateLimitConfig {
+        per_key_per_minute: Some(6),
+        burst: Some(6),
+        ..RateLimitConfig::default()
+    };
+    let limiter = RateLimiter::new(&config);
+    let plan = limiter.plan(&principal("k1"), None, false);
+    let store = server.store(&prefix("kill"));
+    assert!(admitted(&store, &plan).await);
+    server.kill();
+    let bound = Duration::from_millis(250) + Duration::from_millis(750);
+    let started = Instant::now();
+    assert!(store.take(&plan).await.is_err(), "the server is gone");
+    assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+    // Within the breaker, calls fail at once.
+    let started = Instant::now();
+    for _ in 0..100 {
+        assert!(store.take(&plan).await.is_err());
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
+    server.restart();
+    // Back within a few breaker periods (bounded loop).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut back = false;
+    while Instant::now() < deadline {
+        if store.take(&plan).await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "the store reconnects by itself");
+    // The restarted server (nothing persisted) holds the budgets again, for both replicas.
+    let other = server.store(&prefix("kill"));
+    let mut passed = 1;
+    for i in 0..12 {
+        let store = if i % 2 == 0 { &store } else { &other };
+        if admitted(store, &plan).await {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 6);
+}
+
+#[tokio::test]
+async fn a_stalled_server_never_holds_a_decision_beyond_the_timeout() {
+    let stalled = Stalled::start();
+    let mut options = Options::new(stalled.url());
+    options.timeout = Duration::from_millis(100);
+    let store = RedisStore::connect(&options).expect("a store");
+    let limiter = RateLimiter::new(&RateLimitConfig {
+        per_key_per_minute: Some(60),
+        ..RateLimitConfig::default()
+    });
+    let plan = limiter.plan(&principal("k1"), None, false);
+    // Generous bound: a correctness bound, not a benchmark.
+    let bound = Duration::from_millis(100) + Duration::from_millis(400);
+    for round in 0..3 {
+        let started = Instant::now();
+        let answer = store.take(&plan).await;
+        assert!(
+            answer.is_err(),
+            "round {round}: a stalled server gives no answer"
+        );
+        assert!(
+            started.elapsed() < bound,
+            "round {round}: {:?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        assert!(store.redeem("ab", Duration::from_secs(1)).await.is_err());
+        assert!(store.peek(&plan[0]).await.is_err());
+        assert!(
+            started.elapsed() < bound * 2,
+            "round {round}: {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(BREAKER + Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_server_version_is_reported() {
+    let Some(server) = RedisServer::start("the_server_version_is_reported") else {
+        return;
+    };
+    let version = server
+        .store(&prefix("version"))
+        .server_version()
+        .await
+        .expect("answers");
+    assert!(
+        version.chars().next().is_some_and(|c| c.is_ascii_digit()),
+        "{version}"
+    );
+}
