@@ -58,6 +58,8 @@ struct Shared {
     targets: Arc<RwLock<HashSet<PathBuf>>>,
     /// Successful reloads so far.
     reloads: AtomicU64,
+    /// The `[cluster]` settings the gateway's shared store was built from (kept by reloads).
+    cluster: Option<warden_config::ClusterSettings>,
 }
 
 struct WatchState {
@@ -98,7 +100,8 @@ pub fn spawn(gateway: Gateway, config_path: PathBuf, env: Environment) -> Reload
             vec![config_path.clone()]
         }
     };
-    spawn_watching(gateway, config_path, env, &files)
+    // Not built from this configuration: the gateway's fleet (if any) is the caller's.
+    spawn_watching(gateway, config_path, env, &files, None)
 }
 
 /// [`spawn`], watching `files` (those the running configuration was read from).
@@ -107,6 +110,7 @@ pub(crate) fn spawn_watching(
     config_path: PathBuf,
     env: Environment,
     files: &[PathBuf],
+    cluster: Option<warden_config::ClusterSettings>,
 ) -> ReloadHandle {
     let changed = Arc::new(Notify::new());
     let targets = Arc::new(RwLock::new(HashSet::new()));
@@ -121,6 +125,7 @@ pub(crate) fn spawn_watching(
         }),
         targets,
         reloads: AtomicU64::new(0),
+        cluster,
     });
     shared.watch_files(&mut shared.lock_watch(), files);
 
@@ -174,6 +179,13 @@ impl Shared {
         match setup::load(&self.config_path, &self.env) {
             Ok(loaded) => {
                 loaded.warn_risks();
+                if loaded.cluster != self.cluster {
+                    tracing::warn!(
+                        "configuration reload: [cluster] changed; the running process keeps its \
+                         shared state store and confirmation key: restart it to apply the new \
+                         [cluster] settings"
+                    );
+                }
                 self.gateway.reload(loaded.runtime);
                 self.reloads.fetch_add(1, Ordering::SeqCst);
                 if state.watcher.is_some() {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use warden_audit::jsonl::JsonlConfig;
 use warden_audit::webhook::{WebhookConfig, WebhookSink};
 use warden_audit::{Auditor, JsonlSink, Stream, StreamSink};
-use warden_config::{AuditSettings, Config, ConfigError, Environment, Limits};
+use warden_config::{AuditSettings, ClusterSettings, Config, ConfigError, Environment, Limits};
 use warden_gateway::catalog::Catalog;
 use warden_gateway::runtime::{Runtime, RuntimeError};
 
@@ -33,6 +33,9 @@ pub enum SetupError {
     /// The policy and the catalogs do not fit together.
     #[error("config: {0}")]
     Runtime(#[from] RuntimeError),
+    /// The shared state store cannot be set up (`[cluster]`).
+    #[error("config: `cluster.redis_url`: {0}")]
+    Cluster(String),
     /// An audit sink cannot be opened (the folder is not writable, the webhook is invalid...).
     #[error("config: `{key}`: {message}")]
     Audit {
@@ -74,6 +77,9 @@ pub struct Loaded {
     pub http: warden_config::HttpSettings,
     /// The risky settings `odoo-warden config check` flags; [`Loaded::warn_risks`] logs them.
     pub risks: warden_config::Risks,
+    /// The state shared by a fleet (`[cluster]`), read at start: a reload keeps the running
+    /// store.
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl Loaded {
@@ -89,11 +95,12 @@ impl Loaded {
 /// Reads the configuration at `path` with `env`, validates it and builds its runtime: what
 /// startup and every reload do.
 pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
-    let config = Config::load(path, env)?;
+    let mut config = Config::load(path, env)?;
     let limits = config.limits;
     let files = config.files.clone();
     let audit = config.audit.clone();
     let http = config.http.clone();
+    let cluster = config.cluster.take();
     let risks = warden_config::risks(&config, std::time::SystemTime::now());
     let runtime = build_runtime(config)?;
     Ok(Loaded {
@@ -103,6 +110,34 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
         audit,
         http,
         risks,
+        cluster,
+    })
+}
+
+/// The fleet `settings` describe: a Redis store (connected lazily, so a Redis that is down at
+/// start does not stop the server: rates fall back meanwhile) and the shared confirmation key.
+/// Call within a tokio runtime.
+pub fn build_fleet(
+    settings: &ClusterSettings,
+) -> Result<warden_gateway::shared::Fleet, SetupError> {
+    use secrecy::ExposeSecret;
+    let mut options = warden_cluster::Options::new(settings.redis_url.as_str());
+    options.username.clone_from(&settings.redis_username);
+    options.password.clone_from(&settings.redis_password);
+    options.key_prefix.clone_from(&settings.key_prefix);
+    options.timeout = settings.timeout;
+    let store = warden_cluster::RedisStore::connect(&options)
+        .map_err(|e| SetupError::Cluster(e.to_string()))?;
+    tracing::info!(
+        prefix = %settings.key_prefix,
+        timeout_ms = settings.timeout.as_millis(),
+        "rate budgets, failed authentications and confirmations are shared on {}://{}",
+        settings.redis_url.scheme(),
+        settings.redis_url.host_str().unwrap_or_default()
+    );
+    Ok(warden_gateway::shared::Fleet {
+        store: std::sync::Arc::new(store),
+        confirmation_key: settings.confirmation_key.expose_secret().to_vec(),
     })
 }
 

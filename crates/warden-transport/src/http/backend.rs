@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use warden_audit::Auditor;
 pub use warden_gateway::engine::{AuthFailure, Caller};
 use warden_gateway::engine::{Gateway, KeyId, Session};
+pub use warden_gateway::shared::SharedStatus;
 
 /// An MCP server behind the HTTP stack.
 ///
@@ -101,6 +102,11 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn auditor(&self) -> Option<&Auditor> {
         None
     }
+
+    /// The shared state's status, when the backend belongs to a fleet (`/metrics`, `/readyz`).
+    fn shared_status(&self) -> Option<SharedStatus> {
+        None
+    }
 }
 
 impl Backend for Gateway {
@@ -171,5 +177,9 @@ impl Backend for Gateway {
 
     fn auditor(&self) -> Option<&Auditor> {
         Some(Gateway::auditor(self))
+    }
+
+    fn shared_status(&self) -> Option<SharedStatus> {
+        Gateway::shared_status(self)
     }
 }
