@@ -1269,6 +1269,38 @@ impl Session {
         Ok(tool_result(outcome))
     }
 
+    /// Redeem a 2026-07-28 confirmation `state` for this call: in this process, or in a fleet
+    /// in the shared store, so that a state is used once whichever replica it reaches. `None`:
+    /// the shared store did not answer (the confirmation is refused, never replayed).
+    async fn redeem(
+        &self,
+        state: &str,
+        key_id: &str,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        now: SystemTime,
+    ) -> Option<confirm::Redeemed> {
+        let key = &self.gateway.inner.state_key;
+        let Some(store) = &self.gateway.inner.shared else {
+            return Some(key.redeem(state, key_id, tool, arguments, now));
+        };
+        let Some((until, nonce)) = key.check(state, key_id, tool, arguments, now) else {
+            return Some(confirm::Redeemed::Invalid);
+        };
+        // Remembered as long as the state is accepted (through the second `until` names).
+        let left = (UNIX_EPOCH + Duration::from_secs(until.saturating_add(1)))
+            .duration_since(now)
+            .unwrap_or(Duration::from_secs(1));
+        let fresh = self
+            .gateway
+            .shared_answer(store.redeem(&format!("{nonce:032x}"), left).await)?;
+        Some(if fresh {
+            confirm::Redeemed::Fresh
+        } else {
+            confirm::Redeemed::Used
+        })
+    }
+
     /// Ask the human to confirm a data-changing call (see [`crate::confirm`]).
     async fn confirm(
         &self,
@@ -1301,33 +1333,14 @@ impl Session {
                     .get("requestState")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let redeemed = match &self.gateway.inner.shared {
-                    None => key.redeem(state, &principal.key_id, tool, arguments, now),
-                    Some(store) => {
-                        match key.check(state, &principal.key_id, tool, arguments, now) {
-                            None => confirm::Redeemed::Invalid,
-                            Some((until, nonce)) => {
-                                let left = UNIX_EPOCH
-                                    + Duration::from_secs(until)
-                                    + Duration::from_secs(1);
-                                let left =
-                                    left.duration_since(now).unwrap_or(Duration::from_secs(1));
-                                let id = format!("{nonce:032x}");
-                                match self.gateway.shared_answer(store.redeem(&id, left).await) {
-                                    Some(true) => confirm::Redeemed::Fresh,
-                                    Some(false) => confirm::Redeemed::Used,
-                                    None => {
-                                        return Confirmation::Refused(
-                                            crate::catalog::refused_outcome(
-                                                "confirmation_unavailable",
-                                                "the confirmation cannot be checked right now (the shared state store does not answer); nothing was changed: retry the same call with the same inputResponses and requestState in a few seconds",
-                                            ),
-                                        );
-                                    }
-                                }
-                            }
-                        }
-                    }
+                let Some(redeemed) = self
+                    .redeem(state, &principal.key_id, tool, arguments, now)
+                    .await
+                else {
+                    return Confirmation::Refused(crate::catalog::refused_outcome(
+                        "shared_state_unavailable",
+                        "the confirmation cannot be checked right now (the shared state store does not answer); nothing was changed: retry the same call with the same inputResponses and requestState in a few seconds",
+                    ));
                 };
                 match redeemed {
                     confirm::Redeemed::Fresh => {}
