@@ -392,3 +392,77 @@ async fn the_server_version_is_reported() {
         "{version}"
     );
 }
+
+/// The ACL of docs/deployment.md ("Shared state on Redis"), on the test's own prefix.
+const ACL: &str = "on >acl-test-password ~test-acl:* resetchannels -@all +evalsha +script|load +get +set +time +info +select";
+
+#[tokio::test]
+async fn an_acl_user_with_only_the_documented_commands_is_enough() {
+    let Some(server) =
+        RedisServer::start("an_acl_user_with_only_the_documented_commands_is_enough")
+    else {
+        return;
+    };
+    let mut admin = redis::Client::open(server.url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connection");
+    let mut acl = redis::cmd("ACL");
+    acl.arg("SETUSER").arg("warden");
+    for rule in ACL.split(' ') {
+        acl.arg(rule);
+    }
+    let _: () = acl.query_async(&mut admin).await.expect("ACL SETUSER");
+    // No one else may act anonymously.
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg("off")
+        .query_async(&mut admin)
+        .await
+        .expect("default off");
+    let mut options = Options::new(server.url());
+    options.key_prefix = "test-acl:".to_owned();
+    options.username = Some("warden".to_owned());
+    options.password = Some("acl-test-password".into());
+    let store = RedisStore::connect(&options).expect("a store");
+    let limiter = RateLimiter::new(&RateLimitConfig {
+        per_key_per_minute: Some(60),
+        ..RateLimitConfig::default()
+    });
+    let plan = limiter.plan(&principal("k1"), ip("192.0.2.1"), false);
+    assert!(admitted(&store, &plan).await);
+    assert_eq!(store.peek(&plan[0]).await.expect("peek"), None);
+    assert!(
+        store
+            .redeem("acl", Duration::from_secs(5))
+            .await
+            .expect("redeem")
+    );
+    assert!(store.server_version().await.is_ok());
+    // Another prefix is out of the user's keys: refused, and said so without the password.
+    let mut outside = options.clone();
+    outside.key_prefix = "other:".to_owned();
+    let refused = RedisStore::connect(&outside)
+        .expect("a store")
+        .take(&plan)
+        .await
+        .expect_err("no access to other keys");
+    assert!(
+        !refused.to_string().contains("acl-test-password"),
+        "{refused}"
+    );
+    // A wrong password is refused too.
+    let mut wrong = options.clone();
+    wrong.password = Some("not-the-password".into());
+    let refused = RedisStore::connect(&wrong)
+        .expect("a store")
+        .take(&plan)
+        .await
+        .expect_err("wrong password");
+    assert!(
+        !refused.to_string().contains("not-the-password"),
+        "{refused}"
+    );
+}
