@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, Script};
 use secrecy::{ExposeSecret, SecretString};
-use warden_gateway::shared::{SharedState, StoreFuture, Taken, Unavailable};
+use warden_gateway::shared::{
+    SessionBounds, SessionOpened, SharedState, StoreFuture, Taken, Unavailable,
+};
 use warden_policy::Budget;
 
 /// How long the store answers [`Unavailable`] without trying, after a failure.
@@ -54,6 +56,67 @@ for i, key in ipairs(KEYS) do
   end
 end
 return {0, 0}
+";
+
+/// Opens a legacy session. `KEYS`: the session, its owner's set, the fleet's set (sorted by last
+/// use, in milliseconds of the server's clock). `ARGV`: id, owner, record, idle ms, most per
+/// owner, most in the fleet, the key prefix. Forgets sessions idle for longer; an owner at its
+/// bound gives up its least recently used session; a full fleet refuses. Answers `{0}` (full)
+/// or `{1, ended ids...}`.
+const OPEN_SESSION: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local id, owner, record = ARGV[1], ARGV[2], ARGV[3]
+local idle, per_owner, max = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local prefix = ARGV[7]
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - idle)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - idle)
+local answer = {1}
+if redis.call('ZCARD', KEYS[2]) >= per_owner then
+  for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, 0)) do
+    redis.call('ZREM', KEYS[2], old)
+    redis.call('ZREM', KEYS[3], old)
+    redis.call('DEL', prefix .. 'session:' .. old)
+    table.insert(answer, old)
+  end
+elseif redis.call('ZCARD', KEYS[3]) >= max then
+  return {0}
+end
+redis.call('SET', KEYS[1], owner .. '\n' .. record, 'PX', idle)
+redis.call('ZADD', KEYS[2], now, id)
+redis.call('ZADD', KEYS[3], now, id)
+redis.call('PEXPIRE', KEYS[2], idle)
+redis.call('PEXPIRE', KEYS[3], idle)
+return answer
+";
+
+/// Uses a legacy session: its owner and record, its expiry and last use refreshed, or nothing.
+/// `KEYS`: the session, the fleet's set. `ARGV`: id, idle ms, the key prefix.
+const TOUCH_SESSION: &str = r"
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local idle = tonumber(ARGV[2])
+local owner = string.match(value, '^[^\n]*')
+local mine = ARGV[3] .. 'sessions:' .. owner
+redis.call('PEXPIRE', KEYS[1], idle)
+redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1])
+redis.call('ZADD', mine, 'XX', now, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], idle)
+redis.call('PEXPIRE', mine, idle)
+return value
+";
+
+/// Ends a legacy session if the owner owns it. `KEYS`: the session, its owner's set, the
+/// fleet's set. `ARGV`: id, owner.
+const CLOSE_SESSION: &str = r"
+local value = redis.call('GET', KEYS[1])
+if not value or string.match(value, '^[^\n]*') ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
 ";
 
 /// Where the shared store is and how long a call may take.
@@ -112,6 +175,9 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     gcra: Script,
+    open_session: Script,
+    touch_session: Script,
+    close_session: Script,
     /// Until when calls answer [`Unavailable`] without trying.
     open_until: Mutex<Option<Instant>>,
 }
@@ -158,6 +224,9 @@ impl RedisStore {
             prefix: options.key_prefix.clone(),
             timeout: options.timeout,
             gcra: Script::new(GCRA),
+            open_session: Script::new(OPEN_SESSION),
+            touch_session: Script::new(TOUCH_SESSION),
+            close_session: Script::new(CLOSE_SESSION),
             open_until: Mutex::new(None),
         })
     }
@@ -241,6 +310,13 @@ impl RedisStore {
     }
 }
 
+/// Whole milliseconds, at least 1.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 /// Whole microseconds, at least 1 for a non-zero duration.
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
@@ -263,10 +339,12 @@ impl KindText for redis::RedisError {
         {
             "connection lost".to_owned()
         } else {
-            match self.code() {
-                Some(code) => format!("{code} ({:?})", self.kind()),
-                None => format!("{:?}", self.kind()),
+            // The server's own words (never a password: it is not sent back), kept short.
+            let mut text = self.to_string();
+            if let Some((cut, _)) = text.char_indices().nth(200) {
+                text.truncate(cut);
             }
+            text
         }
     }
 }
@@ -295,9 +373,7 @@ impl SharedState for RedisStore {
     fn redeem<'a>(&'a self, id: &'a str, validity: Duration) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let key = format!("{}redeemed:{id}", self.prefix);
-            let millis = u64::try_from(validity.as_millis())
-                .unwrap_or(u64::MAX)
-                .max(1);
+            let millis = millis(validity);
             let mut connection = self.connection.clone();
             let set: Option<String> = self
                 .call(async move {
@@ -312,6 +388,86 @@ impl SharedState for RedisStore {
                 })
                 .await?;
             Ok(set.is_some())
+        })
+    }
+
+    fn open_session<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        record: &'a str,
+        bounds: SessionBounds,
+    ) -> StoreFuture<'a, SessionOpened> {
+        Box::pin(async move {
+            let mut invocation = self.open_session.prepare_invoke();
+            invocation
+                .key(format!("{}session:{id}", self.prefix))
+                .key(format!("{}sessions:{owner}", self.prefix))
+                .key(format!("{}sessions", self.prefix))
+                .arg(id)
+                .arg(owner)
+                .arg(record)
+                .arg(millis(bounds.idle))
+                .arg(bounds.per_owner.max(1))
+                .arg(bounds.max.max(1))
+                .arg(&self.prefix);
+            let mut connection = self.connection.clone();
+            let answer: Vec<redis::Value> = self
+                .call(async move { invocation.invoke_async(&mut connection).await })
+                .await?;
+            let mut answer = answer.into_iter();
+            match answer.next() {
+                Some(redis::Value::Int(1)) => Ok(SessionOpened::Opened {
+                    ended: answer
+                        .filter_map(|v| redis::from_redis_value::<String>(v).ok())
+                        .collect(),
+                }),
+                Some(redis::Value::Int(0)) => Ok(SessionOpened::Full),
+                _ => Err(Unavailable(
+                    "unexpected answer from the session script".to_owned(),
+                )),
+            }
+        })
+    }
+
+    fn touch_session<'a>(
+        &'a self,
+        id: &'a str,
+        idle: Duration,
+    ) -> StoreFuture<'a, Option<(String, String)>> {
+        Box::pin(async move {
+            let mut invocation = self.touch_session.prepare_invoke();
+            invocation
+                .key(format!("{}session:{id}", self.prefix))
+                .key(format!("{}sessions", self.prefix))
+                .arg(id)
+                .arg(millis(idle))
+                .arg(&self.prefix);
+            let mut connection = self.connection.clone();
+            let value: Option<String> = self
+                .call(async move { invocation.invoke_async(&mut connection).await })
+                .await?;
+            Ok(value.and_then(|v| {
+                v.split_once('\n')
+                    .map(|(owner, record)| (owner.to_owned(), record.to_owned()))
+            }))
+        })
+    }
+
+    fn close_session<'a>(&'a self, id: &'a str, owner: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut invocation = self.close_session.prepare_invoke();
+            invocation
+                .key(format!("{}session:{id}", self.prefix))
+                .key(format!("{}sessions:{owner}", self.prefix))
+                .key(format!("{}sessions", self.prefix))
+                .arg(id)
+                .arg(owner);
+            let mut connection = self.connection.clone();
+            let closed: i64 = self
+                .call(async move { invocation.invoke_async(&mut connection).await })
+                .await?;
+            Ok(closed == 1)
         })
     }
 }

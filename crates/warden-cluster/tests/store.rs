@@ -466,3 +466,99 @@ async fn an_acl_user_with_only_the_documented_commands_is_enough() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn sessions_are_recorded_bounded_and_ended_for_the_fleet() {
+    use warden_gateway::shared::{SessionBounds, SessionOpened};
+    let Some(server) = RedisServer::start("sessions_are_recorded_bounded_and_ended_for_the_fleet")
+    else {
+        return;
+    };
+    let (a, b) = (
+        server.store(&prefix("sessions")),
+        server.store(&prefix("sessions")),
+    );
+    let bounds = SessionBounds {
+        max: 3,
+        per_owner: 2,
+        idle: Duration::from_secs(60),
+    };
+    let opened = |ended: &[&str]| SessionOpened::Opened {
+        ended: ended.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    assert_eq!(
+        a.open_session("s1", "k1", "r1", bounds)
+            .await
+            .expect("answers"),
+        opened(&[])
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        b.open_session("s2", "k1", "r2", bounds)
+            .await
+            .expect("answers"),
+        opened(&[])
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        b.touch_session("s1", bounds.idle).await.expect("answers"),
+        Some(("k1".to_owned(), "r1".to_owned()))
+    );
+    // k1 at its bound: its least recently used session (s2, as s1 was just used) ends.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        a.open_session("s3", "k1", "r3", bounds)
+            .await
+            .expect("answers"),
+        opened(&["s2"])
+    );
+    assert_eq!(
+        a.touch_session("s2", bounds.idle).await.expect("answers"),
+        None
+    );
+    // The fleet at its bound: refused.
+    assert_eq!(
+        b.open_session("s4", "k2", "r4", bounds)
+            .await
+            .expect("answers"),
+        opened(&[])
+    );
+    assert_eq!(
+        a.open_session("s5", "k3", "r5", bounds)
+            .await
+            .expect("answers"),
+        SessionOpened::Full
+    );
+    // Only the owner ends a session.
+    assert!(!b.close_session("s1", "k2").await.expect("answers"));
+    assert!(b.close_session("s1", "k1").await.expect("answers"));
+    assert_eq!(
+        a.touch_session("s1", bounds.idle).await.expect("answers"),
+        None
+    );
+    assert!(!a.close_session("s1", "k1").await.expect("answers"));
+    // Room again.
+    assert_eq!(
+        a.open_session("s5", "k3", "r5", bounds)
+            .await
+            .expect("answers"),
+        opened(&[])
+    );
+    // Idle sessions expire by themselves.
+    let c = server.store(&prefix("sessions-idle"));
+    let short = SessionBounds {
+        idle: Duration::from_millis(100),
+        ..bounds
+    };
+    assert_eq!(
+        c.open_session("s6", "k4", "r6", short)
+            .await
+            .expect("answers"),
+        opened(&[])
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        c.touch_session("s6", short.idle).await.expect("answers"),
+        None
+    );
+}

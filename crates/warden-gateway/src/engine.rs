@@ -268,6 +268,12 @@ impl Gateway {
         }
     }
 
+    /// The store this engine shares with its fleet, if any (the HTTP transport keeps legacy
+    /// sessions there too).
+    pub fn shared_store(&self) -> Option<Arc<dyn SharedState>> {
+        self.inner.shared.clone()
+    }
+
     /// The shared store's status, when this engine belongs to a fleet.
     pub fn shared_status(&self) -> Option<SharedStatus> {
         self.inner.shared.as_ref().map(|_| SharedStatus {
@@ -656,6 +662,28 @@ impl Gateway {
             })
     }
 
+    /// The legacy session another replica opened for `key` and recorded as `snapshot`, served
+    /// here from now on.
+    pub fn restore_session(
+        &self,
+        caller: Caller,
+        key: KeyId,
+        snapshot: SessionSnapshot,
+    ) -> Session {
+        let session = self.session(caller, key);
+        *session
+            .state
+            .legacy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(snapshot.version);
+        *session
+            .state
+            .elicitation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = snapshot.elicitation;
+        session
+    }
+
     /// A session of the key `key` for one connection (one stdio process, one HTTP session or
     /// stateless request).
     pub fn session(&self, caller: Caller, key: KeyId) -> Session {
@@ -671,6 +699,39 @@ impl Gateway {
                 next_id: AtomicU64::new(1),
             }),
         }
+    }
+}
+
+/// What a legacy session needs to be served by another replica of a fleet (see
+/// [`Session::snapshot`], [`Gateway::restore_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    /// The revision `initialize` negotiated.
+    pub version: ProtocolVersion,
+    /// Whether the client declared the elicitation capability.
+    pub elicitation: bool,
+}
+
+impl SessionSnapshot {
+    /// A short text form (`<version> <0|1>`), what a fleet's store keeps.
+    pub fn encode(&self) -> String {
+        format!("{} {}", self.version.as_str(), u8::from(self.elicitation))
+    }
+
+    /// The snapshot [`SessionSnapshot::encode`] wrote, if it is one (a legacy revision this
+    /// server speaks).
+    pub fn decode(text: &str) -> Option<Self> {
+        let (version, elicitation) = text.split_once(' ')?;
+        let version = ProtocolVersion::parse(version).filter(|v| v.era() == Era::Legacy)?;
+        let elicitation = match elicitation {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        Some(Self {
+            version,
+            elicitation,
+        })
     }
 }
 
@@ -739,6 +800,26 @@ impl Session {
     /// The key this session belongs to.
     pub fn key(&self) -> &KeyId {
         &self.state.key
+    }
+
+    /// What another replica of a fleet needs to serve this legacy session once it is
+    /// initialized: the negotiated revision and whether the client can be asked (elicitation).
+    /// `None` before `initialize`.
+    pub fn snapshot(&self) -> Option<SessionSnapshot> {
+        let version = (*self
+            .state
+            .legacy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))?;
+        let elicitation = *self
+            .state
+            .elicitation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(SessionSnapshot {
+            version,
+            elicitation,
+        })
     }
 
     /// Handle one message (the bytes of one JSON-RPC message). Returns the response to send, if

@@ -52,6 +52,52 @@ pub trait SharedState: Send + Sync + 'static {
     /// Marks the confirmation state `id` as redeemed for `validity`: `true` the first time in
     /// the fleet, `false` if it was redeemed before.
     fn redeem<'a>(&'a self, id: &'a str, validity: Duration) -> StoreFuture<'a, bool>;
+
+    /// Records the legacy session `id` of `owner` (a principal's id) with what another replica
+    /// needs to serve it (`record`), expiring after `bounds.idle` without use. Sessions idle for
+    /// longer are forgotten first; an owner at `bounds.per_owner` gives up its least recently
+    /// used session (named in the answer); a fleet at `bounds.max` refuses.
+    fn open_session<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        record: &'a str,
+        bounds: SessionBounds,
+    ) -> StoreFuture<'a, SessionOpened>;
+
+    /// The owner and record of the session `id`, its idle expiry refreshed; `None` when it
+    /// ended, expired or never existed.
+    fn touch_session<'a>(
+        &'a self,
+        id: &'a str,
+        idle: Duration,
+    ) -> StoreFuture<'a, Option<(String, String)>>;
+
+    /// Ends the session `id` if `owner` owns it: whether it did.
+    fn close_session<'a>(&'a self, id: &'a str, owner: &'a str) -> StoreFuture<'a, bool>;
+}
+
+/// The fleet-wide bounds of legacy sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionBounds {
+    /// Sessions open in the fleet.
+    pub max: usize,
+    /// Sessions open per owner.
+    pub per_owner: usize,
+    /// How long a session lives without use.
+    pub idle: Duration,
+}
+
+/// What [`SharedState::open_session`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionOpened {
+    /// Recorded; the owner's sessions given up to make room (at most one).
+    Opened {
+        /// Ids of the sessions ended.
+        ended: Vec<String>,
+    },
+    /// The fleet holds its maximum of sessions.
+    Full,
 }
 
 /// What a gateway of a fleet shares with the other replicas.

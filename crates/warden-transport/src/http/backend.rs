@@ -11,10 +11,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use warden_audit::Auditor;
 pub use warden_gateway::engine::{AuthFailure, Caller};
-use warden_gateway::engine::{Gateway, KeyId, Session};
+
+use warden_gateway::engine::{Gateway, KeyId, Session, SessionSnapshot};
+use warden_gateway::shared::SharedState;
 pub use warden_gateway::shared::SharedStatus;
 
 /// An MCP server behind the HTTP stack.
@@ -107,6 +110,34 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn shared_status(&self) -> Option<SharedStatus> {
         None
     }
+
+    /// The store a fleet shares legacy sessions through, if any (see [`Backend::session_record`]).
+    fn session_store(&self) -> Option<Arc<dyn SharedState>> {
+        None
+    }
+
+    /// `principal`'s id as the fleet's store records it: the same on every replica, one line.
+    /// `None`: its sessions stay with the replica that opened them.
+    fn principal_id(&self, _principal: &Self::Principal) -> Option<String> {
+        None
+    }
+
+    /// What another replica needs to serve `session` once `initialize` answered (one line).
+    /// `None`: it stays with this replica.
+    fn session_record(&self, _session: &Self::Session) -> Option<String> {
+        None
+    }
+
+    /// The session of `principal` that another replica recorded as `record`, served here from
+    /// now on, or `None` if the record is not one this backend wrote.
+    fn restore_session(
+        &self,
+        _caller: Caller,
+        _principal: Self::Principal,
+        _record: &str,
+    ) -> Option<Self::Session> {
+        None
+    }
 }
 
 impl Backend for Gateway {
@@ -181,5 +212,23 @@ impl Backend for Gateway {
 
     fn shared_status(&self) -> Option<SharedStatus> {
         Gateway::shared_status(self)
+    }
+
+    fn session_store(&self) -> Option<Arc<dyn SharedState>> {
+        Gateway::shared_store(self)
+    }
+
+    fn principal_id(&self, principal: &KeyId) -> Option<String> {
+        let id = principal.as_str();
+        (!id.contains(['\n', '\t'])).then(|| id.to_owned())
+    }
+
+    fn session_record(&self, session: &Session) -> Option<String> {
+        session.snapshot().map(|snapshot| snapshot.encode())
+    }
+
+    fn restore_session(&self, caller: Caller, principal: KeyId, record: &str) -> Option<Session> {
+        let snapshot = SessionSnapshot::decode(record)?;
+        Some(Gateway::restore_session(self, caller, principal, snapshot))
     }
 }
