@@ -7,7 +7,12 @@
 //!   one key holding its theoretical arrival time in microseconds; the key expires by itself
 //!   once the budget is full again. The script runs atomically: concurrent requests on any
 //!   number of replicas never take more than the budget;
-//! - redeemed confirmation states: `SET <prefix>redeemed:<nonce> 1 NX PX <validity left>`.
+//! - redeemed confirmation states: `SET <prefix>redeemed:<nonce> 1 NX PX <validity left>`;
+//! - legacy sessions: `<prefix>session:<id>` (owner and record, idle expiry), with the sessions
+//!   of each owner and of the fleet in sorted sets by last use, for the bounds;
+//! - alert windows ([`SharedWindows`]): a sorted set of recent events per alert and key or
+//!   address, a `NX` flag so that one replica raises each alert once per window, and the
+//!   addresses each key was used from (`new_ip`), remembered for [`ADDRESS_MEMORY`].
 //!
 //! Every call is bounded by the configured timeout. After a failure a short breaker
 //! ([`BREAKER`]) answers [`Unavailable`] at once, so that requests do not each wait for the
@@ -24,6 +29,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, Script};
 use secrecy::{ExposeSecret, SecretString};
+use warden_audit::alerts::{SharedWindows, Threshold, WindowFuture};
 use warden_gateway::shared::{
     SessionBounds, SessionOpened, SharedState, StoreFuture, Taken, Unavailable,
 };
@@ -119,6 +125,47 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 ";
 
+/// Counts one event in an alert's window. `KEYS`: the window (a sorted set), the flag of the
+/// last alert. `ARGV`: window ms, threshold count, a unique member. Answers the count when the
+/// threshold is reached and no alert was raised within the window, else 0.
+const WINDOW_HIT: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local window, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window - 1)
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+local seen = redis.call('ZCARD', KEYS[1])
+if seen > count then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, seen - count - 1)
+  seen = count
+end
+redis.call('PEXPIRE', KEYS[1], window)
+if seen >= count and redis.call('SET', KEYS[2], 1, 'NX', 'PX', window) then
+  return seen
+end
+return 0
+";
+
+/// Records an address of a key. `KEYS`: the key's addresses (a set). `ARGV`: the address, the
+/// most remembered, how long they are remembered (ms). Answers 1 for a new address of a key
+/// already seen from another, else 0.
+const NEW_ADDRESS: &str = r"
+local known = redis.call('SCARD', KEYS[1])
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 0
+end
+if known >= tonumber(ARGV[2]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if known == 0 then return 0 end
+return 1
+";
+
+/// How long a fleet remembers the addresses a key was used from (`new_ip`), after the key's
+/// last new address or reuse: a key idle for longer starts a new baseline.
+pub const ADDRESS_MEMORY: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Where the shared store is and how long a call may take.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -178,6 +225,10 @@ pub struct RedisStore {
     open_session: Script,
     touch_session: Script,
     close_session: Script,
+    window_hit: Script,
+    new_address: Script,
+    /// Makes the members of alert windows unique: this store's random tag and a counter.
+    members: (u64, std::sync::atomic::AtomicU64),
     /// Until when calls answer [`Unavailable`] without trying.
     open_until: Mutex<Option<Instant>>,
 }
@@ -227,6 +278,9 @@ impl RedisStore {
             open_session: Script::new(OPEN_SESSION),
             touch_session: Script::new(TOUCH_SESSION),
             close_session: Script::new(CLOSE_SESSION),
+            window_hit: Script::new(WINDOW_HIT),
+            new_address: Script::new(NEW_ADDRESS),
+            members: (rand::random(), std::sync::atomic::AtomicU64::new(0)),
             open_until: Mutex::new(None),
         })
     }
@@ -468,6 +522,57 @@ impl SharedState for RedisStore {
                 .call(async move { invocation.invoke_async(&mut connection).await })
                 .await?;
             Ok(closed == 1)
+        })
+    }
+}
+
+impl SharedWindows for RedisStore {
+    fn hit<'a>(
+        &'a self,
+        name: &'a str,
+        who: &'a str,
+        threshold: Threshold,
+    ) -> WindowFuture<'a, Option<u64>> {
+        Box::pin(async move {
+            let serial = self
+                .members
+                .1
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut invocation = self.window_hit.prepare_invoke();
+            invocation
+                .key(format!("{}alert:{name}:{who}", self.prefix))
+                .key(format!("{}alerted:{name}:{who}", self.prefix))
+                .arg(millis(threshold.window))
+                .arg(threshold.count.max(1))
+                .arg(format!("{:016x}-{serial}", self.members.0));
+            let mut connection = self.connection.clone();
+            let count: u64 = self
+                .call(async move { invocation.invoke_async(&mut connection).await })
+                .await
+                .map_err(|_| ())?;
+            Ok((count > 0).then_some(count))
+        })
+    }
+
+    fn new_address<'a>(
+        &'a self,
+        key: &'a str,
+        address: &'a str,
+        max_per_key: usize,
+    ) -> WindowFuture<'a, bool> {
+        Box::pin(async move {
+            let mut invocation = self.new_address.prepare_invoke();
+            invocation
+                .key(format!("{}addresses:{key}", self.prefix))
+                .arg(address)
+                .arg(max_per_key)
+                .arg(millis(ADDRESS_MEMORY));
+            let mut connection = self.connection.clone();
+            let new: i64 = self
+                .call(async move { invocation.invoke_async(&mut connection).await })
+                .await
+                .map_err(|_| ())?;
+            Ok(new == 1)
         })
     }
 }

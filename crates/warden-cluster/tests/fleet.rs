@@ -13,7 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 use support::{RedisServer, Stalled};
 use tokio::sync::mpsc;
-use warden_audit::{AuditEvent, Auditor, FailurePolicy, Sink, SinkError, SinkOptions};
+use warden_audit::{
+    AlertConfig, AuditEvent, Auditor, FailurePolicy, SharedWindows, Sink, SinkError, SinkOptions,
+};
 use warden_cluster::{Options, RedisStore};
 use warden_gateway::catalog::{Catalog, CatalogSettings};
 use warden_gateway::engine::{Caller, Gateway, KeyId, RATE_LIMITED, ServerInfo, Session};
@@ -122,6 +124,10 @@ async fn fleet(url: &str, replicas: usize, rate_limits: &str, timeout: Duration)
         let policy = Policy::compile(&config, &store, &["sales"]).expect("policy");
         let runtime = Runtime::new(policy, &catalogs).expect("runtime");
         let alerts = Alerts::default();
+        let mut options = Options::new(url);
+        options.key_prefix = "fleet-test:".to_owned();
+        options.timeout = timeout;
+        let store = Arc::new(RedisStore::connect(&options).expect("a store"));
         let auditor = Auditor::builder()
             .sink(
                 alerts.clone(),
@@ -130,13 +136,12 @@ async fn fleet(url: &str, replicas: usize, rate_limits: &str, timeout: Duration)
                     queue_capacity: 1024,
                 },
             )
+            .alerts(AlertConfig::default())
+            .shared_alerts(Arc::clone(&store) as Arc<dyn SharedWindows>)
             .build()
             .expect("auditor");
-        let mut options = Options::new(url);
-        options.key_prefix = "fleet-test:".to_owned();
-        options.timeout = timeout;
         let shared = Fleet {
-            store: Arc::new(RedisStore::connect(&options).expect("a store")),
+            store,
             confirmation_key: CONFIRMATION_KEY.to_vec(),
         };
         gateways.push((
@@ -483,4 +488,82 @@ async fn a_stalled_redis_never_holds_a_request_beyond_the_timeout() {
     let status = f.gateway(0).shared_status().expect("a fleet");
     assert!(!status.up);
     assert_eq!(status.fallbacks, 5);
+}
+
+/// Waits (bounded) until `f` holds.
+async fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+#[tokio::test]
+async fn alert_windows_are_counted_for_the_fleet_and_raised_once() {
+    let Some(mut server) =
+        RedisServer::start("alert_windows_are_counted_for_the_fleet_and_raised_once")
+    else {
+        return;
+    };
+    let f = fleet(&server.url(), 2, "", Duration::from_millis(250)).await;
+    let raised = |name: &str| -> usize { f.replicas.iter().map(|(_, a)| a.named(name)).sum() };
+    // failed_auth_burst: 5 in 60 s by default. Three failures through one replica and two
+    // through the other: neither replica alone has seen five.
+    let attacker = Caller::http(Some("203.0.113.77".parse().expect("ip")));
+    for i in 0..5 {
+        assert!(
+            f.gateway(i % 2)
+                .authenticate_caller("owk_wrong", &attacker)
+                .is_err()
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(
+        eventually(|| raised("failed_auth_burst") == 1).await,
+        "one alert for the fleet"
+    );
+    // More failures within the window raise no second alert.
+    for i in 0..4 {
+        let _ = f.gateway(i % 2).authenticate_caller("owk_wrong", &attacker);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(raised("failed_auth_burst"), 1);
+    // new_ip: the key's first address is the baseline, wherever it was seen; a second address
+    // through the other replica is new for the fleet.
+    let key = |replica: usize, ip: [u8; 4]| {
+        let caller = Caller::http(Some(IpAddr::from(ip)));
+        let gateway = f.gateway(replica);
+        let id = gateway
+            .authenticate_caller(&f.secrets[1], &caller)
+            .expect("key");
+        gateway.session(caller, id)
+    };
+    assert!(ping(&key(0, [198, 51, 100, 1])).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(ping(&key(1, [198, 51, 100, 1])).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        raised("new_ip"),
+        0,
+        "the same address on another replica is not new"
+    );
+    assert!(ping(&key(1, [198, 51, 100, 2])).await);
+    assert!(eventually(|| raised("new_ip") == 1).await);
+    assert!(ping(&key(0, [198, 51, 100, 2])).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(raised("new_ip"), 1, "raised once for the fleet");
+    // Redis down: each replica's own windows decide.
+    server.kill();
+    let other = Caller::http(Some("203.0.113.78".parse().expect("ip")));
+    for _ in 0..5 {
+        let _ = f.gateway(0).authenticate_caller("owk_wrong", &other);
+    }
+    assert!(
+        eventually(|| raised("failed_auth_burst") == 2).await,
+        "the replica's own window raised it"
+    );
 }

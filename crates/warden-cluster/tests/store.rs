@@ -394,7 +394,7 @@ async fn the_server_version_is_reported() {
 }
 
 /// The ACL of docs/deployment.md ("Shared state on Redis"), on the test's own prefix.
-const ACL: &str = "on >acl-test-password ~test-acl:* resetchannels -@all +evalsha +script|load +get +set +time +info +select";
+const ACL: &str = "on >acl-test-password ~test-acl:* resetchannels -@all +evalsha +script|load +time +info +select +get +set +del +pexpire +zadd +zcard +zrange +zrem +zremrangebyscore +zremrangebyrank +sadd +scard +sismember";
 
 #[tokio::test]
 async fn an_acl_user_with_only_the_documented_commands_is_enough() {
@@ -441,6 +441,37 @@ async fn an_acl_user_with_only_the_documented_commands_is_enough() {
             .expect("redeem")
     );
     assert!(store.server_version().await.is_ok());
+    let bounds = warden_gateway::shared::SessionBounds {
+        max: 10,
+        per_owner: 1,
+        idle: Duration::from_secs(60),
+    };
+    for id in ["s1", "s2"] {
+        store
+            .open_session(id, "k1", "record", bounds)
+            .await
+            .expect("open a session");
+    }
+    assert!(
+        store
+            .touch_session("s2", bounds.idle)
+            .await
+            .expect("touch")
+            .is_some()
+    );
+    assert!(store.close_session("s2", "k1").await.expect("close"));
+    let threshold = warden_audit::alerts::Threshold {
+        count: 2,
+        window: Duration::from_secs(60),
+    };
+    use warden_audit::SharedWindows;
+    assert_eq!(store.hit("denied_burst", "k1", threshold).await, Ok(None));
+    assert_eq!(
+        store.hit("denied_burst", "k1", threshold).await,
+        Ok(Some(2))
+    );
+    assert_eq!(store.new_address("k1", "192.0.2.1", 4).await, Ok(false));
+    assert_eq!(store.new_address("k1", "192.0.2.2", 4).await, Ok(true));
     // Another prefix is out of the user's keys: refused, and said so without the password.
     let mut outside = options.clone();
     outside.key_prefix = "other:".to_owned();
@@ -560,5 +591,62 @@ async fn sessions_are_recorded_bounded_and_ended_for_the_fleet() {
     assert_eq!(
         c.touch_session("s6", short.idle).await.expect("answers"),
         None
+    );
+}
+
+#[tokio::test]
+async fn alert_windows_count_once_per_window_and_addresses_are_bounded() {
+    use warden_audit::SharedWindows;
+    use warden_audit::alerts::Threshold;
+    let Some(server) =
+        RedisServer::start("alert_windows_count_once_per_window_and_addresses_are_bounded")
+    else {
+        return;
+    };
+    let (a, b) = (
+        server.store(&prefix("alerts")),
+        server.store(&prefix("alerts")),
+    );
+    let threshold = Threshold {
+        count: 3,
+        window: Duration::from_millis(300),
+    };
+    assert_eq!(a.hit("denied_burst", "k1", threshold).await, Ok(None));
+    assert_eq!(b.hit("denied_burst", "k1", threshold).await, Ok(None));
+    assert_eq!(
+        a.hit("denied_burst", "k2", threshold).await,
+        Ok(None),
+        "another key"
+    );
+    assert_eq!(b.hit("denied_burst", "k1", threshold).await, Ok(Some(3)));
+    assert_eq!(
+        a.hit("denied_burst", "k1", threshold).await,
+        Ok(None),
+        "once per window"
+    );
+    assert_eq!(
+        a.hit("rate_limited_burst", "k1", threshold).await,
+        Ok(None),
+        "another alert"
+    );
+    // Once the window has passed, events before it no longer count.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(a.hit("denied_burst", "k1", threshold).await, Ok(None));
+    assert_eq!(b.hit("denied_burst", "k1", threshold).await, Ok(None));
+    assert_eq!(a.hit("denied_burst", "k1", threshold).await, Ok(Some(3)));
+    // Addresses: the first is the baseline; at most `max` are remembered.
+    assert_eq!(a.new_address("k1", "192.0.2.1", 2).await, Ok(false));
+    assert_eq!(b.new_address("k1", "192.0.2.1", 2).await, Ok(false));
+    assert_eq!(b.new_address("k1", "192.0.2.2", 2).await, Ok(true));
+    assert_eq!(a.new_address("k1", "192.0.2.2", 2).await, Ok(false));
+    assert_eq!(
+        a.new_address("k1", "192.0.2.3", 2).await,
+        Ok(false),
+        "over the bound"
+    );
+    assert_eq!(
+        a.new_address("k2", "192.0.2.3", 2).await,
+        Ok(false),
+        "k2's baseline"
     );
 }

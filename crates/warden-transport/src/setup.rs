@@ -7,12 +7,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+use warden_audit::SharedWindows;
 use warden_audit::jsonl::JsonlConfig;
 use warden_audit::webhook::{WebhookConfig, WebhookSink};
 use warden_audit::{Auditor, JsonlSink, Stream, StreamSink};
 use warden_config::{AuditSettings, ClusterSettings, Config, ConfigError, Environment, Limits};
 use warden_gateway::catalog::Catalog;
 use warden_gateway::runtime::{Runtime, RuntimeError};
+use warden_gateway::shared::{Fleet, SharedState};
 
 /// A configuration that cannot be turned into a runtime. Every message is one line and names
 /// what it is about; none contains a secret.
@@ -115,11 +118,12 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
 }
 
 /// The fleet `settings` describe: a Redis store (connected lazily, so a Redis that is down at
-/// start does not stop the server: rates fall back meanwhile) and the shared confirmation key.
-/// Call within a tokio runtime.
+/// start does not stop the server: rates fall back meanwhile) and the shared confirmation key,
+/// and the same store as the audit pipeline's shared alert windows. Call within a tokio
+/// runtime.
 pub fn build_fleet(
     settings: &ClusterSettings,
-) -> Result<warden_gateway::shared::Fleet, SetupError> {
+) -> Result<(Fleet, Arc<dyn SharedWindows>), SetupError> {
     use secrecy::ExposeSecret;
     let mut options = warden_cluster::Options::new(settings.redis_url.as_str());
     options.username.clone_from(&settings.redis_username);
@@ -131,14 +135,16 @@ pub fn build_fleet(
     tracing::info!(
         prefix = %settings.key_prefix,
         timeout_ms = settings.timeout.as_millis(),
-        "rate budgets, failed authentications and confirmations are shared on {}://{}",
+        "rate budgets, failed authentications, confirmations, legacy sessions and alert windows are shared on {}://{}",
         settings.redis_url.scheme(),
         settings.redis_url.host_str().unwrap_or_default()
     );
-    Ok(warden_gateway::shared::Fleet {
-        store: std::sync::Arc::new(store),
+    let store = Arc::new(store);
+    let fleet = Fleet {
+        store: Arc::clone(&store) as Arc<dyn SharedState>,
         confirmation_key: settings.confirmation_key.expose_secret().to_vec(),
-    })
+    };
+    Ok((fleet, store))
 }
 
 /// Which transport an [`Auditor`] serves: the stdio transport owns stdout, so no audit event may
@@ -170,6 +176,17 @@ pub fn build_auditor_with(
     transport: TransportKind,
     extra: Vec<(Box<dyn warden_audit::Sink>, warden_audit::SinkOptions)>,
 ) -> Result<Auditor, SetupError> {
+    build_auditor_shared(settings, transport, extra, None)
+}
+
+/// [`build_auditor_with`], the alert windows shared by a fleet when `windows` is given (see
+/// [`warden_audit::SharedWindows`]).
+pub fn build_auditor_shared(
+    settings: &AuditSettings,
+    transport: TransportKind,
+    extra: Vec<(Box<dyn warden_audit::Sink>, warden_audit::SinkOptions)>,
+    windows: Option<std::sync::Arc<dyn warden_audit::SharedWindows>>,
+) -> Result<Auditor, SetupError> {
     if !settings.enabled {
         tracing::warn!(
             "THE AUDIT LOG IS OFF (audit.enabled = false): no request is recorded; nobody can \
@@ -180,6 +197,9 @@ pub fn build_auditor_with(
         }
     }
     let mut builder = Auditor::builder().alerts(settings.alerts.clone());
+    if let Some(windows) = windows {
+        builder = builder.shared_alerts(windows);
+    }
     for (sink, options) in extra {
         builder = builder.boxed_sink(sink, options);
     }

@@ -1079,7 +1079,12 @@ pub async fn run_until(
     }
     loaded.warn_risks();
     let metrics = Metrics::new();
-    let auditor = crate::setup::build_auditor_with(
+    let fleet = loaded
+        .cluster
+        .as_ref()
+        .map(crate::setup::build_fleet)
+        .transpose()?;
+    let auditor = crate::setup::build_auditor_shared(
         &loaded.audit,
         crate::setup::TransportKind::Http,
         vec![(
@@ -1089,15 +1094,11 @@ pub async fn run_until(
                 queue_capacity: 16_384,
             },
         )],
+        fleet.as_ref().map(|(_, windows)| Arc::clone(windows)),
     )?;
     let info = warden_gateway::engine::ServerInfo::default();
-    let gateway = match &loaded.cluster {
-        Some(cluster) => Gateway::with_fleet(
-            loaded.runtime,
-            info,
-            auditor.clone(),
-            crate::setup::build_fleet(cluster)?,
-        ),
+    let gateway = match fleet {
+        Some((fleet, _)) => Gateway::with_fleet(loaded.runtime, info, auditor.clone(), fleet),
         None => Gateway::with_audit(loaded.runtime, info, auditor.clone()),
     };
     let _reload = crate::reload::spawn_watching(
