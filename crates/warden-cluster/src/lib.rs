@@ -285,8 +285,8 @@ impl RedisStore {
         })
     }
 
-    /// The server's version (`INFO server`), within the timeout: what `doctor` and `/readyz`
-    /// report.
+    /// The server's name and version (`INFO server`: `Redis 7.0.15`, `Valkey 8.0.1`), within
+    /// the timeout: what `doctor` and `/readyz` report.
     pub async fn server_version(&self) -> Result<String, Unavailable> {
         let mut connection = self.connection.clone();
         let info: String = self
@@ -297,12 +297,7 @@ impl RedisStore {
                     .await
             })
             .await?;
-        Ok(info
-            .lines()
-            .find_map(|line| line.strip_prefix("redis_version:"))
-            .unwrap_or("unknown")
-            .trim()
-            .to_owned())
+        Ok(describe(&info))
     }
 
     fn breaker(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
@@ -361,6 +356,23 @@ impl RedisStore {
             index,
             wait: Duration::from_micros(wait),
         })
+    }
+}
+
+/// `Redis <redis_version>`, or `Valkey <valkey_version>` for Valkey (which reports a Redis
+/// version for compatibility too), from the text of `INFO server`.
+fn describe(info: &str) -> String {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    match (field("server_name"), field("valkey_version")) {
+        (Some("valkey"), Some(version)) => format!("Valkey {version}"),
+        _ => format!(
+            "Redis {}",
+            field("redis_version").unwrap_or("(version unknown)")
+        ),
     }
 }
 
@@ -508,6 +520,10 @@ impl SharedState for RedisStore {
         })
     }
 
+    fn version(&self) -> StoreFuture<'_, String> {
+        Box::pin(self.server_version())
+    }
+
     fn close_session<'a>(&'a self, id: &'a str, owner: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut invocation = self.close_session.prepare_invoke();
@@ -574,5 +590,20 @@ impl SharedWindows for RedisStore {
                 .map_err(|_| ())?;
             Ok(new == 1)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn the_server_is_named_by_its_info() {
+        let redis = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n";
+        assert_eq!(describe(redis), "Redis 7.0.15");
+        let valkey =
+            "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.0.1\r\n";
+        assert_eq!(describe(valkey), "Valkey 8.0.1");
+        assert_eq!(describe(""), "Redis (version unknown)");
     }
 }

@@ -274,6 +274,13 @@ impl Gateway {
         self.inner.shared.clone()
     }
 
+    /// Asks the shared store whether it answers (its version), updating the status `/metrics`
+    /// and `/readyz` report (and raising the alert of a transition). `None` without a fleet.
+    pub async fn check_shared_state(&self) -> Option<bool> {
+        let store = self.inner.shared.as_ref()?;
+        Some(self.shared_answer(store.version().await).is_some())
+    }
+
     /// The shared store's status, when this engine belongs to a fleet.
     pub fn shared_status(&self) -> Option<SharedStatus> {
         self.inner.shared.as_ref().map(|_| SharedStatus {

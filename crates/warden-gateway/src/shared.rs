@@ -73,6 +73,10 @@ pub trait SharedState: Send + Sync + 'static {
         idle: Duration,
     ) -> StoreFuture<'a, Option<(String, String)>>;
 
+    /// The server's name and version (e.g. `Redis 7.0.15`): whether it answers, for `doctor`
+    /// and `/readyz`.
+    fn version(&self) -> StoreFuture<'_, String>;
+
     /// Ends the session `id` if `owner` owns it: whether it did.
     fn close_session<'a>(&'a self, id: &'a str, owner: &'a str) -> StoreFuture<'a, bool>;
 }

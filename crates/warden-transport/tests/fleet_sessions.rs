@@ -256,3 +256,54 @@ async fn without_redis_a_replica_serves_the_sessions_it_holds() {
     assert_eq!(r.list(1, "alice", &local).await.0, 200);
     assert_eq!(r.list(1, "bob", &local).await.0, 404);
 }
+
+#[tokio::test]
+async fn readiness_and_metrics_report_the_shared_state() {
+    let Some(mut server) =
+        redis_server::RedisServer::start("readiness_and_metrics_report_the_shared_state")
+    else {
+        return;
+    };
+    let token = "ops-token-for-the-fleet-test";
+    let options = || HttpOptions {
+        ops_token: Some(SecretString::from(token)),
+        ..HttpOptions::default()
+    };
+    let r = replicas(&server.url(), options).await;
+    let ops = |replica: usize, path: &str| {
+        r.http
+            .get(format!("{}{path}", r.servers[replica].base()))
+            .bearer_auth(token)
+            .send()
+    };
+    let ready = ops(0, "/readyz").await.expect("readyz");
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.text().await.expect("text").trim_end(),
+        "ready; shared state: up"
+    );
+    let metrics = ops(0, "/metrics")
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("warden_shared_state_up 1"), "{metrics}");
+    assert!(
+        metrics.contains("warden_shared_state_fallbacks_total 0"),
+        "{metrics}"
+    );
+    // Redis gone: still ready (rates fall back), and said so.
+    server.kill();
+    let ready = ops(1, "/readyz").await.expect("readyz");
+    assert_eq!(ready.status(), 200);
+    let body = ready.text().await.expect("text");
+    assert!(body.starts_with("ready; shared state: down"), "{body}");
+    let metrics = ops(1, "/metrics")
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("warden_shared_state_up 0"), "{metrics}");
+}

@@ -194,8 +194,11 @@ impl Backend for Gateway {
         session.handle(message, outbound).await
     }
 
-    /// Every Odoo identity's server answers.
+    /// Every Odoo identity's server answers. In a fleet the shared store is asked too, so the
+    /// status `/readyz` and `/metrics` report is fresh; a store that does not answer does not
+    /// make the gateway unready (rates fall back to this process).
     async fn ready(&self) -> bool {
+        self.check_shared_state().await;
         let runtime = self.runtime();
         for catalog in runtime.catalogs() {
             let reached = tokio::time::timeout(Duration::from_secs(5), catalog.ping()).await;
