@@ -176,6 +176,9 @@ pub struct Options {
     pub username: Option<String>,
     /// The password (of the ACL user, or `requirepass`), if any.
     pub password: Option<SecretString>,
+    /// The certificates (PEM) of the CAs that sign the server's certificate (`rediss://`),
+    /// instead of Mozilla's roots.
+    pub ca_pem: Option<Vec<u8>>,
     /// Prepended to every key, e.g. `odoo-warden:`.
     pub key_prefix: String,
     /// The longest any call may take.
@@ -189,6 +192,7 @@ impl Options {
             url: url.into(),
             username: None,
             password: None,
+            ca_pem: None,
             key_prefix: "odoo-warden:".to_owned(),
             timeout: Duration::from_millis(250),
         }
@@ -201,6 +205,7 @@ impl std::fmt::Debug for Options {
             .field("url", &self.url)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
             .finish()
@@ -261,7 +266,17 @@ impl RedisStore {
             settings = settings.set_password(password.expose_secret());
         }
         info = info.set_redis_settings(settings);
-        let client = redis::Client::open(info).map_err(|e| ClusterError::Url(e.to_string()))?;
+        let client = match &options.ca_pem {
+            Some(pem) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| ClusterError::Url(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.timeout))
             .set_response_timeout(Some(options.timeout))

@@ -651,3 +651,47 @@ async fn alert_windows_count_once_per_window_and_addresses_are_bounded() {
         "k2's baseline"
     );
 }
+
+#[tokio::test]
+async fn tls_is_verified_against_the_configured_ca() {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("a certificate");
+    let cert_pem = certified.cert.pem();
+    let Some(server) = RedisServer::start_tls(
+        "tls_is_verified_against_the_configured_ca",
+        &cert_pem,
+        &certified.signing_key.serialize_pem(),
+    ) else {
+        return;
+    };
+    let url = format!("rediss://127.0.0.1:{}", server.tls_port.expect("tls"));
+    let limiter = RateLimiter::new(&RateLimitConfig {
+        per_key_per_minute: Some(60),
+        ..RateLimitConfig::default()
+    });
+    let plan = limiter.plan(&principal("k1"), None, false);
+    let mut options = Options::new(&url);
+    options.key_prefix = prefix("tls");
+    options.ca_pem = Some(cert_pem.into_bytes());
+    let trusted = RedisStore::connect(&options).expect("a store");
+    assert!(
+        admitted(&trusted, &plan).await,
+        "TLS with the configured CA"
+    );
+    // Without it, the server's certificate is not trusted (Mozilla's roots do not sign it).
+    options.ca_pem = None;
+    let untrusted = RedisStore::connect(&options).expect("a store");
+    assert!(
+        untrusted.take(&plan).await.is_err(),
+        "an unknown CA is refused"
+    );
+    // Another CA: refused too.
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a CA");
+    options.ca_pem = Some(other.cert.pem().into_bytes());
+    let wrong = RedisStore::connect(&options).expect("a store");
+    assert!(
+        wrong.take(&plan).await.is_err(),
+        "a certificate of another CA is refused"
+    );
+}

@@ -29,6 +29,7 @@ pub(crate) struct ClusterSection {
     redis_username: Option<String>,
     redis_password_env: Option<String>,
     redis_password_file: Option<PathBuf>,
+    redis_ca_file: Option<PathBuf>,
     key_prefix: Option<String>,
     timeout_ms: Option<u64>,
     confirmation_key_env: Option<String>,
@@ -44,6 +45,9 @@ pub struct ClusterSettings {
     pub redis_username: Option<String>,
     /// The password, from `redis_password_env` or `redis_password_file`, if any.
     pub redis_password: Option<SecretString>,
+    /// The certificates (PEM) of the CAs that sign the server's certificate (`redis_ca_file`),
+    /// trusted instead of Mozilla's roots.
+    pub redis_ca_pem: Option<Vec<u8>>,
     /// Prepended to every key the fleet writes.
     pub key_prefix: String,
     /// The longest any call to Redis may take.
@@ -61,6 +65,7 @@ impl std::fmt::Debug for ClusterSettings {
                 "redis_password",
                 &self.redis_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("redis_ca_pem", &self.redis_ca_pem.as_ref().map(Vec::len))
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
             .field("confirmation_key", &"<redacted>")
@@ -82,6 +87,7 @@ impl PartialEq for ClusterSettings {
                     .redis_password
                     .as_ref()
                     .map(ExposeSecret::expose_secret)
+            && self.redis_ca_pem == other.redis_ca_pem
             && self.key_prefix == other.key_prefix
             && self.timeout == other.timeout
             && self.confirmation_key.expose_secret() == other.confirmation_key.expose_secret()
@@ -146,6 +152,31 @@ pub(crate) fn settings(
             "the Redis password is empty",
         ));
     }
+    let redis_ca_pem = match &section.redis_ca_file {
+        None => None,
+        Some(_) if redis_url.scheme() != "rediss" => {
+            return Err(ConfigError::invalid(
+                "cluster.redis_ca_file",
+                "only for TLS: redis_url must start with rediss://",
+            ));
+        }
+        Some(path) => {
+            let path = resolve(path);
+            let pem = std::fs::read(&path).map_err(|e| {
+                ConfigError::invalid(
+                    "cluster.redis_ca_file",
+                    format!("cannot read {}: {}", path.display(), e.kind()),
+                )
+            })?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError::invalid(
+                    "cluster.redis_ca_file",
+                    format!("{} holds no PEM certificate", path.display()),
+                ));
+            }
+            Some(pem)
+        }
+    };
     let key_prefix = section
         .key_prefix
         .unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_owned());
@@ -204,6 +235,7 @@ pub(crate) fn settings(
         redis_url,
         redis_username,
         redis_password: redis_password.map(SecretString::from),
+        redis_ca_pem,
         key_prefix,
         timeout: Duration::from_millis(timeout_ms),
         confirmation_key: SecretBox::new(confirmation_key.into_boxed_slice()),

@@ -1265,3 +1265,37 @@ fn plain_redis_over_the_network_is_a_loud_warning() {
     assert!(!warned("redis://localhost"));
     assert!(!warned("rediss://redis.internal:6379"));
 }
+
+#[test]
+fn a_redis_ca_file_is_for_tls_and_must_hold_a_certificate() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    write(&dir.path().join("redis-ca.pem"), pem);
+    write(&dir.path().join("not-a-cert.pem"), "hello\n");
+    let load = |lines: &str| {
+        let text = with_cluster(&format!("{lines}\nconfirmation_key_env = \"CONFIRM_KEY\""));
+        Config::from_toml_with_keys(&text, KEYS, dir.path(), &cluster_env())
+    };
+    let config = load("redis_url = \"rediss://redis.internal\"\nredis_ca_file = \"redis-ca.pem\"")
+        .expect("a valid configuration");
+    let cluster = config.cluster.expect("[cluster]");
+    assert_eq!(cluster.redis_ca_pem.as_deref(), Some(pem.as_bytes()));
+    for (lines, expected) in [
+        (
+            "redis_url = \"redis://127.0.0.1\"\nredis_ca_file = \"redis-ca.pem\"",
+            "rediss://",
+        ),
+        (
+            "redis_url = \"rediss://redis.internal\"\nredis_ca_file = \"missing.pem\"",
+            "cannot read",
+        ),
+        (
+            "redis_url = \"rediss://redis.internal\"\nredis_ca_file = \"not-a-cert.pem\"",
+            "no PEM certificate",
+        ),
+    ] {
+        let message = load(lines).expect_err(lines).to_string();
+        assert!(message.contains("cluster.redis_ca_file"), "{message}");
+        assert!(message.contains(expected), "{lines}: {message}");
+    }
+}

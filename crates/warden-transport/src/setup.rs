@@ -128,6 +128,7 @@ pub fn build_fleet(
     let mut options = warden_cluster::Options::new(settings.redis_url.as_str());
     options.username.clone_from(&settings.redis_username);
     options.password.clone_from(&settings.redis_password);
+    options.ca_pem.clone_from(&settings.redis_ca_pem);
     options.key_prefix.clone_from(&settings.key_prefix);
     options.timeout = settings.timeout;
     let store = warden_cluster::RedisStore::connect(&options)

@@ -47,6 +47,8 @@ pub struct RedisServer {
     binary: PathBuf,
     dir: tempfile::TempDir,
     pub port: u16,
+    /// The TLS port, when started with a certificate ([`RedisServer::start_tls`]).
+    pub tls_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -58,6 +60,25 @@ impl RedisServer {
             binary,
             dir: tempfile::tempdir().expect("a temp dir"),
             port: free_port(),
+            tls_port: None,
+            child: None,
+        };
+        server.spawn();
+        Some(server)
+    }
+
+    /// Starts one that also serves TLS with `cert_pem` and `key_pem` (on [`RedisServer::tls_port`];
+    /// clients are not asked for a certificate), or `None` when the binary is missing.
+    pub fn start_tls(test: &str, cert_pem: &str, key_pem: &str) -> Option<Self> {
+        let binary = binary(test)?;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(dir.path().join("server.crt"), cert_pem).expect("write the certificate");
+        std::fs::write(dir.path().join("server.key"), key_pem).expect("write the key");
+        let mut server = Self {
+            binary,
+            dir,
+            port: free_port(),
+            tls_port: Some(free_port()),
             child: None,
         };
         server.spawn();
@@ -65,7 +86,18 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(tls_port) = self.tls_port {
+            command
+                .arg("--tls-port")
+                .arg(tls_port.to_string())
+                .arg("--tls-cert-file")
+                .arg(self.dir.path().join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(self.dir.path().join("server.key"))
+                .args(["--tls-auth-clients", "no"]);
+        }
+        let child = command
             .args(["--bind", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
             .args([
