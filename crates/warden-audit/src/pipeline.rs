@@ -170,9 +170,19 @@ struct Inner {
     sinks: Vec<SinkHandle>,
     alerts: Option<Mutex<AlertDetector>>,
     /// A fleet's shared alert windows, and the bound on the checks waiting for them.
-    shared: Option<(Arc<dyn SharedWindows>, Arc<tokio::sync::Semaphore>)>,
+    shared: std::sync::RwLock<Option<SharedAlerts>>,
     closed: AtomicBool,
 }
+
+fn shared_alerts(windows: Arc<dyn SharedWindows>) -> SharedAlerts {
+    (
+        windows,
+        Arc::new(tokio::sync::Semaphore::new(MAX_SHARED_CHECKS)),
+    )
+}
+
+/// A fleet's shared alert windows and the bound on the checks waiting for them.
+type SharedAlerts = (Arc<dyn SharedWindows>, Arc<tokio::sync::Semaphore>);
 
 /// Alert checks waiting for a fleet's shared windows at the same time, at most; beyond, an
 /// event's alerts are decided by this process's own windows.
@@ -293,9 +303,7 @@ impl AuditorBuilder {
             inner: Arc::new(Inner {
                 sinks,
                 alerts: self.alerts.map(|c| Mutex::new(AlertDetector::new(c))),
-                shared: self
-                    .shared
-                    .map(|w| (w, Arc::new(tokio::sync::Semaphore::new(MAX_SHARED_CHECKS)))),
+                shared: std::sync::RwLock::new(self.shared.map(shared_alerts)),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -314,7 +322,7 @@ impl Auditor {
             inner: Arc::new(Inner {
                 sinks: Vec::new(),
                 alerts: None,
-                shared: None,
+                shared: std::sync::RwLock::new(None),
                 closed: AtomicBool::new(false),
             }),
         }
@@ -380,7 +388,13 @@ impl Auditor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .checks(event);
-        let Some((windows, bound)) = &self.inner.shared else {
+        let shared = self
+            .inner
+            .shared
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some((windows, bound)) = shared else {
             return checks.into_iter().filter_map(|c| c.local).collect();
         };
         let (shared, local): (Vec<Check>, Vec<Check>) =
@@ -389,10 +403,9 @@ impl Auditor {
         if shared.is_empty() {
             return now;
         }
-        let permit = Arc::clone(bound).try_acquire_owned();
+        let permit = bound.try_acquire_owned();
         match (tokio::runtime::Handle::try_current(), permit) {
             (Ok(runtime), Ok(permit)) => {
-                let windows = Arc::clone(windows);
                 let auditor = self.clone();
                 runtime.spawn(async move {
                     for check in shared {
@@ -417,6 +430,16 @@ impl Auditor {
             _ => now.extend(shared.into_iter().filter_map(|c| c.local)),
         }
         now
+    }
+
+    /// Decide the alerts' windows with a fleet's `windows` from now on, or with this process's
+    /// own (`None`): what a reload does when `[cluster]` changed.
+    pub fn set_shared_alerts(&self, windows: Option<Arc<dyn SharedWindows>>) {
+        *self
+            .inner
+            .shared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = windows.map(shared_alerts);
     }
 
     /// Queue `event` in every sink without waiting and without looking for alerts.

@@ -193,15 +193,27 @@ struct GatewayInner {
     refusals: Mutex<RefusalWindows>,
     runtime: RwLock<Arc<Runtime>>,
     limiter: RwLock<Arc<Limiter>>,
-    state_key: StateKey,
+    /// The secret confirmation states are signed with, and the states redeemed in this process.
+    state_key: RwLock<Arc<StateKey>>,
     /// The store a fleet shares (`None`: a single process, every state in memory).
-    shared: Option<Arc<dyn SharedState>>,
+    shared: RwLock<Option<Arc<dyn SharedState>>>,
     /// Whether the shared store answered its last call.
     shared_up: AtomicBool,
     /// Rate decisions taken in this process because the shared store could not answer.
     fallbacks: AtomicU64,
     /// Failed authentications being recorded in the shared store (bounded).
     auth_records: Arc<tokio::sync::Semaphore>,
+}
+
+/// The confirmation key and store of `fleet`, or a random key and none.
+fn fleet_parts(fleet: Option<Fleet>) -> (Arc<StateKey>, Option<Arc<dyn SharedState>>) {
+    match fleet {
+        Some(fleet) => (
+            Arc::new(StateKey::from_secret(&fleet.confirmation_key)),
+            Some(fleet.store),
+        ),
+        None => (Arc::new(StateKey::random()), None),
+    }
 }
 
 /// Failed authentications recorded in the shared store at the same time, at most; beyond, a
@@ -245,13 +257,7 @@ impl Gateway {
 
     fn build(runtime: Runtime, info: ServerInfo, auditor: Auditor, fleet: Option<Fleet>) -> Self {
         let limiter = Limiter::new(runtime.policy().rate_limits());
-        let (state_key, shared) = match fleet {
-            Some(fleet) => (
-                StateKey::from_secret(&fleet.confirmation_key),
-                Some(fleet.store),
-            ),
-            None => (StateKey::random(), None),
-        };
+        let (state_key, shared) = fleet_parts(fleet);
         Self {
             inner: Arc::new(GatewayInner {
                 info,
@@ -259,8 +265,8 @@ impl Gateway {
                 refusals: Mutex::new(RefusalWindows::default()),
                 runtime: RwLock::new(Arc::new(runtime)),
                 limiter: RwLock::new(Arc::new(limiter)),
-                state_key,
-                shared,
+                state_key: RwLock::new(state_key),
+                shared: RwLock::new(shared),
                 shared_up: AtomicBool::new(true),
                 fallbacks: AtomicU64::new(0),
                 auth_records: Arc::new(tokio::sync::Semaphore::new(MAX_AUTH_RECORDS)),
@@ -271,19 +277,51 @@ impl Gateway {
     /// The store this engine shares with its fleet, if any (the HTTP transport keeps legacy
     /// sessions there too).
     pub fn shared_store(&self) -> Option<Arc<dyn SharedState>> {
-        self.inner.shared.clone()
+        self.inner
+            .shared
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn state_key(&self) -> Arc<StateKey> {
+        Arc::clone(
+            &self
+                .inner
+                .state_key
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Join a fleet (`Some`), leave it (`None`) or move to another store or key: what a reload
+    /// does when `[cluster]` changed. Requests in flight finish with the store they started
+    /// with; confirmation states issued under another key are no longer accepted.
+    pub fn set_fleet(&self, fleet: Option<Fleet>) {
+        let (state_key, shared) = fleet_parts(fleet);
+        *self
+            .inner
+            .shared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = shared;
+        *self
+            .inner
+            .state_key
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = state_key;
+        self.inner.shared_up.store(true, Ordering::Relaxed);
     }
 
     /// Asks the shared store whether it answers (its version), updating the status `/metrics`
     /// and `/readyz` report (and raising the alert of a transition). `None` without a fleet.
     pub async fn check_shared_state(&self) -> Option<bool> {
-        let store = self.inner.shared.as_ref()?;
+        let store = self.shared_store()?;
         Some(self.shared_answer(store.version().await).is_some())
     }
 
     /// The shared store's status, when this engine belongs to a fleet.
     pub fn shared_status(&self) -> Option<SharedStatus> {
-        self.inner.shared.as_ref().map(|_| SharedStatus {
+        self.shared_store().map(|_| SharedStatus {
             up: self.inner.shared_up.load(Ordering::Relaxed),
             fallbacks: self.inner.fallbacks.load(Ordering::Relaxed),
         })
@@ -341,7 +379,7 @@ impl Gateway {
         limiter: &Limiter,
         plan: &[warden_policy::Budget],
     ) -> Result<(), warden_policy::Denial> {
-        if let Some(store) = &self.inner.shared {
+        if let Some(store) = self.shared_store() {
             if plan.is_empty() {
                 return Ok(());
             }
@@ -364,7 +402,7 @@ impl Gateway {
     /// is checked by [`Gateway::authenticate_caller`]). Without a shared store, or when it
     /// does not answer, nothing is refused here.
     pub async fn fleet_auth_allowed(&self, caller: &Caller) -> Result<(), AuthFailure> {
-        let (Some(store), Some(ip)) = (&self.inner.shared, caller.client_ip) else {
+        let (Some(store), Some(ip)) = (self.shared_store(), caller.client_ip) else {
             return Ok(());
         };
         let budget = self.limiter().limiter.failed_auth_budget(ip);
@@ -387,7 +425,7 @@ impl Gateway {
     /// store (in the background, bounded by the store's timeout and [`MAX_AUTH_RECORDS`]).
     fn record_failed_auth(&self, limiter: &Limiter, ip: Option<IpAddr>) {
         limiter.limiter.record_failed_auth(ip);
-        let (Some(store), Some(ip)) = (&self.inner.shared, ip) else {
+        let (Some(store), Some(ip)) = (self.shared_store(), ip) else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -397,7 +435,6 @@ impl Gateway {
             return;
         };
         let budget = limiter.limiter.failed_auth_budget(ip);
-        let store = Arc::clone(store);
         let gateway = self.clone();
         runtime.spawn(async move {
             let answer = store.take(std::slice::from_ref(&budget)).await;
@@ -1368,8 +1405,8 @@ impl Session {
         arguments: &Map<String, Value>,
         now: SystemTime,
     ) -> Option<confirm::Redeemed> {
-        let key = &self.gateway.inner.state_key;
-        let Some(store) = &self.gateway.inner.shared else {
+        let key = self.gateway.state_key();
+        let Some(store) = self.gateway.shared_store() else {
             return Some(key.redeem(state, key_id, tool, arguments, now));
         };
         let Some((until, nonce)) = key.check(state, key_id, tool, arguments, now) else {
@@ -1399,7 +1436,7 @@ impl Session {
         params: &Map<String, Value>,
         outbound: &mpsc::Sender<Value>,
     ) -> Confirmation {
-        let key = &self.gateway.inner.state_key;
+        let key = self.gateway.state_key();
         let now = SystemTime::now();
         let tool = call.tool();
         // The person sees the whole change, or is not asked.

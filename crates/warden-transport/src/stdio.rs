@@ -322,7 +322,7 @@ pub async fn run(config_path: &Path, env: Environment) -> Result<(), RunError> {
         config_path.to_owned(),
         env,
         &loaded.files,
-        loaded.cluster,
+        reload::ClusterReload::Ignore,
     );
     let session = gateway.session(Caller::stdio(), key);
     let options = StdioOptions {

@@ -1106,7 +1106,7 @@ pub async fn run_until(
         config_path.to_owned(),
         env,
         &loaded.files,
-        loaded.cluster,
+        crate::reload::ClusterReload::Apply(loaded.cluster),
     );
     let mut options = options(&settings, &loaded.limits);
     options.ops_token.clone_from(&settings.ops_token);

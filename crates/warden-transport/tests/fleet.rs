@@ -1,7 +1,9 @@
-//! Legacy sessions shared by a fleet: two HTTP servers (in this process, on 127.0.0.1) share a
-//! real `redis-server`. A session initialized through one is served by the other; another key
-//! presenting its id gets 404 on both; DELETE through one ends it on both; the fleet's bounds
-//! hold across replicas; with Redis gone, sessions held by a replica still serve there.
+//! A fleet over HTTP: two servers (in this process, on 127.0.0.1) share a real `redis-server`.
+//! A legacy session initialized through one is served by the other; another key presenting its
+//! id gets 404 on both; DELETE through one ends it on both; the fleet's bounds hold across
+//! replicas; with Redis gone, sessions held by a replica still serve there. `/readyz` and
+//! `/metrics` report the shared state. A reload that changes `[cluster]` moves to the new store;
+//! one that does not keeps the connection.
 
 #[path = "../../warden-cluster/tests/support/mod.rs"]
 mod redis_server;
@@ -306,4 +308,99 @@ async fn readiness_and_metrics_report_the_shared_state() {
         .await
         .expect("text");
     assert!(metrics.contains("warden_shared_state_up 0"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_reload_applies_a_changed_cluster_section_and_keeps_an_unchanged_one() {
+    let Some(first) = redis_server::RedisServer::start(
+        "a_reload_applies_a_changed_cluster_section_and_keeps_an_unchanged_one",
+    ) else {
+        return;
+    };
+    let Some(mut second) = redis_server::RedisServer::start("(the second redis-server)") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = dir.path().join("warden.toml");
+    let base = r#"
+[odoo]
+url = "http://127.0.0.1:9"
+database = "odoo"
+
+[odoo.identities.sales]
+login = "sales_agent"
+api_key_env = "ODOO_KEY"
+
+[keys]
+file = "keys.toml"
+
+[profiles.reader]
+identity = "sales"
+models = { allow = ["res.partner"] }
+operations = { allow = ["read"] }
+"#;
+    let with_cluster = |url: &str, prefix: &str| {
+        format!(
+            "{base}\n[cluster]\nredis_url = \"{url}\"\nkey_prefix = \"{prefix}\"\nconfirmation_key_env = \"CONFIRM\"\n"
+        )
+    };
+    std::fs::write(dir.path().join("keys.toml"), "").expect("keys");
+    std::fs::write(&config, with_cluster(&first.url(), "a:")).expect("config");
+    let env: warden_config::Environment = [
+        ("ODOO_KEY", "0123456789abcdef0123456789abcdef01234567"),
+        (
+            "CONFIRM",
+            "8f1c0e7a52d94b36a1e0c7f25b9d4e38a6c1f0b7e2d94a5c3b8e1f0a7d6c5b49",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let loaded = warden_transport::setup::load(&config, &env).expect("the configuration loads");
+    let (fleet, windows) =
+        warden_transport::setup::build_fleet(loaded.cluster.as_ref().expect("[cluster]"))
+            .expect("a fleet");
+    let auditor = Auditor::builder()
+        .shared_alerts(windows)
+        .build()
+        .expect("auditor");
+    let gateway = Gateway::with_fleet(loaded.runtime, ServerInfo::default(), auditor, fleet);
+    let handle = warden_transport::reload::spawn_with_cluster(
+        gateway.clone(),
+        config.clone(),
+        env,
+        loaded.cluster,
+    );
+    let store = gateway.shared_store().expect("a store");
+    // Unchanged [cluster] (another section changed): the same store, the same connection.
+    std::fs::write(
+        &config,
+        with_cluster(&first.url(), "a:")
+            .replace("\"res.partner\"", "\"res.partner\", \"res.country\""),
+    )
+    .expect("config");
+    handle.reload_now().expect("reloads");
+    assert!(Arc::ptr_eq(
+        &store,
+        &gateway.shared_store().expect("a store")
+    ));
+    // Another Redis: the gateway moves to it (the first can go away).
+    std::fs::write(&config, with_cluster(&second.url(), "b:")).expect("config");
+    handle.reload_now().expect("reloads");
+    assert!(!Arc::ptr_eq(
+        &store,
+        &gateway.shared_store().expect("a store")
+    ));
+    drop(first);
+    assert_eq!(
+        gateway.check_shared_state().await,
+        Some(true),
+        "the second answers"
+    );
+    second.kill();
+    assert_eq!(gateway.check_shared_state().await, Some(false));
+    // No [cluster] any more: one process again.
+    std::fs::write(&config, base).expect("config");
+    handle.reload_now().expect("reloads");
+    assert!(gateway.shared_status().is_none());
 }
