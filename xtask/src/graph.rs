@@ -57,6 +57,9 @@ const RULES: &[(&str, &[&str])] = &[
             "warden-config",
             "config",
             "warden-odoo-sim",
+            // A fleet's store is injected (warden-cluster), never linked in.
+            "redis",
+            "warden-cluster",
         ],
     ),
     // The policy is data and pure decisions: no runtime, no sockets, no other crate of ours.
@@ -71,6 +74,8 @@ const RULES: &[(&str, &[&str])] = &[
             "warden-gateway",
             "warden-config",
             "warden-transport",
+            "redis",
+            "warden-cluster",
         ],
     ),
     // The audit log knows nothing of MCP, Odoo, the policy or the gateway: events are plain data.
@@ -88,6 +93,11 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     // The configuration feeds the crates' settings; it runs nothing.
     ("warden-config", &["warden-transport"]),
+    // The shared store implements the gateway's seam; it knows no transport or file format.
+    (
+        "warden-cluster",
+        &["warden-transport", "warden-config", "warden-odoo-sim"],
+    ),
 ];
 
 pub(crate) fn check() -> Result<()> {

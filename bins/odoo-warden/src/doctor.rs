@@ -1,7 +1,8 @@
 //! `odoo-warden doctor`: is this deployment ready? Loads the configuration, reaches Odoo and
 //! logs in as every identity (reporting the Odoo version and the protocol chosen), compares the
-//! clocks, and checks the key store, the audit folder's permissions and the TLS setup. One line
-//! per check (or JSON); the exit status says whether anything is wrong.
+//! clocks, and checks the key store, the audit folder's permissions, the TLS setup and, for a
+//! fleet, the shared Redis. One line per check (or JSON); the exit status says whether anything
+//! is wrong.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -32,7 +33,9 @@ Checks, one line each (ok, warn or FAIL):
   audit      the audit folder exists, is a folder, is not readable or writable by others
              (0700), and its files are 0600;
   anchors    with audit.anchors_file: the file takes appends and others cannot change it;
-  tls        the HTTP listener's certificate and key load (when configured).
+  tls        the HTTP listener's certificate and key load (when configured);
+  redis      with [cluster]: the shared Redis (or Valkey) answers within timeout_ms, and its
+             version (warn before 6.0).
 
 Exit status: 0 everything ok, 2 warnings only, 1 a check failed, 64 the configuration does not
 load.
@@ -106,6 +109,9 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<u8> {
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(odoo(&config, &mut checks));
+    if let Some(redis) = runtime.block_on(redis(&config)) {
+        checks.push(redis);
+    }
     checks.push(audit(&config));
     if let Some(anchors) = anchors(&config) {
         checks.push(anchors);
@@ -252,6 +258,52 @@ async fn odoo(config: &Config, checks: &mut Vec<Check>) {
 }
 
 /// How many seconds `theirs` is ahead of `ours` (negative: behind).
+/// With `[cluster]`: whether the shared Redis answers (within `timeout_ms`) and its version.
+async fn redis(config: &Config) -> Option<Check> {
+    let settings = config.cluster.as_ref()?;
+    let place = format!(
+        "{}://{}",
+        settings.redis_url.scheme(),
+        settings.redis_url.host_str().unwrap_or_default()
+    );
+    let (fleet, _) = match warden_transport::setup::build_fleet(settings) {
+        Ok(fleet) => fleet,
+        Err(error) => return Some(check("redis", Status::Fail, error.to_string())),
+    };
+    let started = Instant::now();
+    Some(match fleet.store.version().await {
+        Ok(version) => {
+            let major: Option<u32> = version
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.split('.').next())
+                .and_then(|v| v.parse().ok());
+            let took = started.elapsed().as_millis();
+            if version.starts_with("Redis ") && major.is_some_and(|m| m < 6) {
+                check(
+                    "redis",
+                    Status::Warn,
+                    format!("{version} at {place} ({took} ms): ACL users need Redis 6 or later"),
+                )
+            } else {
+                check(
+                    "redis",
+                    Status::Ok,
+                    format!("{version} at {place} answers ({took} ms)"),
+                )
+            }
+        }
+        Err(error) => check(
+            "redis",
+            Status::Fail,
+            format!(
+                "{place}: {error}; replicas would fall back to their own rate budgets and refuse \
+                 2026-07-28 confirmations"
+            ),
+        ),
+    })
+}
+
 fn skew(ours: SystemTime, theirs: SystemTime) -> i64 {
     match theirs.duration_since(ours) {
         Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),

@@ -188,3 +188,60 @@ fn completions_cover_every_command() {
         "an unknown shell is a usage error"
     );
 }
+
+#[path = "../../../crates/warden-cluster/tests/support/mod.rs"]
+mod redis_server;
+
+#[test]
+fn the_shared_redis_is_checked() -> anyhow::Result<()> {
+    let Some(server) = redis_server::RedisServer::start("the_shared_redis_is_checked") else {
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let sim = runtime.block_on(warden_odoo_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        warden_odoo_sim::SimOptions::default(),
+    ))?;
+    let key = sim.api_key("sales_agent").expect("demo user");
+    let confirm = (
+        "WARDEN_TEST_CONFIRMATION_KEY",
+        "4f1c0e7a52d94b36a1e0c7f25b9d4e38a6c1f0b7e2d94a5c3b8e1f0a7d6c5b49",
+    );
+    let cluster = |url: &str| {
+        format!(
+            "{}\n[cluster]\nredis_url = \"{url}\"\nconfirmation_key_env = \"{}\"\ntimeout_ms = 200\n",
+            config_for(&sim.url(), sim.database()),
+            confirm.0
+        )
+    };
+    let setup = Setup::new(&cluster(&server.url()));
+    setup.create_key("alice", "reader", &["--expires", "30d"]);
+    let run = support::run_with(
+        &setup.config(),
+        &["doctor", "--json"],
+        &[(KEY_VAR, &key), confirm],
+    );
+    let checks: Vec<Value> = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|_| panic!("json: {}{}", run.stdout, run.stderr));
+    assert_eq!(status_of(&checks, "redis"), "ok", "{checks:?}");
+    let message = checks
+        .iter()
+        .find(|c| c["check"] == "redis")
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default();
+    assert!(message.starts_with("Redis "), "{message}");
+    // Nothing listens there: FAIL, exit 1, within the timeout.
+    let closed = format!("redis://127.0.0.1:{}", redis_server::free_port());
+    let setup = Setup::new(&cluster(&closed));
+    setup.create_key("alice", "reader", &["--expires", "30d"]);
+    let run = support::run_with(
+        &setup.config(),
+        &["doctor", "--json"],
+        &[(KEY_VAR, &key), confirm],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let checks: Vec<Value> = serde_json::from_str(&run.stdout)?;
+    assert_eq!(status_of(&checks, "redis"), "fail", "{checks:?}");
+    assert!(!run.stdout.contains(confirm.1) && !run.stderr.contains(confirm.1));
+    Ok(())
+}

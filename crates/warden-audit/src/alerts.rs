@@ -11,6 +11,15 @@
 //!
 //! Each alert is raised once per window for the same key or address, so a burst gives one alert,
 //! not one per request. State is bounded: at most [`MAX_TRACKED`] keys and addresses are tracked.
+//!
+//! In a fleet, the windows of the bursts and the addresses of `new_ip` are shared
+//! ([`SharedWindows`], injected with [`crate::AuditorBuilder::shared_alerts`]): the detector
+//! still keeps its own windows ([`AlertDetector::checks`] says what they decided), and the
+//! pipeline raises what the shared windows decide, or what its own decided when the store does
+//! not answer. `off_hours` is decided by each process.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -20,7 +29,7 @@ use crate::event::{Alert, AuditEvent, EventKind};
 /// Most keys or addresses whose recent history is kept for each alert.
 pub const MAX_TRACKED: usize = 10_000;
 /// Most addresses remembered per key for `new_ip`.
-const MAX_IPS_PER_KEY: usize = 256;
+pub const MAX_IPS_PER_KEY: usize = 256;
 
 /// `count` events within `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +86,94 @@ impl Default for AlertConfig {
             }),
             new_ip: true,
             off_hours: None,
+        }
+    }
+}
+
+/// The answer of a fleet's shared windows: `Err` when the store does not answer (in time).
+pub type WindowFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ()>> + Send + 'a>>;
+
+/// Alert windows a fleet of replicas shares (a Redis store, in `warden-cluster`). Every call is
+/// bounded in time by the store.
+pub trait SharedWindows: Send + Sync + 'static {
+    /// Counts one event of `who` for the alert `name`: `Some(count)` when `threshold` is reached
+    /// within its window and no replica raised this alert for `who` within the window.
+    fn hit<'a>(
+        &'a self,
+        name: &'a str,
+        who: &'a str,
+        threshold: Threshold,
+    ) -> WindowFuture<'a, Option<u64>>;
+
+    /// Records that `key` was used from `address`: `true` when the address is new for a key
+    /// already seen from another one (the first address is the baseline); at most
+    /// `max_per_key` addresses are remembered per key.
+    fn new_address<'a>(
+        &'a self,
+        key: &'a str,
+        address: &'a str,
+        max_per_key: usize,
+    ) -> WindowFuture<'a, bool>;
+}
+
+/// What decides an alert of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckKind {
+    /// A burst: `threshold` events of the same key or address.
+    Burst(Threshold),
+    /// A key used from an address it had not used before.
+    NewAddress {
+        /// The address.
+        address: String,
+    },
+    /// Decided by each process on its own (`off_hours`).
+    Local,
+}
+
+/// One alert an event may raise: what this process's own windows decided, and what a fleet's
+/// shared windows need to decide it for every replica.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The alert's name (`denied_burst`, `new_ip`, ...).
+    pub name: &'static str,
+    /// Whose window: the address (`failed_auth_burst`) or the key.
+    pub who: String,
+    /// What decides it.
+    pub kind: CheckKind,
+    /// The alert this process's own windows raise, if any.
+    pub local: Option<AuditEvent>,
+    /// The event's time and who made it, for the alert the shared windows raise.
+    source: AuditEvent,
+}
+
+impl Check {
+    /// The alert the shared windows decided (`count`: the events in the window, for a burst).
+    pub fn shared_alert(&self, count: Option<u64>) -> AuditEvent {
+        let at = self.source.timestamp().unwrap_or_else(SystemTime::now);
+        let who = &self.who;
+        match (&self.kind, count) {
+            (CheckKind::Burst(threshold), Some(count)) => {
+                let message = match self.name {
+                    "failed_auth_burst" => format!("{count} failed authentications from {who}"),
+                    "rate_limited_burst" => format!("key {who} hit a rate limit {count} times"),
+                    _ => format!("key {who} had {count} denied requests"),
+                };
+                burst(&self.source, at, self.name, message, count, *threshold)
+            }
+            (CheckKind::NewAddress { address }, _) => alert(
+                &self.source,
+                at,
+                self.name,
+                format!("key {who} used from a new address {address}"),
+            ),
+            _ => self.local.clone().unwrap_or_else(|| {
+                alert(
+                    &self.source,
+                    at,
+                    self.name,
+                    format!("key {who}: {}", self.name),
+                )
+            }),
         }
     }
 }
@@ -151,6 +248,16 @@ impl AlertDetector {
     /// The alerts `event` raises (usually none). Only request events are looked at; the time
     /// is the event's own.
     pub fn observe(&mut self, event: &AuditEvent) -> Vec<AuditEvent> {
+        self.checks(event)
+            .into_iter()
+            .filter_map(|check| check.local)
+            .collect()
+    }
+
+    /// The alerts `event` may raise, each with what this process's own windows decided (see
+    /// [`SharedWindows`] for a fleet). A `new_ip` check is made only for an address this process
+    /// has not seen the key use.
+    pub fn checks(&mut self, event: &AuditEvent) -> Vec<Check> {
         if event.kind != EventKind::Request {
             return Vec::new();
         }
@@ -158,51 +265,81 @@ impl AlertDetector {
             return Vec::new();
         };
         let mut alerts = Vec::new();
+        let check = |name: &'static str, who: &str, kind: CheckKind, local: Option<AuditEvent>| {
+            let mut source = AuditEvent::request(at, "");
+            copy_who(event, &mut source);
+            Check {
+                name,
+                who: who.to_owned(),
+                kind,
+                local,
+                source,
+            }
+        };
         let key = event.key_id.as_deref();
         let ip = event.client_ip.as_deref();
         let failed_auth = event.method.as_deref() == Some("authenticate") && event.denied();
         let rate_limited = event.error_kind() == Some("rate_limited");
 
         if failed_auth {
-            if let (Some(threshold), Some(ip)) = (self.config.failed_auth_burst, ip)
-                && let Some(count) = self.failed_auth.hit(ip, at, threshold)
-            {
-                alerts.push(burst(
-                    event,
-                    at,
+            if let (Some(threshold), Some(ip)) = (self.config.failed_auth_burst, ip) {
+                let local = self.failed_auth.hit(ip, at, threshold).map(|count| {
+                    burst(
+                        event,
+                        at,
+                        "failed_auth_burst",
+                        format!("{count} failed authentications from {ip}"),
+                        count,
+                        threshold,
+                    )
+                });
+                alerts.push(check(
                     "failed_auth_burst",
-                    format!("{count} failed authentications from {ip}"),
-                    count,
-                    threshold,
+                    ip,
+                    CheckKind::Burst(threshold),
+                    local,
                 ));
             }
             return alerts;
         }
         let Some(key) = key else { return alerts };
         if rate_limited {
-            if let Some(threshold) = self.config.rate_limited_burst
-                && let Some(count) = self.rate_limited.hit(key, at, threshold)
-            {
-                alerts.push(burst(
-                    event,
-                    at,
+            if let Some(threshold) = self.config.rate_limited_burst {
+                let local = self.rate_limited.hit(key, at, threshold).map(|count| {
+                    burst(
+                        event,
+                        at,
+                        "rate_limited_burst",
+                        format!("key {key} hit a rate limit {count} times"),
+                        count,
+                        threshold,
+                    )
+                });
+                alerts.push(check(
                     "rate_limited_burst",
-                    format!("key {key} hit a rate limit {count} times"),
-                    count,
-                    threshold,
+                    key,
+                    CheckKind::Burst(threshold),
+                    local,
                 ));
             }
         } else if event.denied()
             && let Some(threshold) = self.config.denied_burst
-            && let Some(count) = self.denied.hit(key, at, threshold)
         {
-            alerts.push(burst(
-                event,
-                at,
+            let local = self.denied.hit(key, at, threshold).map(|count| {
+                burst(
+                    event,
+                    at,
+                    "denied_burst",
+                    format!("key {key} had {count} denied requests"),
+                    count,
+                    threshold,
+                )
+            });
+            alerts.push(check(
                 "denied_burst",
-                format!("key {key} had {count} denied requests"),
-                count,
-                threshold,
+                key,
+                CheckKind::Burst(threshold),
+                local,
             ));
         }
         if self.config.new_ip
@@ -215,14 +352,22 @@ impl AlertDetector {
                 let first = seen.is_empty();
                 if !seen.contains(ip) && seen.len() < MAX_IPS_PER_KEY {
                     seen.insert(ip.to_owned());
-                    if !first {
-                        alerts.push(alert(
+                    let local = (!first).then(|| {
+                        alert(
                             event,
                             at,
                             "new_ip",
                             format!("key {key} used from a new address {ip}"),
-                        ));
-                    }
+                        )
+                    });
+                    alerts.push(check(
+                        "new_ip",
+                        key,
+                        CheckKind::NewAddress {
+                            address: ip.to_owned(),
+                        },
+                        local,
+                    ));
                 }
             }
         }
@@ -239,12 +384,13 @@ impl AlertDetector {
                     || self.off_hours_alerted.contains_key(key))
             {
                 self.off_hours_alerted.insert(key.to_owned(), at);
-                alerts.push(alert(
+                let local = alert(
                     event,
                     at,
                     "off_hours",
                     format!("key {key} used outside working hours"),
-                ));
+                );
+                alerts.push(check("off_hours", key, CheckKind::Local, Some(local)));
             }
         }
         alerts

@@ -32,7 +32,7 @@ pub mod sink;
 pub mod verify;
 pub mod webhook;
 
-pub use alerts::AlertConfig;
+pub use alerts::{AlertConfig, SharedWindows};
 pub use checkpoint::{Anchors, Checkpoint};
 pub use event::{
     Alert, AuditEvent, Decision, EventKind, Gap, Latency, Outcome, OutcomeStatus, Verdict,

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
-use crate::alerts::{AlertConfig, AlertDetector};
+use crate::alerts::{AlertConfig, AlertDetector, Check, CheckKind, MAX_IPS_PER_KEY, SharedWindows};
 use crate::event::{AuditEvent, Gap, format_time};
 use crate::sink::{Sink, SinkError};
 
@@ -169,8 +169,24 @@ struct Target {
 struct Inner {
     sinks: Vec<SinkHandle>,
     alerts: Option<Mutex<AlertDetector>>,
+    /// A fleet's shared alert windows, and the bound on the checks waiting for them.
+    shared: std::sync::RwLock<Option<SharedAlerts>>,
     closed: AtomicBool,
 }
+
+fn shared_alerts(windows: Arc<dyn SharedWindows>) -> SharedAlerts {
+    (
+        windows,
+        Arc::new(tokio::sync::Semaphore::new(MAX_SHARED_CHECKS)),
+    )
+}
+
+/// A fleet's shared alert windows and the bound on the checks waiting for them.
+type SharedAlerts = (Arc<dyn SharedWindows>, Arc<tokio::sync::Semaphore>);
+
+/// Alert checks waiting for a fleet's shared windows at the same time, at most; beyond, an
+/// event's alerts are decided by this process's own windows.
+const MAX_SHARED_CHECKS: usize = 256;
 
 /// The audit pipeline: a cheap, cloneable handle. With no sink it records nothing and never
 /// fails ([`Auditor::disabled`]).
@@ -195,6 +211,7 @@ impl std::fmt::Debug for Auditor {
 pub struct AuditorBuilder {
     sinks: Vec<(Box<dyn Sink>, SinkOptions)>,
     alerts: Option<AlertConfig>,
+    shared: Option<Arc<dyn SharedWindows>>,
 }
 
 impl AuditorBuilder {
@@ -216,6 +233,15 @@ impl AuditorBuilder {
     #[must_use]
     pub fn alerts(mut self, config: AlertConfig) -> Self {
         self.alerts = Some(config);
+        self
+    }
+
+    /// Decide the alerts' windows with a fleet's `windows` (see [`SharedWindows`]), falling back
+    /// to this process's own when they do not answer. Needs a tokio runtime when events are
+    /// recorded; without one, this process's windows decide.
+    #[must_use]
+    pub fn shared_alerts(mut self, windows: Arc<dyn SharedWindows>) -> Self {
+        self.shared = Some(windows);
         self
     }
 
@@ -277,6 +303,7 @@ impl AuditorBuilder {
             inner: Arc::new(Inner {
                 sinks,
                 alerts: self.alerts.map(|c| Mutex::new(AlertDetector::new(c))),
+                shared: std::sync::RwLock::new(self.shared.map(shared_alerts)),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -295,6 +322,7 @@ impl Auditor {
             inner: Arc::new(Inner {
                 sinks: Vec::new(),
                 alerts: None,
+                shared: std::sync::RwLock::new(None),
                 closed: AtomicBool::new(false),
             }),
         }
@@ -349,13 +377,76 @@ impl Auditor {
         }
     }
 
+    /// The alerts `event` raises now. In a fleet, the checks the shared windows decide are
+    /// sent to them in the background and their alerts recorded when they answer (this
+    /// process's own decision when they do not).
     fn detect(&self, event: &AuditEvent) -> Vec<AuditEvent> {
-        match &self.inner.alerts {
-            Some(detector) => detector
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .observe(event),
-            None => Vec::new(),
+        let Some(detector) = &self.inner.alerts else {
+            return Vec::new();
+        };
+        let checks = detector
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .checks(event);
+        let shared = self
+            .inner
+            .shared
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some((windows, bound)) = shared else {
+            return checks.into_iter().filter_map(|c| c.local).collect();
+        };
+        let (shared, local): (Vec<Check>, Vec<Check>) =
+            checks.into_iter().partition(|c| c.kind != CheckKind::Local);
+        let mut now: Vec<AuditEvent> = local.into_iter().filter_map(|c| c.local).collect();
+        if shared.is_empty() {
+            return now;
+        }
+        let permit = bound.try_acquire_owned();
+        match (tokio::runtime::Handle::try_current(), permit) {
+            (Ok(runtime), Ok(permit)) => {
+                let auditor = self.clone();
+                runtime.spawn(async move {
+                    for check in shared {
+                        let raised = match &check.kind {
+                            CheckKind::Burst(threshold) => windows
+                                .hit(check.name, &check.who, *threshold)
+                                .await
+                                .map(|count| count.map(|n| check.shared_alert(Some(n)))),
+                            CheckKind::NewAddress { address } => windows
+                                .new_address(&check.who, address, MAX_IPS_PER_KEY)
+                                .await
+                                .map(|new| new.then(|| check.shared_alert(None))),
+                            CheckKind::Local => Ok(check.local.clone()),
+                        };
+                        if let Some(alert) = raised.unwrap_or(check.local) {
+                            auditor.enqueue_nowait(alert);
+                        }
+                    }
+                    drop(permit);
+                });
+            }
+            _ => now.extend(shared.into_iter().filter_map(|c| c.local)),
+        }
+        now
+    }
+
+    /// Decide the alerts' windows with a fleet's `windows` from now on, or with this process's
+    /// own (`None`): what a reload does when `[cluster]` changed.
+    pub fn set_shared_alerts(&self, windows: Option<Arc<dyn SharedWindows>>) {
+        *self
+            .inner
+            .shared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = windows.map(shared_alerts);
+    }
+
+    /// Queue `event` in every sink without waiting and without looking for alerts.
+    fn enqueue_nowait(&self, event: AuditEvent) {
+        let event = Arc::new(event);
+        for sink in &self.inner.sinks {
+            enqueue_now(sink, Message::Event(Arc::clone(&event), None));
         }
     }
 

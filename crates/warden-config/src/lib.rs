@@ -19,11 +19,13 @@
 //! Every error is one line, names the key or file it is about and never contains a secret.
 
 mod audit;
+mod cluster;
 mod http;
 mod odoo;
 mod risks;
 
 pub use audit::{AuditSettings, FileSettings, WebhookSettings, audit_dir};
+pub use cluster::ClusterSettings;
 pub use http::{HttpSettings, OAuthSettings};
 pub use risks::{
     ADMIN_LOGINS, ADMIN_UIDS, ADMIN_WHY, Risks, admin_identities, admin_warning, risks,
@@ -112,6 +114,7 @@ struct FileConfig {
     audit: audit::AuditSection,
     #[serde(default)]
     http: http::HttpSection,
+    cluster: Option<cluster::ClusterSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +185,8 @@ pub struct Config {
     pub audit: AuditSettings,
     /// The HTTP transport's settings (`[http]`).
     pub http: HttpSettings,
+    /// The state shared by a fleet of replicas (`[cluster]`); `None`: a single process.
+    pub cluster: Option<ClusterSettings>,
 }
 
 /// Where the key store's text comes from.
@@ -237,6 +242,7 @@ impl Config {
         let key_store = key_store_path(file.keys, base_dir)?;
         let audit = audit::settings(file.audit, env, base_dir)?;
         let http = http::settings(file.http, env, base_dir)?;
+        let cluster = cluster::settings(file.cluster, env, base_dir)?;
         if let Some(oauth) = &http.oauth
             && let Some((_, _, profile)) = oauth
                 .mappings
@@ -265,6 +271,7 @@ impl Config {
             key_store,
             audit,
             http,
+            cluster,
         })
     }
 }

@@ -49,6 +49,16 @@ pub fn risks(config: &Config, now: SystemTime) -> Risks {
     for (identity, login) in &admin_identities(config) {
         warnings.push(admin_warning(config, identity, login, ADMIN_WHY));
     }
+    if let Some(cluster) = &config.cluster
+        && cluster.plain_over_network()
+    {
+        warnings.push(format!(
+            "cluster.redis_url uses plain redis:// to {}, which is not this machine: rate \
+             budgets, redeemed confirmations and the Redis password cross the network in clear; \
+             use rediss:// (TLS)",
+            cluster.redis_url.host_str().unwrap_or("?")
+        ));
+    }
     if let Some(odoo) = config.identities.values().next() {
         if odoo.tls.danger_accept_invalid_certs {
             warnings.push(

@@ -1011,3 +1011,291 @@ fn the_audit_signing_key_checkpoints_and_anchors_file_are_read_and_checked() {
         assert!(!message.contains(&body[10..40]), "{message}");
     }
 }
+
+/// The confirmation key of the `[cluster]` tests: 32 random bytes, hex.
+const CONFIRM_KEY_HEX: &str = "8f1c0e7a52d94b36a1e0c7f25b9d4e38a6c1f0b7e2d94a5c3b8e1f0a7d6c5b49";
+
+/// `MINIMAL` with a `[cluster]` section of `lines`.
+fn with_cluster(lines: &str) -> String {
+    format!("{MINIMAL}\n[cluster]\n{lines}\n")
+}
+
+fn cluster_env() -> Environment {
+    let mut env = key_env();
+    env.insert("CONFIRM_KEY".into(), CONFIRM_KEY_HEX.into());
+    env.insert("REDIS_PASSWORD".into(), "s3cret-redis-pass".into());
+    env
+}
+
+#[test]
+fn the_cluster_section_is_read_with_safe_defaults() {
+    assert!(
+        valid(MINIMAL, &key_env()).cluster.is_none(),
+        "no [cluster]: one process"
+    );
+    let config = valid(
+        &with_cluster(
+            "redis_url = \"rediss://redis.internal:6380/2\"\nconfirmation_key_env = \"CONFIRM_KEY\"",
+        ),
+        &cluster_env(),
+    );
+    let cluster = config.cluster.expect("[cluster]");
+    assert_eq!(cluster.redis_url.as_str(), "rediss://redis.internal:6380/2");
+    assert_eq!(cluster.key_prefix, "odoo-warden:");
+    assert_eq!(cluster.timeout, Duration::from_millis(250));
+    assert!(cluster.redis_username.is_none() && cluster.redis_password.is_none());
+    assert!(!cluster.plain_over_network());
+    let config = valid(
+        &with_cluster(
+            "redis_url = \"redis://127.0.0.1:6379\"\nredis_username = \"warden\"\n\
+             redis_password_env = \"REDIS_PASSWORD\"\nkey_prefix = \"prod-warden:\"\n\
+             timeout_ms = 100\nconfirmation_key_env = \"CONFIRM_KEY\"",
+        ),
+        &cluster_env(),
+    );
+    let cluster = config.cluster.expect("[cluster]");
+    assert_eq!(cluster.redis_username.as_deref(), Some("warden"));
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(cluster.redis_password.as_ref().expect("password")),
+        "s3cret-redis-pass"
+    );
+    assert_eq!(cluster.key_prefix, "prod-warden:");
+    assert_eq!(cluster.timeout, Duration::from_millis(100));
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&cluster.confirmation_key).len(),
+        32
+    );
+    // Neither secret shows in debug output.
+    let debug = format!("{cluster:?}");
+    assert!(
+        !debug.contains("s3cret") && !debug.contains(&CONFIRM_KEY_HEX[..16]),
+        "{debug}"
+    );
+}
+
+#[test]
+fn a_password_in_the_redis_url_is_refused_without_repeating_it() {
+    for url in [
+        "redis://:hunter2-secret@redis.internal:6379",
+        "rediss://warden:hunter2-secret@redis.internal:6379",
+    ] {
+        let message = error(
+            &with_cluster(&format!(
+                "redis_url = \"{url}\"\nconfirmation_key_env = \"CONFIRM_KEY\""
+            )),
+            &cluster_env(),
+        );
+        assert!(message.contains("cluster.redis_url"), "{message}");
+        assert!(message.contains("redis_password_env"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+    let message = error(
+        &with_cluster(
+            "redis_url = \"redis://warden@redis.internal\"\nconfirmation_key_env = \"CONFIRM_KEY\"",
+        ),
+        &cluster_env(),
+    );
+    assert!(message.contains("redis_username"), "{message}");
+}
+
+#[test]
+fn the_cluster_needs_a_strong_confirmation_key() {
+    let url = "redis_url = \"redis://127.0.0.1\"";
+    let message = error(&with_cluster(url), &cluster_env());
+    assert!(message.contains("confirmation_key_env"), "{message}");
+    assert!(message.contains("confirmation_key_file"), "{message}");
+    let mut env = cluster_env();
+    for (value, expected) in [
+        ("00112233445566778899aabbccddeeff", "16 bytes"),
+        ("not a key at all!", "neither hex nor base64"),
+        (&"ab".repeat(32), "one byte repeated"),
+    ] {
+        env.insert("CONFIRM_KEY".into(), value.to_owned());
+        let message = error(
+            &with_cluster(&format!("{url}\nconfirmation_key_env = \"CONFIRM_KEY\"")),
+            &env,
+        );
+        assert!(message.contains(expected), "{value}: {message}");
+        assert!(
+            message.contains("cluster.confirmation_key_env"),
+            "{message}"
+        );
+        assert!(
+            !message.contains(value),
+            "the key is not repeated: {message}"
+        );
+    }
+    // Base64 (standard or URL-safe) works as well as hex.
+    env.insert(
+        "CONFIRM_KEY".into(),
+        "jxwOelLZSzah4MfyW51OOKbB8LfiOUpcO44fCn1sW0k=".into(),
+    );
+    let config = valid(
+        &with_cluster(&format!("{url}\nconfirmation_key_env = \"CONFIRM_KEY\"")),
+        &env,
+    );
+    assert!(config.cluster.is_some());
+    // Unset variable, missing file, both sources.
+    let message = error(
+        &with_cluster(&format!("{url}\nconfirmation_key_env = \"NOT_SET\"")),
+        &cluster_env(),
+    );
+    assert!(message.contains("NOT_SET is not set"), "{message}");
+    let message = error(
+        &with_cluster(&format!(
+            "{url}\nconfirmation_key_file = \"/nonexistent/confirm.key\""
+        )),
+        &cluster_env(),
+    );
+    assert!(
+        message.contains("cluster.confirmation_key_file"),
+        "{message}"
+    );
+    let message = error(
+        &with_cluster(&format!(
+            "{url}\nconfirmation_key_env = \"CONFIRM_KEY\"\nconfirmation_key_file = \"k\""
+        )),
+        &cluster_env(),
+    );
+    assert!(message.contains("only one"), "{message}");
+}
+
+#[test]
+fn a_confirmation_key_file_is_read_relative_to_the_configuration() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    write(
+        &dir.path().join("secrets/confirm.key"),
+        &format!("{CONFIRM_KEY_HEX}\n"),
+    );
+    let text = with_cluster(
+        "redis_url = \"redis://127.0.0.1\"\nconfirmation_key_file = \"secrets/confirm.key\"",
+    );
+    let config = Config::from_toml_with_keys(&text, KEYS, dir.path(), &key_env())
+        .expect("a valid configuration");
+    assert!(config.cluster.is_some());
+}
+
+#[test]
+fn bad_cluster_values_name_their_key() {
+    let key = "confirmation_key_env = \"CONFIRM_KEY\"";
+    for (lines, expected) in [
+        (key.to_owned(), "cluster.redis_url"),
+        (
+            format!("redis_url = \"http://redis\"\n{key}"),
+            "redis:// or rediss://",
+        ),
+        (
+            format!("redis_url = \"redis:///0\"\n{key}"),
+            "cluster.redis_url",
+        ),
+        (
+            format!("redis_url = \"redis://h/x\"\n{key}"),
+            "database number",
+        ),
+        (
+            format!("redis_url = \"redis://h\"\ntimeout_ms = 0\n{key}"),
+            "cluster.timeout_ms",
+        ),
+        (
+            format!("redis_url = \"redis://h\"\ntimeout_ms = 9\n{key}"),
+            "between 10 and 5000",
+        ),
+        (
+            format!("redis_url = \"redis://h\"\ntimeout_ms = 5001\n{key}"),
+            "cluster.timeout_ms",
+        ),
+        (
+            format!("redis_url = \"redis://h\"\nkey_prefix = \"\"\n{key}"),
+            "cluster.key_prefix",
+        ),
+        (
+            format!("redis_url = \"redis://h\"\nkey_prefix = \"a b\"\n{key}"),
+            "cluster.key_prefix",
+        ),
+        (
+            format!("redis_url = \"redis://h\"\nredis_username = \"\"\n{key}"),
+            "cluster.redis_username",
+        ),
+        (
+            format!(
+                "redis_url = \"redis://h\"\nredis_password_env = \"REDIS_PASSWORD\"\n\
+                 redis_password_file = \"p\"\n{key}"
+            ),
+            "only one",
+        ),
+        (
+            format!("redis_url = \"redis://h\"\nredis_password_env = \"NOPE\"\n{key}"),
+            "NOPE is not set",
+        ),
+        (
+            format!("redis_url = \"redis://h\"\nredis_urll = \"x\"\n{key}"),
+            "redis_urll",
+        ),
+    ] {
+        let message = error(&with_cluster(&lines), &cluster_env());
+        assert!(message.contains(expected), "{lines}: {message}");
+    }
+    // Environment overrides reach the section, and are validated the same way.
+    let mut env = cluster_env();
+    env.insert("WARDEN_CLUSTER__TIMEOUT_MS".into(), "99999".into());
+    let message = error(
+        &with_cluster(&format!("redis_url = \"redis://h\"\n{key}")),
+        &env,
+    );
+    assert!(message.contains("cluster.timeout_ms"), "{message}");
+}
+
+#[test]
+fn plain_redis_over_the_network_is_a_loud_warning() {
+    let key = "confirmation_key_env = \"CONFIRM_KEY\"";
+    let warned = |url: &str| {
+        let config = valid(
+            &with_cluster(&format!("redis_url = \"{url}\"\n{key}")),
+            &cluster_env(),
+        );
+        warden_config::risks(&config, std::time::SystemTime::now())
+            .warnings
+            .into_iter()
+            .any(|w| w.contains("cluster.redis_url") && w.contains("rediss://"))
+    };
+    assert!(warned("redis://redis.internal:6379"));
+    assert!(warned("redis://10.0.0.5"));
+    assert!(!warned("redis://127.0.0.1:6379"));
+    assert!(!warned("redis://[::1]:6379"));
+    assert!(!warned("redis://localhost"));
+    assert!(!warned("rediss://redis.internal:6379"));
+}
+
+#[test]
+fn a_redis_ca_file_is_for_tls_and_must_hold_a_certificate() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    write(&dir.path().join("redis-ca.pem"), pem);
+    write(&dir.path().join("not-a-cert.pem"), "hello\n");
+    let load = |lines: &str| {
+        let text = with_cluster(&format!("{lines}\nconfirmation_key_env = \"CONFIRM_KEY\""));
+        Config::from_toml_with_keys(&text, KEYS, dir.path(), &cluster_env())
+    };
+    let config = load("redis_url = \"rediss://redis.internal\"\nredis_ca_file = \"redis-ca.pem\"")
+        .expect("a valid configuration");
+    let cluster = config.cluster.expect("[cluster]");
+    assert_eq!(cluster.redis_ca_pem.as_deref(), Some(pem.as_bytes()));
+    for (lines, expected) in [
+        (
+            "redis_url = \"redis://127.0.0.1\"\nredis_ca_file = \"redis-ca.pem\"",
+            "rediss://",
+        ),
+        (
+            "redis_url = \"rediss://redis.internal\"\nredis_ca_file = \"missing.pem\"",
+            "cannot read",
+        ),
+        (
+            "redis_url = \"rediss://redis.internal\"\nredis_ca_file = \"not-a-cert.pem\"",
+            "no PEM certificate",
+        ),
+    ] {
+        let message = load(lines).expect_err(lines).to_string();
+        assert!(message.contains("cluster.redis_ca_file"), "{message}");
+        assert!(message.contains(expected), "{lines}: {message}");
+    }
+}

@@ -6,9 +6,11 @@
 //! - 2026-07-28: the call is answered with an `input_required` result carrying the same
 //!   elicitation and a `requestState`; the client retries the call with the human's answer in
 //!   `inputResponses` and the state. The state is an HMAC over the key, the tool, the
-//!   arguments, an expiry and a random nonce, under a key that lives only in this process: an
-//!   answer is accepted only for the exact call it was asked about, by the same key, within ten
-//!   minutes, and once (a replayed state is refused, so one confirmation is one change).
+//!   arguments, an expiry and a random nonce, under a key that lives only in this process (or,
+//!   in a fleet, the `[cluster]` confirmation key every replica shares): an answer is accepted
+//!   only for the exact call it was asked about, by the same key, within ten minutes, and once
+//!   (a replayed state is refused, so one confirmation is one change; in a fleet the shared
+//!   store remembers redeemed states, see [`crate::shared`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -31,7 +33,7 @@ const MAX_REDEEMED: usize = 100_000;
 
 /// The secret the request states are signed with, and the states already redeemed.
 pub(crate) struct StateKey {
-    key: [u8; 32],
+    key: Vec<u8>,
     /// Redeemed states (their nonce) with their expiry (UNIX seconds).
     redeemed: Mutex<HashMap<u128, u64>>,
 }
@@ -52,8 +54,13 @@ impl StateKey {
     pub(crate) fn random() -> Self {
         let mut key = [0u8; 32];
         rand::Rng::fill(&mut rand::rng(), &mut key);
+        Self::from_secret(&key)
+    }
+
+    /// A key every replica of a fleet shares (configured, at least 32 bytes).
+    pub(crate) fn from_secret(secret: &[u8]) -> Self {
         Self {
-            key,
+            key: secret.to_vec(),
             redeemed: Mutex::new(HashMap::new()),
         }
     }
@@ -98,7 +105,7 @@ impl StateKey {
     }
 
     /// The expiry and nonce of `state` if it was issued for this call and has not expired.
-    fn check(
+    pub(crate) fn check(
         &self,
         state: &str,
         key_id: &str,

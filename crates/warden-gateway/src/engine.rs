@@ -20,9 +20,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -34,6 +34,7 @@ use warden_policy::{DenialKind, Principal, RateLimitConfig, RateLimiter};
 use crate::catalog::{CallError, Catalog, PromptContent, Role, ToolDef, ToolOutcome};
 use crate::confirm::{self, StateKey};
 use crate::runtime::Runtime;
+use crate::shared::{Fleet, SharedState, SharedStatus, Taken, Unavailable};
 use crate::trace::{Trace, rpc_error_kind};
 
 /// JSON-RPC error code of a request refused by the policy (key, network).
@@ -192,8 +193,32 @@ struct GatewayInner {
     refusals: Mutex<RefusalWindows>,
     runtime: RwLock<Arc<Runtime>>,
     limiter: RwLock<Arc<Limiter>>,
-    state_key: StateKey,
+    /// The secret confirmation states are signed with, and the states redeemed in this process.
+    state_key: RwLock<Arc<StateKey>>,
+    /// The store a fleet shares (`None`: a single process, every state in memory).
+    shared: RwLock<Option<Arc<dyn SharedState>>>,
+    /// Whether the shared store answered its last call.
+    shared_up: AtomicBool,
+    /// Rate decisions taken in this process because the shared store could not answer.
+    fallbacks: AtomicU64,
+    /// Failed authentications being recorded in the shared store (bounded).
+    auth_records: Arc<tokio::sync::Semaphore>,
 }
+
+/// The confirmation key and store of `fleet`, or a random key and none.
+fn fleet_parts(fleet: Option<Fleet>) -> (Arc<StateKey>, Option<Arc<dyn SharedState>>) {
+    match fleet {
+        Some(fleet) => (
+            Arc::new(StateKey::from_secret(&fleet.confirmation_key)),
+            Some(fleet.store),
+        ),
+        None => (Arc::new(StateKey::random()), None),
+    }
+}
+
+/// Failed authentications recorded in the shared store at the same time, at most; beyond, a
+/// failure is counted in this process only.
+const MAX_AUTH_RECORDS: usize = 256;
 
 /// The rate limiter and the configuration it was built from (kept across reloads that do not
 /// change the limits, so budgets are not reset by a reload).
@@ -220,7 +245,19 @@ impl Gateway {
 
     /// An engine over `runtime` that records every request, allowed or denied, with `auditor`.
     pub fn with_audit(runtime: Runtime, info: ServerInfo, auditor: Auditor) -> Self {
+        Self::build(runtime, info, auditor, None)
+    }
+
+    /// An engine of a fleet: rate budgets, failed authentications and redeemed confirmations
+    /// are shared with the other replicas through `fleet.store`, and confirmation states are
+    /// signed with the fleet's key (see [`crate::shared`]).
+    pub fn with_fleet(runtime: Runtime, info: ServerInfo, auditor: Auditor, fleet: Fleet) -> Self {
+        Self::build(runtime, info, auditor, Some(fleet))
+    }
+
+    fn build(runtime: Runtime, info: ServerInfo, auditor: Auditor, fleet: Option<Fleet>) -> Self {
         let limiter = Limiter::new(runtime.policy().rate_limits());
+        let (state_key, shared) = fleet_parts(fleet);
         Self {
             inner: Arc::new(GatewayInner {
                 info,
@@ -228,9 +265,182 @@ impl Gateway {
                 refusals: Mutex::new(RefusalWindows::default()),
                 runtime: RwLock::new(Arc::new(runtime)),
                 limiter: RwLock::new(Arc::new(limiter)),
-                state_key: StateKey::random(),
+                state_key: RwLock::new(state_key),
+                shared: RwLock::new(shared),
+                shared_up: AtomicBool::new(true),
+                fallbacks: AtomicU64::new(0),
+                auth_records: Arc::new(tokio::sync::Semaphore::new(MAX_AUTH_RECORDS)),
             }),
         }
+    }
+
+    /// The store this engine shares with its fleet, if any (the HTTP transport keeps legacy
+    /// sessions there too).
+    pub fn shared_store(&self) -> Option<Arc<dyn SharedState>> {
+        self.inner
+            .shared
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn state_key(&self) -> Arc<StateKey> {
+        Arc::clone(
+            &self
+                .inner
+                .state_key
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Join a fleet (`Some`), leave it (`None`) or move to another store or key: what a reload
+    /// does when `[cluster]` changed. Requests in flight finish with the store they started
+    /// with; confirmation states issued under another key are no longer accepted.
+    pub fn set_fleet(&self, fleet: Option<Fleet>) {
+        let (state_key, shared) = fleet_parts(fleet);
+        *self
+            .inner
+            .shared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = shared;
+        *self
+            .inner
+            .state_key
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = state_key;
+        self.inner.shared_up.store(true, Ordering::Relaxed);
+    }
+
+    /// Asks the shared store whether it answers (its version), updating the status `/metrics`
+    /// and `/readyz` report (and raising the alert of a transition). `None` without a fleet.
+    pub async fn check_shared_state(&self) -> Option<bool> {
+        let store = self.shared_store()?;
+        Some(self.shared_answer(store.version().await).is_some())
+    }
+
+    /// The shared store's status, when this engine belongs to a fleet.
+    pub fn shared_status(&self) -> Option<SharedStatus> {
+        self.shared_store().map(|_| SharedStatus {
+            up: self.inner.shared_up.load(Ordering::Relaxed),
+            fallbacks: self.inner.fallbacks.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Notes the outcome of a call to the shared store: the transition down is logged (WARN)
+    /// and recorded as an alert (`shared_state_unavailable`), the way back up logged (INFO) and
+    /// recorded (`shared_state_restored`).
+    fn shared_answer<T>(&self, answer: Result<T, Unavailable>) -> Option<T> {
+        let inner = &self.inner;
+        match answer {
+            Ok(value) => {
+                if !inner.shared_up.swap(true, Ordering::Relaxed) {
+                    tracing::info!(
+                        "shared state reachable again: budgets and confirmations are shared by the fleet"
+                    );
+                    self.shared_alert(
+                        "shared_state_restored",
+                        "the shared state store answers again; rate budgets are shared by the fleet again",
+                    );
+                }
+                Some(value)
+            }
+            Err(error) => {
+                if inner.shared_up.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(%error, "shared state unavailable: rate limits fall back to this process's budgets, confirmations are refused");
+                    self.shared_alert(
+                        "shared_state_unavailable",
+                        &format!(
+                            "{error}; rate limits fall back to each process's own budgets and 2026-07-28 confirmations are refused until it answers"
+                        ),
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    fn shared_alert(&self, name: &str, message: &str) {
+        let alert = warden_audit::event::Alert {
+            name: name.to_owned(),
+            message: message.to_owned(),
+            count: None,
+            window_s: None,
+        };
+        self.inner
+            .auditor
+            .record_nowait(AuditEvent::alert(SystemTime::now(), alert));
+    }
+
+    /// Takes one request from each budget of `plan`: in the shared store when there is one and
+    /// it answers, otherwise in this process.
+    async fn take_budgets(
+        &self,
+        limiter: &Limiter,
+        plan: &[warden_policy::Budget],
+    ) -> Result<(), warden_policy::Denial> {
+        if let Some(store) = self.shared_store() {
+            if plan.is_empty() {
+                return Ok(());
+            }
+            if let Some(taken) = self.shared_answer(store.take(plan).await) {
+                return match taken {
+                    Taken::Admitted => Ok(()),
+                    Taken::Refused { index, wait } => Err(plan
+                        .get(index)
+                        .unwrap_or(&plan[plan.len() - 1])
+                        .denial(wait)),
+                };
+            }
+            self.inner.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        limiter.limiter.take(plan)
+    }
+
+    /// Before a credential from `caller` is checked: refuses an address that has used up its
+    /// failed-authentication budget in the fleet (the shared store; this process's own budget
+    /// is checked by [`Gateway::authenticate_caller`]). Without a shared store, or when it
+    /// does not answer, nothing is refused here.
+    pub async fn fleet_auth_allowed(&self, caller: &Caller) -> Result<(), AuthFailure> {
+        let (Some(store), Some(ip)) = (self.shared_store(), caller.client_ip) else {
+            return Ok(());
+        };
+        let budget = self.limiter().limiter.failed_auth_budget(ip);
+        match self.shared_answer(store.peek(&budget).await) {
+            Some(Some(wait)) => {
+                let denial = budget.denial(wait);
+                let failure = AuthFailure {
+                    message: denial.message,
+                    retry_after: Some(wait.max(Duration::from_millis(1))),
+                    reason: "too many failed authentications".to_owned(),
+                };
+                self.record_auth_failure(caller, &failure);
+                Err(failure)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failed authentication from `ip` in this process and, in a fleet, in the shared
+    /// store (in the background, bounded by the store's timeout and [`MAX_AUTH_RECORDS`]).
+    fn record_failed_auth(&self, limiter: &Limiter, ip: Option<IpAddr>) {
+        limiter.limiter.record_failed_auth(ip);
+        let (Some(store), Some(ip)) = (self.shared_store(), ip) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ok(permit) = Arc::clone(&self.inner.auth_records).try_acquire_owned() else {
+            return;
+        };
+        let budget = limiter.limiter.failed_auth_budget(ip);
+        let gateway = self.clone();
+        runtime.spawn(async move {
+            let answer = store.take(std::slice::from_ref(&budget)).await;
+            gateway.shared_answer(answer);
+            drop(permit);
+        });
     }
 
     /// Serve new requests under `runtime` from now on. Requests in flight finish under the
@@ -333,7 +543,7 @@ impl Gateway {
         let failure = match Self::auth_budget(&limiter, caller.client_ip) {
             Err(failure) => failure,
             Ok(()) => {
-                limiter.limiter.record_failed_auth(caller.client_ip);
+                self.record_failed_auth(&limiter, caller.client_ip);
                 AuthFailure {
                     message: "invalid access token".to_owned(),
                     retry_after: None,
@@ -462,7 +672,7 @@ impl Gateway {
         let principal = match policy.authenticate(secret, SystemTime::now()) {
             Ok(principal) => principal,
             Err(error) => {
-                limiter.limiter.record_failed_auth(client_ip);
+                self.record_failed_auth(&limiter, client_ip);
                 return Err(AuthFailure {
                     message: "invalid API key (unknown, expired, not yet valid or revoked)"
                         .to_owned(),
@@ -496,6 +706,28 @@ impl Gateway {
             })
     }
 
+    /// The legacy session another replica opened for `key` and recorded as `snapshot`, served
+    /// here from now on.
+    pub fn restore_session(
+        &self,
+        caller: Caller,
+        key: KeyId,
+        snapshot: SessionSnapshot,
+    ) -> Session {
+        let session = self.session(caller, key);
+        *session
+            .state
+            .legacy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(snapshot.version);
+        *session
+            .state
+            .elicitation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = snapshot.elicitation;
+        session
+    }
+
     /// A session of the key `key` for one connection (one stdio process, one HTTP session or
     /// stateless request).
     pub fn session(&self, caller: Caller, key: KeyId) -> Session {
@@ -511,6 +743,39 @@ impl Gateway {
                 next_id: AtomicU64::new(1),
             }),
         }
+    }
+}
+
+/// What a legacy session needs to be served by another replica of a fleet (see
+/// [`Session::snapshot`], [`Gateway::restore_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    /// The revision `initialize` negotiated.
+    pub version: ProtocolVersion,
+    /// Whether the client declared the elicitation capability.
+    pub elicitation: bool,
+}
+
+impl SessionSnapshot {
+    /// A short text form (`<version> <0|1>`), what a fleet's store keeps.
+    pub fn encode(&self) -> String {
+        format!("{} {}", self.version.as_str(), u8::from(self.elicitation))
+    }
+
+    /// The snapshot [`SessionSnapshot::encode`] wrote, if it is one (a legacy revision this
+    /// server speaks).
+    pub fn decode(text: &str) -> Option<Self> {
+        let (version, elicitation) = text.split_once(' ')?;
+        let version = ProtocolVersion::parse(version).filter(|v| v.era() == Era::Legacy)?;
+        let elicitation = match elicitation {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        Some(Self {
+            version,
+            elicitation,
+        })
     }
 }
 
@@ -579,6 +844,26 @@ impl Session {
     /// The key this session belongs to.
     pub fn key(&self) -> &KeyId {
         &self.state.key
+    }
+
+    /// What another replica of a fleet needs to serve this legacy session once it is
+    /// initialized: the negotiated revision and whether the client can be asked (elicitation).
+    /// `None` before `initialize`.
+    pub fn snapshot(&self) -> Option<SessionSnapshot> {
+        let version = (*self
+            .state
+            .legacy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))?;
+        let elicitation = *self
+            .state
+            .elicitation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(SessionSnapshot {
+            version,
+            elicitation,
+        })
     }
 
     /// Handle one message (the bytes of one JSON-RPC message). Returns the response to send, if
@@ -725,7 +1010,7 @@ impl Session {
         let empty = Map::new();
         let params = params.unwrap_or(&empty);
         if method == m::INITIALIZE {
-            if let Err(error) = self.admit(method, params, trace) {
+            if let Err(error) = self.admit(method, params, trace).await {
                 return (warden_mcp::LATEST_LEGACY, Err(error));
             }
             let (version, result) = self.initialize(params);
@@ -782,7 +1067,7 @@ impl Session {
             }
         };
         trace.protocol(version.as_str());
-        let admitted = match self.admit(method, params, trace) {
+        let admitted = match self.admit(method, params, trace).await {
             Ok(admitted) => admitted,
             Err(error) => return (version, Err(error)),
         };
@@ -794,7 +1079,7 @@ impl Session {
 
     /// The key still valid, the address allowed, the rate budgets not spent: the runtime and
     /// principal the request is served under.
-    fn admit(
+    async fn admit(
         &self,
         method: &str,
         params: &Map<String, Value>,
@@ -841,7 +1126,9 @@ impl Session {
                 .get("name")
                 .and_then(Value::as_str)
                 .is_some_and(crate::catalog::tool_writes);
-        if let Err(denial) = self.gateway.limiter().limiter.check(&principal, ip, write) {
+        let limiter = self.gateway.limiter();
+        let plan = limiter.limiter.plan(&principal, ip, write);
+        if let Err(denial) = self.gateway.take_budgets(&limiter, &plan).await {
             let retry_ms = match denial.kind {
                 DenialKind::RateLimited { retry_after } => {
                     u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)
@@ -1107,6 +1394,38 @@ impl Session {
         Ok(tool_result(outcome))
     }
 
+    /// Redeem a 2026-07-28 confirmation `state` for this call: in this process, or in a fleet
+    /// in the shared store, so that a state is used once whichever replica it reaches. `None`:
+    /// the shared store did not answer (the confirmation is refused, never replayed).
+    async fn redeem(
+        &self,
+        state: &str,
+        key_id: &str,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        now: SystemTime,
+    ) -> Option<confirm::Redeemed> {
+        let key = self.gateway.state_key();
+        let Some(store) = self.gateway.shared_store() else {
+            return Some(key.redeem(state, key_id, tool, arguments, now));
+        };
+        let Some((until, nonce)) = key.check(state, key_id, tool, arguments, now) else {
+            return Some(confirm::Redeemed::Invalid);
+        };
+        // Remembered as long as the state is accepted (through the second `until` names).
+        let left = (UNIX_EPOCH + Duration::from_secs(until.saturating_add(1)))
+            .duration_since(now)
+            .unwrap_or(Duration::from_secs(1));
+        let fresh = self
+            .gateway
+            .shared_answer(store.redeem(&format!("{nonce:032x}"), left).await)?;
+        Some(if fresh {
+            confirm::Redeemed::Fresh
+        } else {
+            confirm::Redeemed::Used
+        })
+    }
+
     /// Ask the human to confirm a data-changing call (see [`crate::confirm`]).
     async fn confirm(
         &self,
@@ -1117,7 +1436,7 @@ impl Session {
         params: &Map<String, Value>,
         outbound: &mpsc::Sender<Value>,
     ) -> Confirmation {
-        let key = &self.gateway.inner.state_key;
+        let key = self.gateway.state_key();
         let now = SystemTime::now();
         let tool = call.tool();
         // The person sees the whole change, or is not asked.
@@ -1139,7 +1458,16 @@ impl Session {
                     .get("requestState")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                match key.redeem(state, &principal.key_id, tool, arguments, now) {
+                let Some(redeemed) = self
+                    .redeem(state, &principal.key_id, tool, arguments, now)
+                    .await
+                else {
+                    return Confirmation::Refused(crate::catalog::refused_outcome(
+                        "shared_state_unavailable",
+                        "the confirmation cannot be checked right now (the shared state store does not answer); nothing was changed: retry the same call with the same inputResponses and requestState in a few seconds",
+                    ));
+                };
+                match redeemed {
                     confirm::Redeemed::Fresh => {}
                     confirm::Redeemed::Invalid => {
                         return Confirmation::Refused(crate::catalog::refused_outcome(

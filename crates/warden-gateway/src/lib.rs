@@ -6,4 +6,5 @@ pub mod engine;
 pub mod runtime;
 
 mod confirm;
+pub mod shared;
 mod trace;

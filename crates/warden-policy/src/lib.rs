@@ -45,7 +45,7 @@ pub use config::{
 pub use error::{AuthError, PolicyError};
 pub use policy::{Explanation, KeyInfo, OAUTH_PREFIX, Policy, Principal};
 pub use profile::{Denial, DenialKind, FieldRef, FieldUse, Profile, Request};
-pub use rate::RateLimiter;
+pub use rate::{Budget, RateLimiter, address_key};
 
 impl OperationName {
     /// The name as written in `operations` lists: `read`, `create`, `write`, `delete`, `call`.

@@ -36,7 +36,7 @@ type Direct<C> =
 
 /// The key of the per-address scopes: IPv4 (mapped IPv6 included) by address, IPv6 by /64
 /// (one host or site usually owns a whole /64).
-fn address_key(ip: IpAddr) -> IpAddr {
+pub fn address_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -151,6 +151,96 @@ impl<C: Clock + Clone> FailedAuth<C> {
         if blocked.len() > MAX_TRACKED {
             blocked.clear();
         }
+    }
+}
+
+/// What a budget counts, and for whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slot {
+    Writes(u32, String),
+    Key(u32, String),
+    Address(u32, IpAddr),
+    Global(u32),
+    FailedAuth(u32, IpAddr),
+}
+
+/// One budget a request takes from: its scope (what it counts, for whom), its per-minute rate
+/// and burst, and how a refusal is told. [`RateLimiter::plan`] lists them; the in-process
+/// limiter or a shared store runs the same GCRA over them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    slot: Slot,
+    per_minute: u32,
+    burst: u32,
+    rule: String,
+    what: &'static str,
+}
+
+impl Budget {
+    fn new(slot: Slot, burst: Option<u32>, rule: String, what: &'static str) -> Self {
+        let per_minute = match &slot {
+            Slot::Writes(n, _)
+            | Slot::Key(n, _)
+            | Slot::Address(n, _)
+            | Slot::Global(n)
+            | Slot::FailedAuth(n, _) => (*n).max(1),
+        };
+        let burst = burst
+            .filter(|b| *b > 0)
+            .unwrap_or_else(|| (per_minute / 6).max(1));
+        Self {
+            slot,
+            per_minute,
+            burst,
+            rule,
+            what,
+        }
+    }
+
+    /// The budget's name, unique per budget and caller:
+    /// `writes:<rate>:<key id>`, `key:<rate>:<key id>`, `ip:<rate>:<address>` (an IPv6 address
+    /// by its /64), `global:<rate>`, `auth:<rate>:<address>`. The rate is part of it, so a new
+    /// rate starts a fresh budget, as in the in-process limiter.
+    pub fn scope(&self) -> String {
+        match &self.slot {
+            Slot::Writes(n, key) => format!("writes:{n}:{key}"),
+            Slot::Key(n, key) => format!("key:{n}:{key}"),
+            Slot::Address(n, ip) => format!("ip:{n}:{ip}"),
+            Slot::Global(n) => format!("global:{n}"),
+            Slot::FailedAuth(n, ip) => format!("auth:{n}:{ip}"),
+        }
+    }
+
+    /// Requests per minute (at least 1).
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute
+    }
+
+    /// Requests admitted at once from a full budget (at least 1).
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// The time one request's worth of budget takes to come back (GCRA's emission interval),
+    /// as governor's quota has it: a minute divided by the rate.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(60) / self.per_minute
+    }
+
+    /// How far ahead of now the budget may be spent (GCRA's tolerance): the burst less one
+    /// request.
+    pub fn tolerance(&self) -> Duration {
+        self.interval() * (self.burst - 1)
+    }
+
+    /// The rule this budget comes from, as the audit log and `policy explain` name it.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    /// The refusal of a request by this budget, to be retried after `wait`.
+    pub fn denial(&self, wait: Duration) -> Denial {
+        limited(wait, self.what, &self.rule)
     }
 }
 
@@ -295,53 +385,99 @@ impl<C: Clock + Clone> RateLimiter<C> {
         ip: Option<IpAddr>,
         write: bool,
     ) -> Result<(), Denial> {
-        self.tick();
+        self.take(&self.plan(principal, ip, write))
+    }
+
+    /// The budgets a request takes from, narrowest first (see [`RateLimiter`]): what a shared
+    /// store needs to run the same decision as [`RateLimiter::take`] for a whole fleet.
+    pub fn plan(&self, principal: &Principal, ip: Option<IpAddr>, write: bool) -> Vec<Budget> {
+        let burst = self.config.burst;
         let key = &principal.key_id;
+        let mut plan = Vec::with_capacity(4);
         if write {
             let own = principal.rate_limit.writes_per_minute;
             if let Some(n) = own.or(self.config.writes_per_key_per_minute) {
-                self.scope(&self.writes, n).check(key).map_err(|wait| {
-                    let rule = match own {
+                plan.push(Budget::new(
+                    Slot::Writes(n, key.clone()),
+                    burst,
+                    match own {
                         Some(n) => format!("key {key}: rate_limit.writes_per_minute = {n}"),
                         None => format!("rate_limits.writes_per_key_per_minute = {n}"),
-                    };
-                    limited(wait, "write requests for this key", &rule)
-                })?;
+                    },
+                    "write requests for this key",
+                ));
             }
         }
         let own = principal.rate_limit.per_minute;
         if let Some(n) = own.or(self.config.per_key_per_minute) {
-            self.scope(&self.per_key, n).check(key).map_err(|wait| {
-                let rule = match own {
+            plan.push(Budget::new(
+                Slot::Key(n, key.clone()),
+                burst,
+                match own {
                     Some(n) => format!("key {key}: rate_limit.per_minute = {n}"),
                     None => format!("rate_limits.per_key_per_minute = {n}"),
-                };
-                limited(wait, "requests for this key", &rule)
-            })?;
+                },
+                "requests for this key",
+            ));
         }
-        if let (Some(scope), Some(ip)) = (&self.per_ip, ip) {
-            scope.check(&address_key(ip)).map_err(|wait| {
-                let rule = format!(
-                    "rate_limits.per_ip_per_minute = {}",
-                    self.config.per_ip_per_minute.unwrap_or_default()
-                );
-                limited(wait, "requests from this address", &rule)
-            })?;
+        if let (Some(n), Some(ip)) = (self.config.per_ip_per_minute, ip) {
+            plan.push(Budget::new(
+                Slot::Address(n, address_key(ip)),
+                burst,
+                format!("rate_limits.per_ip_per_minute = {n}"),
+                "requests from this address",
+            ));
         }
-        if let Some(global) = &self.global {
-            global.check().map_err(|not_until| {
-                let rule = format!(
-                    "rate_limits.global_per_minute = {}",
-                    self.config.global_per_minute.unwrap_or_default()
-                );
-                limited(
-                    not_until.wait_time_from(self.clock.now()),
-                    "requests from all clients",
-                    &rule,
-                )
-            })?;
+        if let Some(n) = self.config.global_per_minute {
+            plan.push(Budget::new(
+                Slot::Global(n),
+                burst,
+                format!("rate_limits.global_per_minute = {n}"),
+                "requests from all clients",
+            ));
+        }
+        plan
+    }
+
+    /// Takes one request from each budget of `plan` in this process, stopping at the first that
+    /// refuses (the fallback when a shared store cannot answer).
+    pub fn take(&self, plan: &[Budget]) -> Result<(), Denial> {
+        self.tick();
+        for budget in plan {
+            let taken = match &budget.slot {
+                Slot::Writes(n, key) => self.scope(&self.writes, *n).check(key),
+                Slot::Key(n, key) => self.scope(&self.per_key, *n).check(key),
+                Slot::Address(_, ip) => match &self.per_ip {
+                    Some(scope) => scope.check(ip),
+                    None => Ok(()),
+                },
+                Slot::Global(_) => match &self.global {
+                    Some(global) => global
+                        .check()
+                        .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
+                    None => Ok(()),
+                },
+                Slot::FailedAuth(..) => Ok(()),
+            };
+            taken.map_err(|wait| budget.denial(wait))?;
         }
         Ok(())
+    }
+
+    /// The failed-authentication budget of `ip`'s address (see
+    /// [`RateLimiter::check_auth_allowed`]): a shared store refuses the address while taking one
+    /// more from it would be refused, and takes one per failure.
+    pub fn failed_auth_budget(&self, ip: IpAddr) -> Budget {
+        let n = self
+            .config
+            .failed_auth_per_ip_per_minute
+            .unwrap_or(DEFAULT_FAILED_AUTH);
+        Budget::new(
+            Slot::FailedAuth(n, address_key(ip)),
+            Some(n),
+            self.failed_auth.rule.clone(),
+            "too many failed authentications from this address",
+        )
     }
 
     /// Before a secret is verified: refuses an address that has used up its budget of failed

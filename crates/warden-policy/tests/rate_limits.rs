@@ -7,10 +7,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use governor::Quota;
 use governor::clock::FakeRelativeClock;
+use std::num::NonZeroU32;
 use support::*;
 use warden_policy::{
-    Denial, DenialKind, KeyRateLimitConfig, Principal, RateLimitConfig, RateLimiter,
+    Budget, Denial, DenialKind, KeyRateLimitConfig, Principal, RateLimitConfig, RateLimiter,
 };
 
 fn principal(key_id: &str, rate_limit: KeyRateLimitConfig) -> Principal {
@@ -303,4 +305,78 @@ fn many_callers_stay_bounded_and_keep_working() {
     clock.advance(Duration::from_secs(60));
     assert!(limiter.check(&alice, ip("10.0.0.1"), false).is_ok());
     assert!(limiter.check_auth_allowed(ip("10.0.0.1")).is_ok());
+}
+
+#[test]
+fn the_plan_lists_the_budgets_narrowest_first_with_governors_timing() {
+    let config = RateLimitConfig {
+        global_per_minute: Some(600),
+        per_key_per_minute: Some(60),
+        per_ip_per_minute: Some(120),
+        writes_per_key_per_minute: Some(12),
+        ..RateLimitConfig::default()
+    };
+    let (limiter, _) = limiter(config);
+    let plan = limiter.plan(
+        &principal("k1", KeyRateLimitConfig::default()),
+        ip("2001:db8:0:1:2:3:4:5"),
+        true,
+    );
+    let scopes: Vec<String> = plan.iter().map(Budget::scope).collect();
+    assert_eq!(
+        scopes,
+        [
+            "writes:12:k1",
+            "key:60:k1",
+            "ip:120:2001:db8:0:1::",
+            "global:600"
+        ]
+    );
+    for budget in &plan {
+        // The in-process limiter's quota: a sixth of the rate as burst.
+        let rate = NonZeroU32::new(budget.per_minute()).unwrap();
+        let burst = NonZeroU32::new((budget.per_minute() / 6).max(1)).unwrap();
+        let quota = Quota::per_minute(rate).allow_burst(burst);
+        assert_eq!(budget.interval(), quota.replenish_interval(), "{budget:?}");
+        assert_eq!(budget.burst(), quota.burst_size().get(), "{budget:?}");
+        assert_eq!(budget.tolerance(), budget.interval() * (budget.burst() - 1));
+    }
+    // A key's own rate replaces the default, and reads skip the write budget.
+    let own = KeyRateLimitConfig {
+        per_minute: Some(5),
+        ..KeyRateLimitConfig::default()
+    };
+    let plan = limiter.plan(&principal("k1", own), None, false);
+    assert_eq!(plan.len(), 2, "no address: no per-address budget");
+    assert_eq!(plan[0].scope(), "key:5:k1");
+    assert_eq!(plan[0].rule(), "key k1: rate_limit.per_minute = 5");
+    assert_eq!(plan[0].burst(), 1);
+    assert_eq!(plan[0].tolerance(), Duration::ZERO);
+    // IPv4-mapped addresses count as IPv4; failures allow the whole minute at once.
+    let auth = limiter.failed_auth_budget("::ffff:192.0.2.1".parse().unwrap());
+    assert_eq!(auth.scope(), "auth:10:192.0.2.1");
+    assert_eq!(auth.burst(), 10);
+}
+
+#[test]
+fn take_runs_the_plan_in_this_process() {
+    let (limiter, clock) = limiter(RateLimitConfig {
+        per_key_per_minute: Some(60),
+        burst: Some(2),
+        ..RateLimitConfig::default()
+    });
+    let plan = limiter.plan(&principal("k1", KeyRateLimitConfig::default()), None, false);
+    assert!(limiter.take(&plan).is_ok());
+    assert!(limiter.take(&plan).is_ok());
+    let denial = limiter.take(&plan).unwrap_err();
+    assert_eq!(denial.rule, "rate_limits.per_key_per_minute = 60");
+    assert_eq!(
+        denial.kind,
+        DenialKind::RateLimited {
+            retry_after: Duration::from_secs(1)
+        }
+    );
+    assert_eq!(plan[0].denial(Duration::from_secs(1)), denial);
+    clock.advance(Duration::from_secs(1));
+    assert!(limiter.take(&plan).is_ok());
 }

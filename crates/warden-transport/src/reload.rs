@@ -58,6 +58,9 @@ struct Shared {
     targets: Arc<RwLock<HashSet<PathBuf>>>,
     /// Successful reloads so far.
     reloads: AtomicU64,
+    /// The `[cluster]` settings the gateway's shared store was built from, when reloads apply
+    /// `[cluster]` (HTTP; the stdio process ignores it).
+    cluster: Option<Mutex<Option<warden_config::ClusterSettings>>>,
 }
 
 struct WatchState {
@@ -98,7 +101,44 @@ pub fn spawn(gateway: Gateway, config_path: PathBuf, env: Environment) -> Reload
             vec![config_path.clone()]
         }
     };
-    spawn_watching(gateway, config_path, env, &files)
+    // Not built from this configuration: the gateway's fleet (if any) is the caller's.
+    spawn_watching(gateway, config_path, env, &files, ClusterReload::Ignore)
+}
+
+/// [`spawn`] for a gateway whose fleet was built from `cluster` (the `[cluster]` settings of
+/// the configuration at `config_path`, `None` when it has none): a reload that changes
+/// `[cluster]` gives the gateway and its audit pipeline a new shared store and confirmation
+/// key (or none); one that does not keeps the running connection. What `odoo-warden-http` does.
+pub fn spawn_with_cluster(
+    gateway: Gateway,
+    config_path: PathBuf,
+    env: Environment,
+    cluster: Option<warden_config::ClusterSettings>,
+) -> ReloadHandle {
+    let files = match warden_config::Config::load(&config_path, &env) {
+        Ok(config) => config.files,
+        Err(error) => {
+            tracing::warn!("watching only {}: {error}", config_path.display());
+            vec![config_path.clone()]
+        }
+    };
+    spawn_watching(
+        gateway,
+        config_path,
+        env,
+        &files,
+        ClusterReload::Apply(cluster),
+    )
+}
+
+/// What reloads do with `[cluster]`.
+#[expect(clippy::large_enum_variant, reason = "one per process, moved once")]
+pub(crate) enum ClusterReload {
+    /// Ignore it (stdio, or a gateway whose fleet the caller owns).
+    Ignore,
+    /// Apply a change: the gateway's shared store was built from these settings (`None`: no
+    /// `[cluster]` at start).
+    Apply(Option<warden_config::ClusterSettings>),
 }
 
 /// [`spawn`], watching `files` (those the running configuration was read from).
@@ -107,7 +147,12 @@ pub(crate) fn spawn_watching(
     config_path: PathBuf,
     env: Environment,
     files: &[PathBuf],
+    cluster: ClusterReload,
 ) -> ReloadHandle {
+    let cluster = match cluster {
+        ClusterReload::Apply(settings) => Some(Mutex::new(settings)),
+        ClusterReload::Ignore => None,
+    };
     let changed = Arc::new(Notify::new());
     let targets = Arc::new(RwLock::new(HashSet::new()));
     let watcher = new_watcher(Arc::clone(&targets), Arc::clone(&changed));
@@ -121,6 +166,7 @@ pub(crate) fn spawn_watching(
         }),
         targets,
         reloads: AtomicU64::new(0),
+        cluster,
     });
     shared.watch_files(&mut shared.lock_watch(), files);
 
@@ -172,8 +218,16 @@ impl Shared {
     fn reload(&self, trigger: Trigger) -> Result<(), SetupError> {
         let mut state = self.lock_watch();
         match setup::load(&self.config_path, &self.env) {
-            Ok(loaded) => {
+            Ok(mut loaded) => {
                 loaded.warn_risks();
+                if let Err(error) = self.apply_cluster(loaded.cluster.take()) {
+                    tracing::error!(
+                        "configuration reload ({}) refused, the previous configuration keeps \
+                         serving: {error}",
+                        trigger.as_str()
+                    );
+                    return Err(error);
+                }
                 self.gateway.reload(loaded.runtime);
                 self.reloads.fetch_add(1, Ordering::SeqCst);
                 if state.watcher.is_some() {
@@ -195,6 +249,53 @@ impl Shared {
                 Err(error)
             }
         }
+    }
+
+    /// A changed `[cluster]`: a new store (and confirmation key) for the gateway and its alert
+    /// windows, built before anything changes; the same settings keep the running connection.
+    /// Ignored for stdio.
+    fn apply_cluster(
+        &self,
+        settings: Option<warden_config::ClusterSettings>,
+    ) -> Result<(), SetupError> {
+        let Some(current) = &self.cluster else {
+            return Ok(());
+        };
+        let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
+        if *current == settings {
+            return Ok(());
+        }
+        let fleet = match &settings {
+            Some(settings) => {
+                // The Redis client runs on the tokio runtime: build it within one.
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return Err(SetupError::Cluster(
+                        "[cluster] changed, and no async runtime runs here to connect: restart \
+                         to apply it"
+                            .to_owned(),
+                    ));
+                };
+                let _entered = runtime.enter();
+                Some(setup::build_fleet(settings)?)
+            }
+            None => None,
+        };
+        let (fleet, windows) = match fleet {
+            Some((fleet, windows)) => (Some(fleet), Some(windows)),
+            None => (None, None),
+        };
+        self.gateway.set_fleet(fleet);
+        self.gateway.auditor().set_shared_alerts(windows);
+        tracing::info!(
+            "configuration reload: [cluster] changed: {}",
+            if settings.is_some() {
+                "new shared state store and confirmation key in use"
+            } else {
+                "this process keeps its state in memory from now on"
+            }
+        );
+        *current = settings;
+        Ok(())
     }
 
     /// Watch the folders of `files` (and no others), reporting changes to `files` only.

@@ -7,12 +7,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+use warden_audit::SharedWindows;
 use warden_audit::jsonl::JsonlConfig;
 use warden_audit::webhook::{WebhookConfig, WebhookSink};
 use warden_audit::{Auditor, JsonlSink, Stream, StreamSink};
-use warden_config::{AuditSettings, Config, ConfigError, Environment, Limits};
+use warden_config::{AuditSettings, ClusterSettings, Config, ConfigError, Environment, Limits};
 use warden_gateway::catalog::Catalog;
 use warden_gateway::runtime::{Runtime, RuntimeError};
+use warden_gateway::shared::{Fleet, SharedState};
 
 /// A configuration that cannot be turned into a runtime. Every message is one line and names
 /// what it is about; none contains a secret.
@@ -33,6 +36,9 @@ pub enum SetupError {
     /// The policy and the catalogs do not fit together.
     #[error("config: {0}")]
     Runtime(#[from] RuntimeError),
+    /// The shared state store cannot be set up (`[cluster]`).
+    #[error("config: `cluster.redis_url`: {0}")]
+    Cluster(String),
     /// An audit sink cannot be opened (the folder is not writable, the webhook is invalid...).
     #[error("config: `{key}`: {message}")]
     Audit {
@@ -74,6 +80,9 @@ pub struct Loaded {
     pub http: warden_config::HttpSettings,
     /// The risky settings `odoo-warden config check` flags; [`Loaded::warn_risks`] logs them.
     pub risks: warden_config::Risks,
+    /// The state shared by a fleet (`[cluster]`), read at start: a reload keeps the running
+    /// store.
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl Loaded {
@@ -89,11 +98,12 @@ impl Loaded {
 /// Reads the configuration at `path` with `env`, validates it and builds its runtime: what
 /// startup and every reload do.
 pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
-    let config = Config::load(path, env)?;
+    let mut config = Config::load(path, env)?;
     let limits = config.limits;
     let files = config.files.clone();
     let audit = config.audit.clone();
     let http = config.http.clone();
+    let cluster = config.cluster.take();
     let risks = warden_config::risks(&config, std::time::SystemTime::now());
     let runtime = build_runtime(config)?;
     Ok(Loaded {
@@ -103,7 +113,39 @@ pub fn load(path: &Path, env: &Environment) -> Result<Loaded, SetupError> {
         audit,
         http,
         risks,
+        cluster,
     })
+}
+
+/// The fleet `settings` describe: a Redis store (connected lazily, so a Redis that is down at
+/// start does not stop the server: rates fall back meanwhile) and the shared confirmation key,
+/// and the same store as the audit pipeline's shared alert windows. Call within a tokio
+/// runtime.
+pub fn build_fleet(
+    settings: &ClusterSettings,
+) -> Result<(Fleet, Arc<dyn SharedWindows>), SetupError> {
+    use secrecy::ExposeSecret;
+    let mut options = warden_cluster::Options::new(settings.redis_url.as_str());
+    options.username.clone_from(&settings.redis_username);
+    options.password.clone_from(&settings.redis_password);
+    options.ca_pem.clone_from(&settings.redis_ca_pem);
+    options.key_prefix.clone_from(&settings.key_prefix);
+    options.timeout = settings.timeout;
+    let store = warden_cluster::RedisStore::connect(&options)
+        .map_err(|e| SetupError::Cluster(e.to_string()))?;
+    tracing::info!(
+        prefix = %settings.key_prefix,
+        timeout_ms = settings.timeout.as_millis(),
+        "rate budgets, failed authentications, confirmations, legacy sessions and alert windows are shared on {}://{}",
+        settings.redis_url.scheme(),
+        settings.redis_url.host_str().unwrap_or_default()
+    );
+    let store = Arc::new(store);
+    let fleet = Fleet {
+        store: Arc::clone(&store) as Arc<dyn SharedState>,
+        confirmation_key: settings.confirmation_key.expose_secret().to_vec(),
+    };
+    Ok((fleet, store))
 }
 
 /// Which transport an [`Auditor`] serves: the stdio transport owns stdout, so no audit event may
@@ -135,6 +177,17 @@ pub fn build_auditor_with(
     transport: TransportKind,
     extra: Vec<(Box<dyn warden_audit::Sink>, warden_audit::SinkOptions)>,
 ) -> Result<Auditor, SetupError> {
+    build_auditor_shared(settings, transport, extra, None)
+}
+
+/// [`build_auditor_with`], the alert windows shared by a fleet when `windows` is given (see
+/// [`warden_audit::SharedWindows`]).
+pub fn build_auditor_shared(
+    settings: &AuditSettings,
+    transport: TransportKind,
+    extra: Vec<(Box<dyn warden_audit::Sink>, warden_audit::SinkOptions)>,
+    windows: Option<std::sync::Arc<dyn warden_audit::SharedWindows>>,
+) -> Result<Auditor, SetupError> {
     if !settings.enabled {
         tracing::warn!(
             "THE AUDIT LOG IS OFF (audit.enabled = false): no request is recorded; nobody can \
@@ -145,6 +198,9 @@ pub fn build_auditor_with(
         }
     }
     let mut builder = Auditor::builder().alerts(settings.alerts.clone());
+    if let Some(windows) = windows {
+        builder = builder.shared_alerts(windows);
+    }
     for (sink, options) in extra {
         builder = builder.boxed_sink(sink, options);
     }

@@ -311,8 +311,19 @@ pub async fn run(config_path: &Path, env: Environment) -> Result<(), RunError> {
     drop(secret);
     let mut env = env;
     env.remove(KEY_VARIABLE);
-    let _reload =
-        reload::spawn_watching(gateway.clone(), config_path.to_owned(), env, &loaded.files);
+    if loaded.cluster.is_some() {
+        tracing::info!(
+            "[cluster] applies to odoo-warden-http fleets: this stdio process keeps its state in \
+             memory"
+        );
+    }
+    let _reload = reload::spawn_watching(
+        gateway.clone(),
+        config_path.to_owned(),
+        env,
+        &loaded.files,
+        reload::ClusterReload::Ignore,
+    );
     let session = gateway.session(Caller::stdio(), key);
     let options = StdioOptions {
         max_message_bytes: loaded.limits.max_message_bytes,

@@ -11,10 +11,14 @@ use std::future::Future;
 use std::time::Duration;
 
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use warden_audit::Auditor;
 pub use warden_gateway::engine::{AuthFailure, Caller};
-use warden_gateway::engine::{Gateway, KeyId, Session};
+
+use warden_gateway::engine::{Gateway, KeyId, Session, SessionSnapshot};
+use warden_gateway::shared::SharedState;
+pub use warden_gateway::shared::SharedStatus;
 
 /// An MCP server behind the HTTP stack.
 ///
@@ -31,6 +35,16 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// The principal of a bearer `token` from `caller`, or why not (the refusal is the
     /// backend's to record). Called on every request.
     fn authenticate(&self, token: &str, caller: &Caller) -> Result<Self::Principal, AuthFailure>;
+
+    /// Before a presented credential is checked: whether `caller` may try at all (the gateway
+    /// refuses an address that has used up its failed-authentication budget in the fleet; the
+    /// refusal is the backend's to record). Default: allowed.
+    fn admit_caller(
+        &self,
+        _caller: &Caller,
+    ) -> impl Future<Output = Result<(), AuthFailure>> + Send {
+        std::future::ready(Ok(()))
+    }
 
     /// The principal of a request without credentials, if the backend serves such requests
     /// (the gateway never does). Default: none, and the stack answers 401.
@@ -91,6 +105,39 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn auditor(&self) -> Option<&Auditor> {
         None
     }
+
+    /// The shared state's status, when the backend belongs to a fleet (`/metrics`, `/readyz`).
+    fn shared_status(&self) -> Option<SharedStatus> {
+        None
+    }
+
+    /// The store a fleet shares legacy sessions through, if any (see [`Backend::session_record`]).
+    fn session_store(&self) -> Option<Arc<dyn SharedState>> {
+        None
+    }
+
+    /// `principal`'s id as the fleet's store records it: the same on every replica, one line.
+    /// `None`: its sessions stay with the replica that opened them.
+    fn principal_id(&self, _principal: &Self::Principal) -> Option<String> {
+        None
+    }
+
+    /// What another replica needs to serve `session` once `initialize` answered (one line).
+    /// `None`: it stays with this replica.
+    fn session_record(&self, _session: &Self::Session) -> Option<String> {
+        None
+    }
+
+    /// The session of `principal` that another replica recorded as `record`, served here from
+    /// now on, or `None` if the record is not one this backend wrote.
+    fn restore_session(
+        &self,
+        _caller: Caller,
+        _principal: Self::Principal,
+        _record: &str,
+    ) -> Option<Self::Session> {
+        None
+    }
 }
 
 impl Backend for Gateway {
@@ -99,6 +146,10 @@ impl Backend for Gateway {
 
     fn authenticate(&self, token: &str, caller: &Caller) -> Result<KeyId, AuthFailure> {
         self.authenticate_caller(token, caller)
+    }
+
+    async fn admit_caller(&self, caller: &Caller) -> Result<(), AuthFailure> {
+        self.fleet_auth_allowed(caller).await
     }
 
     fn authenticate_oauth(
@@ -143,8 +194,11 @@ impl Backend for Gateway {
         session.handle(message, outbound).await
     }
 
-    /// Every Odoo identity's server answers.
+    /// Every Odoo identity's server answers. In a fleet the shared store is asked too, so the
+    /// status `/readyz` and `/metrics` report is fresh; a store that does not answer does not
+    /// make the gateway unready (rates fall back to this process).
     async fn ready(&self) -> bool {
+        self.check_shared_state().await;
         let runtime = self.runtime();
         for catalog in runtime.catalogs() {
             let reached = tokio::time::timeout(Duration::from_secs(5), catalog.ping()).await;
@@ -157,5 +211,27 @@ impl Backend for Gateway {
 
     fn auditor(&self) -> Option<&Auditor> {
         Some(Gateway::auditor(self))
+    }
+
+    fn shared_status(&self) -> Option<SharedStatus> {
+        Gateway::shared_status(self)
+    }
+
+    fn session_store(&self) -> Option<Arc<dyn SharedState>> {
+        Gateway::shared_store(self)
+    }
+
+    fn principal_id(&self, principal: &KeyId) -> Option<String> {
+        let id = principal.as_str();
+        (!id.contains(['\n', '\t'])).then(|| id.to_owned())
+    }
+
+    fn session_record(&self, session: &Session) -> Option<String> {
+        session.snapshot().map(|snapshot| snapshot.encode())
+    }
+
+    fn restore_session(&self, caller: Caller, principal: KeyId, record: &str) -> Option<Session> {
+        let snapshot = SessionSnapshot::decode(record)?;
+        Some(Gateway::restore_session(self, caller, principal, snapshot))
     }
 }

@@ -29,6 +29,7 @@ use super::{
     Authenticated, Backend, Body, Caller, ClientAddr, HttpOptions, empty, json_response,
     text_response,
 };
+use warden_gateway::shared::{SessionBounds, SessionOpened};
 
 /// The `Mcp-Session-Id` header.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
@@ -86,8 +87,8 @@ impl<B: Backend> Mcp<B> {
     pub(crate) async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         match *request.method() {
             Method::POST => self.post(request).await,
-            Method::GET => self.get(request),
-            Method::DELETE => self.delete(request),
+            Method::GET => self.get(request).await,
+            Method::DELETE => self.delete(request).await,
             _ => {
                 let mut response =
                     text_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
@@ -111,10 +112,11 @@ impl<B: Backend> Mcp<B> {
 
     /// A request for a legacy session's id: 405 when it speaks 2026-07-28 (no sessions there),
     /// 400 without an id, 404 when the session is not this key's or has ended.
-    fn session_of(
+    async fn session_of(
         &self,
         request: &Request<Incoming>,
         key: &B::Principal,
+        caller: &Caller,
     ) -> Result<OpenSession<B>, Response<Body>> {
         let modern = header(request, VERSION_HEADER)
             .and_then(ProtocolVersion::parse)
@@ -139,7 +141,7 @@ impl<B: Backend> Mcp<B> {
             }
             return Err(response);
         };
-        match self.sessions.get(id, key) {
+        match self.find_session(id, key, caller).await {
             Some((session, version, ended)) => Ok((id.to_owned(), session, version, ended)),
             None => Err(text_response(
                 StatusCode::NOT_FOUND,
@@ -162,11 +164,11 @@ impl<B: Backend> Mcp<B> {
         text_response(status, message)
     }
 
-    fn get(&self, request: Request<Incoming>) -> Response<Body> {
-        let Some((key, _)) = Self::identity(&request) else {
+    async fn get(&self, request: Request<Incoming>) -> Response<Body> {
+        let Some((key, caller)) = Self::identity(&request) else {
             return text_response(StatusCode::UNAUTHORIZED, "unauthenticated");
         };
-        let (_, _, _, ended) = match self.session_of(&request, &key) {
+        let (_, _, _, ended) = match self.session_of(&request, &key, &caller).await {
             Ok(found) => found,
             Err(response) => return response,
         };
@@ -181,16 +183,119 @@ impl<B: Backend> Mcp<B> {
         sse::idle_stream(ended, Duration::from_secs(15))
     }
 
-    fn delete(&self, request: Request<Incoming>) -> Response<Body> {
-        let Some((key, _)) = Self::identity(&request) else {
+    async fn delete(&self, request: Request<Incoming>) -> Response<Body> {
+        let Some((key, caller)) = Self::identity(&request) else {
             return text_response(StatusCode::UNAUTHORIZED, "unauthenticated");
         };
-        let (id, _, _, _) = match self.session_of(&request, &key) {
+        let (id, _, _, _) = match self.session_of(&request, &key, &caller).await {
             Ok(found) => found,
             Err(response) => return response,
         };
         self.sessions.remove(&id, &key);
+        // Ended for the whole fleet: another replica's copy is forgotten at its next use.
+        if let (Some(store), Some(owner)) = (
+            self.backend.session_store(),
+            self.backend.principal_id(&key),
+        ) && store.close_session(&id, &owner).await.is_err()
+        {
+            tracing::warn!(
+                "a legacy session ended here could not be ended in the shared store (it \
+                 expires there after the idle timeout)"
+            );
+        }
         empty(StatusCode::NO_CONTENT)
+    }
+
+    /// Open a legacy session of `key` here and, in a fleet, in the shared store (which bounds
+    /// the sessions of the whole fleet). When the store does not answer, the session is served
+    /// by this replica only.
+    async fn open_session(
+        &self,
+        key: &B::Principal,
+        session: B::Session,
+        version: &str,
+    ) -> Result<String, Full> {
+        let fleet = self.backend.session_store().and_then(|store| {
+            let owner = self.backend.principal_id(key)?;
+            let record = self.backend.session_record(&session)?;
+            Some((store, owner, format!("{version}\t{record}")))
+        });
+        let id = self
+            .sessions
+            .insert(key, session, version, fleet.is_some())?;
+        let Some((store, owner, record)) = fleet else {
+            return Ok(id);
+        };
+        let (max, per_key, idle) = self.sessions.bounds();
+        let bounds = SessionBounds {
+            max,
+            per_owner: per_key,
+            idle,
+        };
+        match store.open_session(&id, &owner, &record, bounds).await {
+            Ok(SessionOpened::Opened { ended }) => {
+                for other in ended {
+                    self.sessions.forget(&other);
+                }
+            }
+            Ok(SessionOpened::Full) => {
+                self.sessions.forget(&id);
+                return Err(Full::Server);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "legacy session opened for this replica only");
+                self.sessions.keep_local(&id);
+            }
+        }
+        Ok(id)
+    }
+
+    /// The session `id` of `key`: held here (and, in a fleet, still recorded in the shared
+    /// store), or opened by another replica and recorded there. `None`: unknown, ended,
+    /// expired, or another key's. While the store does not answer, sessions held here serve
+    /// and others are unknown.
+    async fn find_session(
+        &self,
+        id: &str,
+        key: &B::Principal,
+        caller: &Caller,
+    ) -> Option<(B::Session, String, tokio::sync::watch::Receiver<bool>)> {
+        let store = self.backend.session_store();
+        if let Some((session, version, ended, shared)) = self.sessions.get(id, key) {
+            if let (true, Some(store)) = (shared, &store) {
+                let (_, _, idle) = self.sessions.bounds();
+                match store.touch_session(id, idle).await {
+                    Ok(Some((owner, _)))
+                        if self.backend.principal_id(key).as_deref() == Some(owner.as_str()) => {}
+                    Ok(_) => {
+                        // Ended elsewhere (DELETE through another replica, or evicted).
+                        self.sessions.forget(id);
+                        return None;
+                    }
+                    Err(_) => {}
+                }
+            }
+            return Some((session, version, ended));
+        }
+        let store = store?;
+        if !super::sessions::well_formed(id) {
+            return None;
+        }
+        let owner = self.backend.principal_id(key)?;
+        let (_, _, idle) = self.sessions.bounds();
+        let (recorded_owner, record) = store.touch_session(id, idle).await.ok()??;
+        if recorded_owner != owner {
+            return None;
+        }
+        let (version, record) = record.split_once('\t')?;
+        let session = self
+            .backend
+            .restore_session(caller.clone(), key.clone(), record)?;
+        let ended = self
+            .sessions
+            .adopt(id, key, session.clone(), version)
+            .ok()?;
+        Some((session, version.to_owned(), ended))
     }
 
     async fn post(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
@@ -406,7 +511,7 @@ impl<B: Backend> Mcp<B> {
             else {
                 return json_response(StatusCode::OK, &response);
             };
-            return match self.sessions.insert(&key, session, &version) {
+            return match self.open_session(&key, session, &version).await {
                 Ok(session_id) => {
                     let mut answer = json_response(StatusCode::OK, &response);
                     if let Ok(value) = HeaderValue::from_str(&session_id) {
@@ -438,7 +543,7 @@ impl<B: Backend> Mcp<B> {
                 "no session: send initialize first (and its Mcp-Session-Id with every request), or name the protocol version in _meta (2026-07-28)",
             );
         };
-        let Some((session, version, _)) = self.sessions.get(session_id, &key) else {
+        let Some((session, version, _)) = self.find_session(session_id, &key, &caller).await else {
             self.backend.record_refusal(
                 &caller,
                 Some(&key),

@@ -114,6 +114,19 @@ impl Metrics {
     /// The Prometheus text exposition, with the audit queues of `auditor` (if there is one)
     /// and `sessions` open.
     pub fn render(&self, auditor: Option<&Auditor>, sessions: usize) -> String {
+        self.render_with(auditor, sessions, None)
+    }
+
+    /// [`Metrics::render`], with the shared state's status when the server belongs to a fleet:
+    /// `warden_shared_state_up` (whether the shared store answered its last call) and
+    /// `warden_shared_state_fallbacks_total` (rate decisions taken in this process because it
+    /// did not).
+    pub fn render_with(
+        &self,
+        auditor: Option<&Auditor>,
+        sessions: usize,
+        shared: Option<warden_gateway::shared::SharedStatus>,
+    ) -> String {
         let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP warden_requests_total Requests by MCP method and outcome.\n");
@@ -186,6 +199,18 @@ impl Metrics {
         out.push_str("# HELP warden_http_sessions Legacy MCP sessions open.\n");
         out.push_str("# TYPE warden_http_sessions gauge\n");
         let _ = writeln!(out, "warden_http_sessions {sessions}");
+        if let Some(shared) = shared {
+            out.push_str("# HELP warden_shared_state_up Whether the shared state store (Redis) answered its last call.\n");
+            out.push_str("# TYPE warden_shared_state_up gauge\n");
+            let _ = writeln!(out, "warden_shared_state_up {}", u8::from(shared.up));
+            out.push_str("# HELP warden_shared_state_fallbacks_total Rate decisions taken by this process's own limiter because the shared store did not answer.\n");
+            out.push_str("# TYPE warden_shared_state_fallbacks_total counter\n");
+            let _ = writeln!(
+                out,
+                "warden_shared_state_fallbacks_total {}",
+                shared.fallbacks
+            );
+        }
         out
     }
 }

@@ -49,7 +49,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use warden_gateway::engine::Gateway;
 
-pub use backend::{AuthFailure, Backend, Caller};
+pub use backend::{AuthFailure, Backend, Caller, SharedStatus};
 pub use client_ip::ForwardedHeader;
 use layers::GuardLayer;
 pub use metrics::{Metrics, MetricsSink};
@@ -616,6 +616,7 @@ async fn authenticate<B: Backend>(
         }
         None => unauthorized(Some(&failure.message), metadata),
     };
+    backend.admit_caller(&caller).await.map_err(refused)?;
     match tokens {
         Some(tokens) if !token.starts_with("owk_") => {
             match tokens
@@ -728,7 +729,15 @@ impl<B: Backend> Ops<B> {
             *cached = Some((std::time::Instant::now(), ok));
         }
         if cached.is_some_and(|(_, ok)| ok) {
-            text_response(StatusCode::OK, "ready")
+            match self.backend.shared_status() {
+                Some(status) if !status.up => text_response(
+                    StatusCode::OK,
+                    "ready; shared state: down (rate limits fall back to this process's budgets, \
+                     2026-07-28 confirmations are refused until it answers)",
+                ),
+                Some(_) => text_response(StatusCode::OK, "ready; shared state: up"),
+                None => text_response(StatusCode::OK, "ready"),
+            }
         } else {
             text_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -744,8 +753,11 @@ impl<B: Backend> Ops<B> {
             "/metrics" if self.allowed(request) => Some(full(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                self.metrics
-                    .render(self.backend.auditor(), self.sessions.len()),
+                self.metrics.render_with(
+                    self.backend.auditor(),
+                    self.sessions.len(),
+                    self.backend.shared_status(),
+                ),
             )),
             _ => None,
         }
@@ -1067,7 +1079,12 @@ pub async fn run_until(
     }
     loaded.warn_risks();
     let metrics = Metrics::new();
-    let auditor = crate::setup::build_auditor_with(
+    let fleet = loaded
+        .cluster
+        .as_ref()
+        .map(crate::setup::build_fleet)
+        .transpose()?;
+    let auditor = crate::setup::build_auditor_shared(
         &loaded.audit,
         crate::setup::TransportKind::Http,
         vec![(
@@ -1077,14 +1094,20 @@ pub async fn run_until(
                 queue_capacity: 16_384,
             },
         )],
+        fleet.as_ref().map(|(_, windows)| Arc::clone(windows)),
     )?;
-    let gateway = Gateway::with_audit(
-        loaded.runtime,
-        warden_gateway::engine::ServerInfo::default(),
-        auditor.clone(),
+    let info = warden_gateway::engine::ServerInfo::default();
+    let gateway = match fleet {
+        Some((fleet, _)) => Gateway::with_fleet(loaded.runtime, info, auditor.clone(), fleet),
+        None => Gateway::with_audit(loaded.runtime, info, auditor.clone()),
+    };
+    let _reload = crate::reload::spawn_watching(
+        gateway.clone(),
+        config_path.to_owned(),
+        env,
+        &loaded.files,
+        crate::reload::ClusterReload::Apply(loaded.cluster),
     );
-    let _reload =
-        crate::reload::spawn_watching(gateway.clone(), config_path.to_owned(), env, &loaded.files);
     let mut options = options(&settings, &loaded.limits);
     options.ops_token.clone_from(&settings.ops_token);
     if let Some(oauth) = &settings.oauth {
