@@ -66,19 +66,25 @@ pub fn migrate(client: &mut Client) -> Result<i32, PgError> {
         .map_err(|e| PgError::db("cannot begin the migration", &e))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(|e| PgError::db("cannot take the migration lock", &e))?;
-    // Another replica may have migrated while this one waited for the lock.
-    let current = version(&mut tx)?;
-    check_known(current)?;
-    if current == 0 {
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS warden_audit_schema (
-                 version     integer     PRIMARY KEY,
-                 description text        NOT NULL,
-                 applied_at  timestamptz NOT NULL DEFAULT now()
-             )",
+    // Another replica may have migrated while this one waited for the lock. The CREATE also
+    // makes this session see tables created meanwhile (an advisory lock does not refresh the
+    // catalog caches that `to_regclass` reads).
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS warden_audit_schema (
+             version     integer     PRIMARY KEY,
+             description text        NOT NULL,
+             applied_at  timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .map_err(|e| PgError::db("cannot create warden_audit_schema", &e))?;
+    let current: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM warden_audit_schema",
+            &[],
         )
-        .map_err(|e| PgError::db("cannot create warden_audit_schema", &e))?;
-    }
+        .map_err(|e| PgError::db("cannot read the schema version", &e))?
+        .get(0);
+    check_known(current)?;
     for (number, description, sql) in MIGRATIONS {
         if *number <= current {
             continue;
