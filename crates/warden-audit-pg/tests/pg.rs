@@ -28,10 +28,17 @@ fn event(i: u64, at: SystemTime) -> AuditEvent {
     let mut event = AuditEvent::request(at, "tools/call");
     event.key_id = Some(format!("k_{}", i % 3));
     event.key_name = Some(format!("agent-{}", i % 3));
-    event.profile = Some(if i % 2 == 0 { "sales" } else { "support" }.to_owned());
+    event.profile = Some(
+        if i.is_multiple_of(2) {
+            "sales"
+        } else {
+            "support"
+        }
+        .to_owned(),
+    );
     event.tool = Some("search_records".to_owned());
     event.model = Some(
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             "res.partner"
         } else {
             "sale.order"
@@ -675,10 +682,10 @@ fn acknowledged_events_survive_a_kill() {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some(id) = line.strip_prefix("acked ") {
-                if send.send(id.to_owned()).is_err() {
-                    break;
-                }
+            if let Some(id) = line.strip_prefix("acked ")
+                && send.send(id.to_owned()).is_err()
+            {
+                break;
             }
         }
     });

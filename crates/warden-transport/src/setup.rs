@@ -202,8 +202,34 @@ pub fn build_auditor_with(
         })?;
         builder = builder.sink(sink, hook.options);
     }
+    if let Some(pg) = &settings.postgres {
+        builder = builder.sink(postgres_sink(settings, pg)?, pg.options);
+    }
     builder.build().map_err(|e| SetupError::Audit {
         key: "audit".to_owned(),
         message: e.to_string(),
     })
+}
+
+/// The PostgreSQL sink of `[audit.postgres]`, sealed and signed with the `[audit]` keys.
+fn postgres_sink(
+    settings: &AuditSettings,
+    pg: &warden_config::PostgresSettings,
+) -> Result<warden_audit_pg::PgSink, SetupError> {
+    let mut config = warden_audit_pg::PgSinkConfig::new(pg.target.clone(), pg.stream.clone());
+    config.retention_days = pg.retention_days;
+    if let Some(file) = &settings.file {
+        config.seal.clone_from(&file.seal);
+        config.signer.clone_from(&file.signer);
+    }
+    let sink = warden_audit_pg::PgSink::open(config).map_err(|e| SetupError::Audit {
+        key: "audit.postgres".to_owned(),
+        message: e.to_string(),
+    })?;
+    tracing::info!(
+        database = %pg.target.display(),
+        "audit log: writing stream {} to PostgreSQL",
+        sink.stream()
+    );
+    Ok(sink)
 }

@@ -137,7 +137,9 @@ fn start() -> Option<Cluster> {
     panic!("PostgreSQL did not start: {last_error}");
 }
 
-/// Stops the cluster and removes its folder once this process is gone (at most 2 hours).
+/// Stops the cluster and removes its folder once this process is gone (at most 2 hours). The
+/// watchdog outlives this process on purpose: it is never waited for.
+#[allow(clippy::zombie_processes)]
 fn watchdog(bin: &Path, data: &Path, dir: &Path) {
     let script = format!(
         "for i in $(seq 1 7200); do kill -0 {pid} 2>/dev/null || break; sleep 1; done; \
