@@ -24,6 +24,9 @@ mod sink;
 pub use connect::{Password, PgTarget, TlsMode};
 pub use sink::{DEFAULT_RETENTION_DAYS, PgSink, PgSinkConfig};
 
+/// The events table, as problems and heads name it.
+pub(crate) const TABLE: &str = "warden_audit_events";
+
 /// Why the database could not be used. The message names the database without its password,
 /// and never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,9 @@
 //! (and, with the keys, a valid seal and signature); the row's `seq` column is its line's; its
 //! search columns still match its line. The stream's first row starts the chain (`seq` 0 after
 //! the genesis hash) or, once retention removed older rows, links to the last removed row as a
-//! retention record of the stream gives it. The first problem of each stream is named with why.
+//! retention record of the stream gives it; the stream ends at the row its head
+//! (`warden_audit_heads`) names, with the hash the head records (and, with the keys, a head that
+//! is sealed and signed). The first problem of each stream is named with why.
 //!
 //! Search and report push what they can into SQL (key, model, tool, method, outcome, time), as
 //! a superset of what matches, then apply the very filters and tallies of the file commands to
@@ -20,14 +22,12 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use warden_audit::chain::{self, ChainRecord, GENESIS, LineHead};
 use warden_audit::event::format_time;
+use warden_audit::jsonl::Head;
 use warden_audit::report::{self, AuditReport, LineTally, ReportOptions};
 use warden_audit::search::{EventView, Filter, LineSearch, OutcomeFilter, SearchStats};
 use warden_audit::verify::{Problem, Report, StreamReport, VerifyOptions};
 
-use crate::{Columns, PgError, PgTarget, off_runtime, schema};
-
-/// The table's name, as problems name it.
-const TABLE: &str = "warden_audit_events";
+use crate::{Columns, PgError, PgTarget, TABLE, off_runtime, schema};
 
 /// A read-only connection to the audit table (`audit verify`, `search`, `report`). Must not be
 /// used from inside an asynchronous runtime, except [`Reader::open`] and drop.
@@ -96,7 +96,9 @@ impl Reader {
                      SELECT (SELECT e.stream FROM warden_audit_events e
                               WHERE e.stream > s.stream ORDER BY e.stream LIMIT 1)
                        FROM s WHERE s.stream IS NOT NULL)
-                 SELECT stream FROM s WHERE stream IS NOT NULL",
+                 SELECT stream FROM s WHERE stream IS NOT NULL
+                 UNION SELECT stream FROM warden_audit_heads
+                 ORDER BY stream",
                 &[],
             )
             .map_err(|e| PgError::db("cannot list the streams", &e))?;
@@ -158,12 +160,33 @@ impl Reader {
         Ok(removed)
     }
 
+    /// The stream's head row, if any.
+    fn head(&mut self, stream: &str) -> Result<Option<Head>, PgError> {
+        let row = self
+            .client()?
+            .query_opt(
+                "SELECT seq, hash, time, mac, sig FROM warden_audit_heads WHERE stream = $1",
+                &[&stream],
+            )
+            .map_err(|e| PgError::db("cannot read the stream's head", &e))?;
+        Ok(row.map(|row| Head {
+            stream: stream.to_owned(),
+            file: TABLE.to_owned(),
+            seq: u64::try_from(row.get::<_, i64>(0)).unwrap_or(u64::MAX),
+            hash: row.get(1),
+            time: row.get(2),
+            mac: row.get(3),
+            sig: row.get(4),
+        }))
+    }
+
     fn verify_stream(
         &mut self,
         stream: &str,
         options: &VerifyOptions,
     ) -> Result<StreamReport, PgError> {
         let removed = self.retention(stream)?;
+        let head = self.head(stream)?;
         let mut report = StreamReport {
             stream: stream.to_owned(),
             files: 0,
@@ -224,6 +247,10 @@ impl Reader {
         }
         report.head.clone_from(&check.prev);
         if let Some(found) = check.marks(&mut report) {
+            report.problem = Some(found);
+            return Ok(report);
+        }
+        if let Some(found) = check.end(stream, head.as_ref()) {
             report.problem = Some(found);
             return Ok(report);
         }
@@ -603,6 +630,94 @@ impl Check<'_> {
             (None, _) => {}
         }
         Ok(())
+    }
+
+    /// The end of the stream against its head: the head is updated in the transaction of every
+    /// batch, so the stream ends exactly at the row it names, with the hash it records.
+    fn end(&self, stream: &str, head: Option<&Head>) -> Option<Problem> {
+        let last = self.expected_seq.map(|s| s.saturating_sub(1));
+        let at = |seq: Option<u64>, reason: String| Problem {
+            file: TABLE.to_owned(),
+            line: None,
+            seq,
+            event_id: None,
+            reason,
+        };
+        let Some(head) = head else {
+            return last.map(|_| {
+                at(
+                    last,
+                    format!(
+                        "the stream {stream} has no head row (warden_audit_heads): the end of the \
+                         stream cannot be checked, and the newest rows may have been removed"
+                    ),
+                )
+            });
+        };
+        if let Some(key) = &self.options.seal {
+            let valid = head
+                .mac
+                .as_deref()
+                .is_some_and(|mac| key.verify_hex(head.seal_body().as_bytes(), mac));
+            if !valid {
+                return Some(at(
+                    Some(head.seq),
+                    "the head's seal is missing or wrong: the head was replaced".to_owned(),
+                ));
+            }
+        }
+        if let Some(key) = &self.options.public_key {
+            let valid = head
+                .sig
+                .as_deref()
+                .is_some_and(|sig| key.verify_hex(head.signed_text().as_bytes(), sig));
+            if !valid {
+                return Some(at(
+                    Some(head.seq),
+                    "the head's signature is missing or does not verify: the head was replaced"
+                        .to_owned(),
+                ));
+            }
+        }
+        let Some(last) = last else {
+            return Some(at(
+                Some(head.seq),
+                format!(
+                    "the head records seq {}, but the stream has no row left: its rows were removed",
+                    head.seq
+                ),
+            ));
+        };
+        if head.seq > last {
+            return Some(at(
+                Some(last),
+                format!(
+                    "truncated: the stream ends at seq {last} but its head records seq {}: the \
+                     newest rows were removed",
+                    head.seq
+                ),
+            ));
+        }
+        if head.seq < last {
+            return Some(at(
+                Some(head.seq),
+                format!(
+                    "the head records seq {}, but the stream goes on to seq {last}: the head was \
+                     replaced by an older one, or rows were added by another writer",
+                    head.seq
+                ),
+            ));
+        }
+        if self.prev.as_deref() != Some(head.hash.as_str()) {
+            return Some(at(
+                Some(last),
+                format!(
+                    "seq {last}: the last row does not match the hash its head records: it was \
+                     changed"
+                ),
+            ));
+        }
+        None
     }
 
     /// With a key, a stream must hold a sealed (signed) row.

@@ -13,7 +13,7 @@ use crate::PgError;
 /// The migrations: version, what it does, its SQL.
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
     1,
-    "the events table and its indexes",
+    "the events table, its indexes, and the heads table",
     include_str!("../migrations/0001_events.sql"),
 )];
 

@@ -7,7 +7,7 @@ use postgres::Client;
 use postgres::types::ToSql;
 use warden_audit::chain::{self, ChainRecord, GENESIS, RemovedFile, SealKey};
 use warden_audit::event::{AuditEvent, SCHEMA_VERSION, format_time, new_id};
-use warden_audit::jsonl::{Clock, SystemClock, valid_stream_name};
+use warden_audit::jsonl::{Clock, Head, SystemClock, valid_stream_name};
 use warden_audit::signing::SigningKey;
 use warden_audit::sink::{Batching, Sink, SinkError};
 
@@ -232,11 +232,12 @@ impl PgSink {
             rows.push((number, columns, line));
             seq += 1;
         }
+        let head = self.head(seq.saturating_sub(1), &prev);
         let stream = self.config.stream.clone();
         let Some(client) = self.client.as_mut() else {
             return Err(SinkError::new("not connected"));
         };
-        match insert(client, &stream, &rows, delete_through) {
+        match insert(client, &stream, &rows, &head, delete_through) {
             Ok(()) => {
                 self.next_seq = seq;
                 self.prev = prev;
@@ -247,6 +248,26 @@ impl PgSink {
                 Err(error.into())
             }
         }
+    }
+
+    /// The head naming the row `seq` of hash `hash`, sealed and signed like the lines.
+    fn head(&self, seq: u64, hash: &str) -> Head {
+        let mut head = Head {
+            stream: self.config.stream.clone(),
+            file: crate::TABLE.to_owned(),
+            seq,
+            hash: hash.to_owned(),
+            time: format_time(self.config.clock.now()),
+            mac: None,
+            sig: None,
+        };
+        if let Some(key) = &self.config.seal {
+            head.mac = Some(key.seal_hex(head.seal_body().as_bytes()));
+        }
+        if let Some(key) = &self.config.signer {
+            head.sig = Some(key.sign_hex(head.signed_text().as_bytes()));
+        }
+        head
     }
 
     /// Remove the stream's rows older than the retention (never its newest row), after
@@ -309,11 +330,12 @@ impl PgSink {
     }
 }
 
-/// One multi-row INSERT (and the retention's DELETE), committed.
+/// One multi-row INSERT, the head's update (and the retention's DELETE), committed.
 fn insert(
     client: &mut Client,
     stream: &String,
     rows: &[(i64, Columns, String)],
+    head: &Head,
     delete_through: Option<i64>,
 ) -> Result<(), PgError> {
     let mut sql = String::from(
@@ -366,6 +388,17 @@ fn insert(
         .map_err(|e| PgError::db("cannot begin the audit transaction", &e))?;
     tx.execute(sql.as_str(), &params)
         .map_err(|e| PgError::db("cannot insert the audit events", &e))?;
+    let head_seq = i64::try_from(head.seq).unwrap_or(i64::MAX);
+    tx.execute(
+        "INSERT INTO warden_audit_heads (stream, seq, hash, time, mac, sig)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (stream) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash,
+             time = EXCLUDED.time, mac = EXCLUDED.mac, sig = EXCLUDED.sig",
+        &[
+            stream, &head_seq, &head.hash, &head.time, &head.mac, &head.sig,
+        ],
+    )
+    .map_err(|e| PgError::db("cannot update the stream's head", &e))?;
     if let Some(last) = delete_through {
         tx.execute(
             "DELETE FROM warden_audit_events WHERE stream = $1 AND seq <= $2",

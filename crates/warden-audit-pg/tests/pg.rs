@@ -302,10 +302,24 @@ fn with_the_keys_a_forged_row_is_found() {
             &[&forged],
         )
         .unwrap();
+    let (_, seq, reason) = the_problem(&verify(cluster, &db, &VerifyOptions::default()));
+    assert_eq!(seq, Some(5));
+    assert!(
+        reason.contains("does not match the hash its head records"),
+        "{reason}"
+    );
+    // With the head rewritten to match, the chain alone cannot tell (it ends there); the seal
+    // and the signature can.
+    client
+        .execute(
+            "UPDATE warden_audit_heads SET hash = $1 WHERE stream = 'sealed'",
+            &[&chain::hash_hex(forged.as_bytes())],
+        )
+        .unwrap();
     let unkeyed = verify(cluster, &db, &VerifyOptions::default());
     assert!(
         unkeyed.ok(),
-        "without keys a forged last row passes: {unkeyed:#?}"
+        "without keys a forged last row and head pass: {unkeyed:#?}"
     );
     let (_, seq, reason) = the_problem(&verify(cluster, &db, &sealed));
     assert_eq!(seq, Some(5));
@@ -317,6 +331,92 @@ fn with_the_keys_a_forged_row_is_found() {
     let (_, seq, reason) = the_problem(&verify(cluster, &db, &signed_only));
     assert_eq!(seq, Some(5));
     assert!(reason.contains("signature does not verify"), "{reason}");
+}
+
+#[test]
+fn removed_newest_rows_are_found_by_the_head() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    // Without keys: a cut is found; a cut with a head rewritten to match is not.
+    let db = ten_events(cluster);
+    let mut client = cluster.client(&db);
+    client
+        .execute(
+            "DELETE FROM warden_audit_events WHERE stream = 's' AND seq >= 9",
+            &[],
+        )
+        .unwrap();
+    let (stream, seq, reason) = the_problem(&verify(cluster, &db, &VerifyOptions::default()));
+    assert_eq!((stream.as_str(), seq), ("s", Some(8)));
+    assert!(
+        reason.contains("truncated: the stream ends at seq 8 but its head records seq 11"),
+        "{reason}"
+    );
+    let line: String = client
+        .query_one(
+            "SELECT line FROM warden_audit_events WHERE stream = 's' AND seq = 8",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    client
+        .execute(
+            "UPDATE warden_audit_heads SET seq = 8, hash = $1 WHERE stream = 's'",
+            &[&chain::hash_hex(line.as_bytes())],
+        )
+        .unwrap();
+    assert!(verify(cluster, &db, &VerifyOptions::default()).ok());
+    // A missing head, or a head whose rows are all gone.
+    client
+        .execute("DELETE FROM warden_audit_heads WHERE stream = 's'", &[])
+        .unwrap();
+    let (_, _, reason) = the_problem(&verify(cluster, &db, &VerifyOptions::default()));
+    assert!(reason.contains("has no head row"), "{reason}");
+    let db = ten_events(cluster);
+    let mut client = cluster.client(&db);
+    client
+        .execute("DELETE FROM warden_audit_events WHERE stream = 's'", &[])
+        .unwrap();
+    let (stream, _, reason) = the_problem(&verify(cluster, &db, &VerifyOptions::default()));
+    assert_eq!(stream, "s");
+    assert!(reason.contains("no row left"), "{reason}");
+
+    // With the keys, a head rewritten without them is found.
+    let db = cluster.database();
+    let seal = SealKey::new(vec![3u8; 32]).unwrap();
+    let mut config = PgSinkConfig::new(cluster.target(&db), "k");
+    config.seal = Some(seal.clone());
+    let mut sink = PgSink::open(config).expect("open");
+    sink.write(&events(5, hours_ago(2))).expect("write");
+    drop(sink);
+    let mut client = cluster.client(&db);
+    let line: String = client
+        .query_one(
+            "SELECT line FROM warden_audit_events WHERE stream = 'k' AND seq = 3",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute("DELETE FROM warden_audit_events WHERE stream = 'k' AND seq > 3")
+        .unwrap();
+    client
+        .execute(
+            "UPDATE warden_audit_heads SET seq = 3, hash = $1 WHERE stream = 'k'",
+            &[&chain::hash_hex(line.as_bytes())],
+        )
+        .unwrap();
+    let sealed = VerifyOptions {
+        seal: Some(seal),
+        ..VerifyOptions::default()
+    };
+    let (_, seq, reason) = the_problem(&verify(cluster, &db, &sealed));
+    assert_eq!(seq, Some(3));
+    assert!(
+        reason.contains("head's seal is missing or wrong"),
+        "{reason}"
+    );
 }
 
 #[test]
