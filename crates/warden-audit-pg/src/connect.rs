@@ -178,7 +178,13 @@ impl PgTarget {
                 config.connect(tls)
             }
         };
-        connected.map_err(|e| PgError::new(format!("cannot connect to {}: {e}", self.display())))
+        connected.map_err(|e| {
+            let reason = match e.as_db_error() {
+                Some(db) => db.message().to_owned(),
+                None => crate::with_causes(&e),
+            };
+            PgError::new(format!("cannot connect to {}: {reason}", self.display()))
+        })
     }
 
     fn rustls(&self) -> Result<rustls::ClientConfig, PgError> {

@@ -47,9 +47,26 @@ impl PgError {
                 db.message(),
                 db.code().code()
             )),
-            None => Self(format!("{context}: {error}")),
+            None => Self(format!("{context}: {}", with_causes(error))),
         }
     }
+}
+
+/// `error` and its causes, `: `-separated (the client's errors keep the TLS reason in a cause).
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    // Bounded: a cycle of causes would be a bug elsewhere, not a reason to hang.
+    for _ in 0..8 {
+        let Some(next) = cause else { break };
+        let more = next.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = next.source();
+    }
+    text
 }
 
 impl From<PgError> for warden_audit::SinkError {

@@ -976,3 +976,96 @@ mod erased {
         }
     }
 }
+
+#[test]
+fn tls_verify_full_checks_the_certificate_and_require_only_encrypts() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let db = cluster.database();
+    let encrypted = |client: &mut postgres::Client| -> bool {
+        client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // verify-full with the CA: connected, over TLS, and the sink works there.
+    let mut target = cluster.target(&db);
+    target.tls = warden_audit_pg::TlsMode::VerifyFull;
+    target.ca_file = Some(cluster.ca_file());
+    let mut client = target.connect().expect("verify-full with the CA");
+    assert!(encrypted(&mut client));
+    let mut sink = PgSink::open(PgSinkConfig::new(target.clone(), "tls")).expect("open");
+    sink.write(&events(2, hours_ago(1)))
+        .expect("write over TLS");
+    drop(sink);
+    // verify-full without it: the certificate is refused.
+    target.ca_file = None;
+    let Err(error) = target.connect() else {
+        panic!("verify-full without the CA must refuse the self-signed certificate");
+    };
+    let error = error.to_string();
+    assert!(
+        error.contains("cannot connect to postgres://postgres@127.0.0.1"),
+        "{error}"
+    );
+    assert!(
+        error.to_lowercase().contains("certificate") || error.contains("UnknownIssuer"),
+        "{error}"
+    );
+    // verify-full against a host name the certificate does not name.
+    target.ca_file = Some(cluster.ca_file());
+    target.host = "127.0.0.2".to_owned();
+    assert!(target.connect().is_err());
+    // require: encrypted, the certificate not checked.
+    let mut target = cluster.target(&db);
+    target.tls = warden_audit_pg::TlsMode::Require;
+    let mut client = target.connect().expect("require");
+    assert!(encrypted(&mut client));
+    // disable: plain.
+    let mut client = cluster.target(&db).connect().expect("disable");
+    assert!(!encrypted(&mut client));
+}
+
+#[test]
+fn a_password_is_sent_and_never_shown() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let db = cluster.database();
+    let role = format!("pw_{db}");
+    cluster
+        .client("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'right-pass-123' IN ROLE pw_users; \
+             GRANT ALL ON DATABASE {db} TO {role}; \
+             ALTER DATABASE {db} OWNER TO {role};"
+        ))
+        .unwrap();
+    let mut target = warden_audit_pg::PgTarget::from_url(&format!(
+        "postgres://{role}@127.0.0.1:{}/{db}",
+        cluster.port
+    ))
+    .unwrap();
+    target.tls = warden_audit_pg::TlsMode::Disable;
+    // No password, a wrong one: refused, and the message names neither.
+    let Err(error) = target.connect() else {
+        panic!("connected without a password");
+    };
+    assert!(error.to_string().contains("password"), "{error}");
+    target.password = Some(warden_audit_pg::Password::new("wrong-pass-456"));
+    let Err(error) = PgSink::open(PgSinkConfig::new(target.clone(), "pw")) else {
+        panic!("connected with a wrong password");
+    };
+    let error = error.to_string();
+    assert!(error.contains("password authentication failed"), "{error}");
+    assert!(!error.contains("wrong-pass-456"), "{error}");
+    // The right one: the sink works.
+    target.password = Some(warden_audit_pg::Password::new("right-pass-123"));
+    let mut sink = PgSink::open(PgSinkConfig::new(target.clone(), "pw")).expect("open");
+    sink.write(&events(1, hours_ago(1))).expect("write");
+    assert!(!format!("{sink:?}").contains("right-pass-123"));
+}

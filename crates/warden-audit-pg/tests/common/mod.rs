@@ -98,6 +98,24 @@ fn start() -> Option<Cluster> {
             "chown",
         );
     }
+    // TLS, with a fresh self-signed certificate for 127.0.0.1 and localhost (non-TLS connections
+    // are still accepted: pg_hba.conf says `host`, not `hostssl`).
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("certificate");
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write certificate");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    if is_root() {
+        run(
+            Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&cert)
+                .arg(&key),
+            "chown",
+        );
+    }
     let data = dir.join("data");
     run(
         as_owner(&bin.join("initdb")).arg("-D").arg(&data).args([
@@ -112,12 +130,21 @@ fn start() -> Option<Cluster> {
         ]),
         "initdb",
     );
+    // Members of `pw_users` must give their password (SCRAM); the other roles are trusted.
+    let hba = data.join("pg_hba.conf");
+    let trusted = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+    std::fs::write(
+        &hba,
+        format!("host all +pw_users 127.0.0.1/32 scram-sha-256\n{trusted}"),
+    )
+    .expect("write pg_hba.conf");
     let mut last_error = String::new();
     for _ in 0..5 {
         let port = free_port();
         let options = format!(
-            "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c max_connections=200",
-            dir.display()
+            "-p {port} -h 127.0.0.1 -k {dir} -c fsync=off -c max_connections=200 -c ssl=on \
+             -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir = dir.display()
         );
         let output = as_owner(&bin.join("pg_ctl"))
             .arg("-D")
@@ -130,7 +157,12 @@ fn start() -> Option<Cluster> {
             .expect("pg_ctl");
         if output.status.success() {
             watchdog(&bin, &data, &dir);
-            return Some(Cluster { port, dir });
+            let cluster = Cluster { port, dir };
+            cluster
+                .client("postgres")
+                .batch_execute("CREATE ROLE pw_users NOLOGIN")
+                .expect("create pw_users");
+            return Some(cluster);
         }
         last_error = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
     }
@@ -197,6 +229,11 @@ impl Cluster {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create database");
         name
+    }
+
+    /// The CA file that verifies the server's certificate (the certificate itself).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("server.crt")
     }
 
     /// The folder of the cluster.
