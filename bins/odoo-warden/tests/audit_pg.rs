@@ -5,6 +5,7 @@
 
 #[path = "../../../crates/warden-audit-pg/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -238,4 +239,90 @@ fn bad_postgres_sources_are_clear_errors_without_the_password() {
         );
         assert!(!refused.stderr.contains("hunter2"), "{}", refused.stderr);
     }
+}
+
+#[test]
+fn doctor_checks_the_postgres_database() -> anyhow::Result<()> {
+    let Some(cluster) = common::cluster() else {
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let sim = runtime.block_on(warden_odoo_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        warden_odoo_sim::SimOptions::default(),
+    ))?;
+    let key = sim.api_key("sales_agent").expect("demo user");
+    let db = cluster.database();
+    let config = |port: u16| {
+        support::CONFIG
+            .replace("http://127.0.0.1:8069", &sim.url())
+            .replace(
+                "database = \"odoo\"",
+                &format!("database = \"{}\"", sim.database()),
+            )
+            + &format!(
+                "\n[audit]\ndir = \"audit\"\n\n[audit.postgres]\n\
+                 url = \"postgres://postgres@127.0.0.1:{port}/{db}\"\n\
+                 stream = \"gw-1\"\ntls = \"disable\"\nconnect_timeout_ms = 2000\n"
+            )
+    };
+    let postgres = |setup: &support::Setup| -> (i32, String) {
+        let run = support::run_with(
+            &setup.config(),
+            &["doctor", "--json"],
+            &[(support::KEY_VAR, key.as_str())],
+        );
+        let checks: Vec<serde_json::Value> = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|_| panic!("json: {}{}", run.stdout, run.stderr));
+        let check = checks
+            .iter()
+            .find(|c| c["check"] == "postgres")
+            .unwrap_or_else(|| panic!("no postgres check: {checks:?}"));
+        (
+            run.code,
+            format!("{} {}", check["status"].as_str().unwrap(), check["message"]),
+        )
+    };
+    let setup = support::Setup::new(&config(cluster.port));
+    setup.create_key("alice", "reader", &["--expires", "30d"]);
+    // No table yet: a warning (exit 2).
+    let (code, line) = postgres(&setup);
+    assert!(
+        line.starts_with("warn") && line.contains("no audit table yet"),
+        "{line}"
+    );
+    assert!(line.contains("PostgreSQL 15"), "{line}");
+    assert_eq!(code, 2, "{line}");
+    // Migrated: ok.
+    drop(PgSink::open(PgSinkConfig::new(cluster.target(&db), "gw-0")).unwrap());
+    let (code, line) = postgres(&setup);
+    assert!(
+        line.starts_with("ok") && line.contains("audit schema version 1"),
+        "{line}"
+    );
+    assert_eq!(code, 0, "{line}");
+    // A newer schema: FAIL.
+    cluster
+        .client(&db)
+        .execute(
+            "INSERT INTO warden_audit_schema (version, description) VALUES (99, 'future')",
+            &[],
+        )
+        .unwrap();
+    let (code, line) = postgres(&setup);
+    assert!(
+        line.starts_with("fail") && line.contains("version 99"),
+        "{line}"
+    );
+    assert_eq!(code, 1, "{line}");
+    // Unreachable: FAIL, naming the database.
+    let setup = support::Setup::new(&config(1));
+    setup.create_key("alice", "reader", &["--expires", "30d"]);
+    let (code, line) = postgres(&setup);
+    assert!(
+        line.starts_with("fail") && line.contains("cannot connect to postgres://"),
+        "{line}"
+    );
+    assert_eq!(code, 1, "{line}");
+    Ok(())
 }

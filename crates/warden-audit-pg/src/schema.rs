@@ -105,3 +105,30 @@ pub fn migrate(client: &mut Client) -> Result<i32, PgError> {
         .map_err(|e| PgError::db("cannot commit the migration", &e))?;
     Ok(LATEST)
 }
+
+/// What `odoo-warden doctor` reports of a database: the server's version and the audit schema's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// `server_version`, e.g. `15.18 (Debian 15.18-0+deb12u1)`.
+    pub server_version: String,
+    /// The audit schema's version (0: no audit table yet).
+    pub schema_version: i32,
+}
+
+/// Connect to `target` (off any asynchronous runtime), read the server's version and the schema's,
+/// and disconnect. Changes nothing.
+pub fn probe(target: &crate::PgTarget) -> Result<Probe, PgError> {
+    let target = target.clone();
+    crate::off_runtime(move || {
+        let mut client = target.connect()?;
+        let server_version: String = client
+            .query_one("SHOW server_version", &[])
+            .map_err(|e| PgError::db("cannot read the server's version", &e))?
+            .get(0);
+        let schema_version = version(&mut client)?;
+        Ok(Probe {
+            server_version,
+            schema_version,
+        })
+    })
+}
