@@ -1069,3 +1069,40 @@ fn a_password_is_sent_and_never_shown() {
     sink.write(&events(1, hours_ago(1))).expect("write");
     assert!(!format!("{sink:?}").contains("right-pass-123"));
 }
+
+/// Throughput of the sink on the test cluster (`cargo test -p warden-audit-pg --release --test
+/// pg -- --ignored throughput --nocapture`): batches of 512 and single events. The cluster runs
+/// with fsync off, so the figures are the sink's and the protocol's cost, not a disk's.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn throughput() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let db = cluster.database();
+    let mut sink = PgSink::open(PgSinkConfig::new(cluster.target(&db), "bench")).expect("open");
+    let batch = events(512, hours_ago(1));
+    let started = Instant::now();
+    let rounds = 40;
+    for _ in 0..rounds {
+        sink.write(&batch).expect("write");
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "batches of 512: {} events in {elapsed:.2?}: {:.0} events/s",
+        rounds * 512,
+        f64::from(rounds * 512) / elapsed.as_secs_f64()
+    );
+    let started = Instant::now();
+    for event in batch.iter().take(500) {
+        sink.write(std::slice::from_ref(event)).expect("write");
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "single events: 500 in {elapsed:.2?}: {:.0} events/s, {:.2} ms each",
+        500.0 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 / 500.0
+    );
+    drop(sink);
+    assert!(verify(cluster, &db, &VerifyOptions::default()).ok());
+}
