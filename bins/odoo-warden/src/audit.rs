@@ -62,8 +62,9 @@ retention record accounts for it): this is what shows a folder rolled back to an
 
 A postgres://ROLE@HOST:PORT/DATABASE address in place of DIR verifies the table the
 [audit.postgres] sink writes: every stream (or --stream NAME), row by row in seq order, with the
-same keys; the rows' search columns must match their lines; rows removed by retention must be
-accounted for by a retention record. The password comes from --password-env VAR or PGPASSWORD,
+same keys and anchors file (the checkpoints of the table's streams in it); the rows' search
+columns must match their lines; rows removed by retention must be accounted for by a retention
+record. The password comes from --password-env VAR or PGPASSWORD,
 TLS is verify-full unless --tls says otherwise (disable: a loopback host only).
 
 Exit status: 0 every stream verifies, 1 a chain is broken, a checkpoint is not reached or is
@@ -419,19 +420,28 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
     let seal = seal_key(args)?;
     let public_key = public_key(args)?;
     let target = pg::target(&args.folder)?;
-    if target.is_some() && args.anchors.is_some() {
-        return Err(usage(
-            "--anchors applies to an audit folder: the PostgreSQL sink makes no checkpoints",
-        ));
-    }
     if target.is_none() && args.stream.is_some() {
         return Err(usage("--stream applies to a postgres:// source only"));
     }
     if let Some(target) = target {
+        let anchors = match &args.anchors {
+            None => None,
+            Some(path) => match Anchors::read(path) {
+                Ok(anchors) => Some(anchors),
+                Err(error) => {
+                    common::note(&format!(
+                        "odoo-warden: cannot read the anchors file {}: {}\n",
+                        path.display(),
+                        io_reason(&error)
+                    ));
+                    return Ok(EXIT_IOERR);
+                }
+            },
+        };
         let options = VerifyOptions {
             seal,
             public_key,
-            anchors: None,
+            anchors,
         };
         let mut reader = match pg::open(&target) {
             Ok(reader) => reader,

@@ -208,16 +208,6 @@ fn bad_postgres_sources_are_clear_errors_without_the_password() {
             "NOT_SET",
         ),
         (
-            vec![
-                "audit",
-                "verify",
-                "postgres://auditor@db/warden",
-                "--anchors",
-                "a.jsonl",
-            ],
-            "--anchors",
-        ),
-        (
             vec!["audit", "verify", "/tmp", "--tls", "disable"],
             "postgres:// source only",
         ),

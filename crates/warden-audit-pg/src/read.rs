@@ -21,11 +21,12 @@ use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use warden_audit::chain::{self, ChainRecord, GENESIS, LineHead};
+use warden_audit::checkpoint::{Anchor, Checkpoint, TABLE_FILE_PREFIX};
 use warden_audit::event::format_time;
 use warden_audit::jsonl::Head;
 use warden_audit::report::{self, AuditReport, LineTally, ReportOptions};
 use warden_audit::search::{EventView, Filter, LineSearch, OutcomeFilter, SearchStats};
-use warden_audit::verify::{Problem, Report, StreamReport, VerifyOptions};
+use warden_audit::verify::{AnchorsReport, Problem, Report, StreamReport, VerifyOptions};
 
 use crate::{Columns, PgError, PgTarget, TABLE, off_runtime, schema};
 
@@ -112,24 +113,35 @@ impl Reader {
         stream: Option<&str>,
         options: &VerifyOptions,
     ) -> Result<Report, PgError> {
-        if options.anchors.is_some() {
-            return Err(PgError::new(
-                "the PostgreSQL audit sink makes no checkpoints: an anchors file applies to an \
-                 audit folder only",
-            ));
-        }
-        let streams = match stream {
+        let (anchors, checkpoints) = check_anchors(options);
+        let mut streams = match stream {
             Some(name) => vec![name.to_owned()],
             None => self.streams()?,
         };
+        if stream.is_none() {
+            // Streams named by a checkpoint but gone from the table.
+            for name in checkpoints.keys() {
+                if !streams.iter().any(|s| s == name) {
+                    streams.push(name.clone());
+                }
+            }
+            streams.sort();
+        }
         let mut reports = Vec::with_capacity(streams.len());
         for name in &streams {
-            reports.push(self.verify_stream(name, options)?);
+            let mine = checkpoints.get(name).map_or(&[][..], Vec::as_slice);
+            let mut report = self.verify_stream(name, options, mine)?;
+            if options.anchors.is_some() && mine.is_empty() {
+                report
+                    .warnings
+                    .push("the anchors file holds no checkpoint of this stream".to_owned());
+            }
+            reports.push(report);
         }
         Ok(Report {
             dir: PathBuf::from(&self.source),
             streams: reports,
-            anchors: None,
+            anchors,
         })
     }
 
@@ -184,6 +196,7 @@ impl Reader {
         &mut self,
         stream: &str,
         options: &VerifyOptions,
+        checkpoints: &[(u64, Checkpoint)],
     ) -> Result<StreamReport, PgError> {
         let removed = self.retention(stream)?;
         let head = self.head(stream)?;
@@ -197,15 +210,22 @@ impl Reader {
             problem: None,
             warnings: Vec::new(),
         };
+        let mut anchored: HashMap<u64, Vec<&(u64, Checkpoint)>> = HashMap::new();
+        for entry in checkpoints {
+            anchored.entry(entry.1.seq).or_default().push(entry);
+        }
         let mut check = Check {
             options,
             removed: &removed,
             expected_seq: None,
+            first_seq: None,
             prev: None,
             seals: Marks::default(),
             sigs: Marks::default(),
             last_close: false,
             number: 0,
+            anchored,
+            reached: 0,
         };
         let client = self.client()?;
         let params: [&(dyn ToSql + Sync); 1] = [&stream];
@@ -254,6 +274,11 @@ impl Reader {
             report.problem = Some(found);
             return Ok(report);
         }
+        if let Some(found) = check.checkpoints(checkpoints) {
+            report.problem = Some(found);
+            return Ok(report);
+        }
+        report.checkpoints = check.reached;
         if report.lines > 0 && !check.last_close {
             report.warnings.push(
                 "the newest row is not a close record: its writer is running, or was stopped \
@@ -335,6 +360,63 @@ impl Reader {
     }
 }
 
+/// Checkpoints by stream, each with its line in the anchors file.
+type ByStream = HashMap<String, Vec<(u64, Checkpoint)>>;
+
+/// The anchors file's own checks for the table's checkpoints (file `postgres:…`), and those
+/// checkpoints by stream, each with its line. The checkpoints of folders in the same file are
+/// left to the folder's verify.
+fn check_anchors(options: &VerifyOptions) -> (Option<AnchorsReport>, ByStream) {
+    let mut by_stream = ByStream::new();
+    let Some(anchors) = &options.anchors else {
+        return (None, by_stream);
+    };
+    let ours: Vec<&Anchor> = anchors
+        .anchors
+        .iter()
+        .filter(|a| a.checkpoint.file.starts_with(TABLE_FILE_PREFIX))
+        .collect();
+    let mut report = AnchorsReport {
+        file: anchors.path.clone(),
+        checkpoints: ours.len() as u64,
+        signatures_checked: options.public_key.is_some(),
+        problems: anchors.problems.clone(),
+        warnings: anchors.warnings.clone(),
+    };
+    if ours.is_empty() {
+        report.problems.push(
+            "the anchors file holds no checkpoint of a database table: nothing is anchored"
+                .to_owned(),
+        );
+    }
+    if options.public_key.is_none() && !ours.is_empty() {
+        report.warnings.push(
+            "the checkpoints' signatures were not checked: give the public key (--public-key) \
+             to check them"
+                .to_owned(),
+        );
+    }
+    for anchor in ours {
+        let checkpoint = &anchor.checkpoint;
+        if let Some(key) = &options.public_key
+            && !checkpoint.verify(key)
+        {
+            report.problems.push(format!(
+                "line {}: the signature of the {} does not verify: it was changed or forged, or \
+                 signed by another key",
+                anchor.line,
+                checkpoint.describe()
+            ));
+            continue;
+        }
+        by_stream
+            .entry(checkpoint.stream.clone())
+            .or_default()
+            .push((anchor.line, checkpoint.clone()));
+    }
+    (Some(report), by_stream)
+}
+
 /// What SQL can narrow a search to: conditions (a superset of the matches) and their values.
 fn pushdown(filter: &Filter) -> (Vec<String>, Vec<String>) {
     let mut conditions: Vec<String> = Vec::new();
@@ -413,6 +495,12 @@ struct Check<'a> {
     options: &'a VerifyOptions,
     removed: &'a HashMap<u64, (String, String)>,
     expected_seq: Option<u64>,
+    /// The `seq` of the first row read.
+    first_seq: Option<u64>,
+    /// The checkpoints of the stream by `seq`, each with its line in the anchors file.
+    anchored: HashMap<u64, Vec<&'a (u64, Checkpoint)>>,
+    /// Checkpoints the stream reaches.
+    reached: u64,
     prev: Option<String>,
     seals: Marks,
     sigs: Marks,
@@ -502,8 +590,27 @@ impl Check<'_> {
                 ),
             ));
         }
+        let hash = chain::hash_hex(stored.line.as_bytes());
+        if let Some(list) = self.anchored.get(&head.seq) {
+            for (line, checkpoint) in list.iter().map(|entry| (entry.0, &entry.1)) {
+                if checkpoint.hash != hash {
+                    return Err(self.problem(
+                        at,
+                        Some(&head),
+                        format!(
+                            "seq {}: the row does not have the hash the {} (anchors line {line}) \
+                             records: it, or the chain before it, was rewritten",
+                            head.seq,
+                            checkpoint.describe()
+                        ),
+                    ));
+                }
+                self.reached += 1;
+            }
+        }
+        self.first_seq.get_or_insert(head.seq);
         self.expected_seq = Some(head.seq + 1);
-        self.prev = Some(chain::hash_hex(stored.line.as_bytes()));
+        self.prev = Some(hash);
         self.last_close = matches!(head.chain, Some(ChainRecord::Close { .. }));
         report.lines += 1;
         if head.kind.as_deref() != Some("chain") {
@@ -716,6 +823,52 @@ impl Check<'_> {
                      changed"
                 ),
             ));
+        }
+        None
+    }
+
+    /// Every checkpoint must be reached: one beyond the last row shows rows removed after it, or
+    /// the table rolled back to an older copy; one before the first row must lie in what
+    /// retention removed.
+    fn checkpoints(&mut self, checkpoints: &[(u64, Checkpoint)]) -> Option<Problem> {
+        let last = self.expected_seq.map(|s| s.saturating_sub(1));
+        let beyond = checkpoints
+            .iter()
+            .filter(|(_, c)| last.is_none_or(|last| c.seq > last))
+            .max_by_key(|(_, c)| c.seq);
+        if let Some((line, checkpoint)) = beyond {
+            return Some(Problem {
+                file: TABLE.to_owned(),
+                line: None,
+                seq: last,
+                event_id: None,
+                reason: format!(
+                    "the stream ends at seq {}, but the {} (anchors line {line}) reached seq {}: \
+                     rows after the end were removed, or the table was rolled back to an older \
+                     copy",
+                    last.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                    checkpoint.describe(),
+                    checkpoint.seq
+                ),
+            });
+        }
+        let first = self.first_seq.unwrap_or(0);
+        for (line, checkpoint) in checkpoints.iter().filter(|(_, c)| c.seq < first) {
+            let removed = self.removed.keys().any(|last| *last >= checkpoint.seq);
+            if !removed {
+                return Some(Problem {
+                    file: TABLE.to_owned(),
+                    line: None,
+                    seq: Some(checkpoint.seq),
+                    event_id: None,
+                    reason: format!(
+                        "the {} (anchors line {line}) names a row before the stream's first, and \
+                         no retention record accounts for it",
+                        checkpoint.describe()
+                    ),
+                });
+            }
+            self.reached += 1;
         }
         None
     }

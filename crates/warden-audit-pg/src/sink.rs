@@ -1,13 +1,17 @@
 //! The PostgreSQL sink: one hash-chained stream per writer in `warden_audit_events`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use postgres::Client;
 use postgres::types::ToSql;
 use warden_audit::chain::{self, ChainRecord, GENESIS, RemovedFile, SealKey};
+use warden_audit::checkpoint::{AnchorWriter, Checkpoint, TABLE_FILE_PREFIX};
 use warden_audit::event::{AuditEvent, SCHEMA_VERSION, format_time, new_id};
-use warden_audit::jsonl::{Clock, Head, SystemClock, valid_stream_name};
+use warden_audit::jsonl::{
+    Clock, DEFAULT_CHECKPOINT_INTERVAL, Head, SystemClock, valid_stream_name,
+};
 use warden_audit::signing::SigningKey;
 use warden_audit::sink::{Batching, Sink, SinkError};
 
@@ -34,8 +38,15 @@ pub struct PgSinkConfig {
     pub retention_days: Option<u32>,
     /// Seals every line with HMAC-SHA256 when set.
     pub seal: Option<SealKey>,
-    /// Signs every line with Ed25519 when set.
+    /// Signs every line and the head with Ed25519 when set; checkpoints are made only with a
+    /// signing key.
     pub signer: Option<SigningKey>,
+    /// While events are written, a checkpoint at least this often (default 5 minutes).
+    pub checkpoint_interval: Duration,
+    /// Where checkpoints are also appended (the file sink's anchors file may be the same file:
+    /// their checkpoints name the table, `postgres:warden_audit_events`, as their file). Needs
+    /// [`Self::signer`].
+    pub anchors_file: Option<PathBuf>,
     /// The clock (retention, chain records); tests inject a fake one.
     pub clock: Arc<dyn Clock>,
 }
@@ -48,6 +59,7 @@ impl std::fmt::Debug for PgSinkConfig {
             .field("retention_days", &self.retention_days)
             .field("sealed", &self.seal.is_some())
             .field("signed", &self.signer.is_some())
+            .field("anchors_file", &self.anchors_file)
             .finish_non_exhaustive()
     }
 }
@@ -61,6 +73,8 @@ impl PgSinkConfig {
             retention_days: None,
             seal: None,
             signer: None,
+            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            anchors_file: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -76,6 +90,11 @@ pub struct PgSink {
     prev: String,
     last_retention: Option<SystemTime>,
     name: String,
+    anchors: Option<AnchorWriter>,
+    /// Checkpoints made and not yet taken by the pipeline.
+    emitted: Vec<Arc<AuditEvent>>,
+    /// When the last checkpoint was made, and the `seq` it named.
+    last_checkpoint: Option<(SystemTime, u64)>,
 }
 
 impl std::fmt::Debug for PgSink {
@@ -110,6 +129,20 @@ impl PgSink {
         if config.retention_days == Some(0) {
             return Err(SinkError::new("audit retention must be at least 1 day"));
         }
+        let anchors = match &config.anchors_file {
+            None => None,
+            Some(_) if config.signer.is_none() => {
+                return Err(SinkError::new(
+                    "an anchors file needs a signing key: checkpoints are signed",
+                ));
+            }
+            Some(path) => Some(AnchorWriter::open(path).map_err(|e| {
+                SinkError::new(format!(
+                    "cannot open the anchors file {}: {e}",
+                    path.display()
+                ))
+            })?),
+        };
         off_runtime(move || {
             let mut sink = Self {
                 config,
@@ -118,6 +151,9 @@ impl PgSink {
                 prev: GENESIS.to_owned(),
                 last_retention: None,
                 name: "postgres".to_owned(),
+                anchors,
+                emitted: Vec::new(),
+                last_checkpoint: None,
             };
             sink.connect()?;
             let start = sink.chain_object(&ChainRecord::WriterStart {
@@ -126,6 +162,7 @@ impl PgSink {
             });
             sink.commit(vec![start], None)?;
             sink.prune()?;
+            sink.checkpoint("start");
             Ok(sink)
         })
     }
@@ -247,6 +284,62 @@ impl PgSink {
                 self.client = None;
                 Err(error.into())
             }
+        }
+    }
+
+    /// Make a checkpoint of the stream's last row (with a signing key only): append it to the
+    /// anchors file and keep it for the other sinks. A failure to append is logged, not fatal,
+    /// as for the file sink.
+    fn checkpoint(&mut self, reason: &str) {
+        let Some(key) = &self.config.signer else {
+            return;
+        };
+        let now = self.config.clock.now();
+        let seq = self.next_seq.saturating_sub(1);
+        let checkpoint = Checkpoint::new(
+            key,
+            &self.config.stream,
+            &format!("{TABLE_FILE_PREFIX}{}", crate::TABLE),
+            seq,
+            &self.prev,
+            &format_time(now),
+            reason,
+        );
+        let event = AuditEvent::checkpoint(now, checkpoint);
+        if let Some(anchors) = &mut self.anchors {
+            let appended = serde_json::to_string(&event)
+                .map_err(std::io::Error::other)
+                .and_then(|line| anchors.append(&line));
+            if let Err(error) = appended {
+                tracing::error!(
+                    file = %anchors.path().display(),
+                    %error,
+                    "cannot append the audit checkpoint to the anchors file"
+                );
+            }
+        }
+        self.emitted.push(Arc::new(event));
+        self.last_checkpoint = Some((now, seq));
+    }
+
+    /// A checkpoint if the interval has passed since the last one and rows were written since.
+    fn checkpoint_if_due(&mut self) {
+        if self.config.signer.is_none() {
+            return;
+        }
+        let now = self.config.clock.now();
+        let seq = self.next_seq.saturating_sub(1);
+        let due = match self.last_checkpoint {
+            None => true,
+            Some((at, last_seq)) => {
+                last_seq != seq
+                    && now
+                        .duration_since(at)
+                        .is_ok_and(|since| since >= self.config.checkpoint_interval)
+            }
+        };
+        if due {
+            self.checkpoint("interval");
         }
     }
 
@@ -421,7 +514,9 @@ impl Sink for PgSink {
             .map(|event| serde_json::to_string(event.as_ref()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SinkError::new(e.to_string()))?;
-        self.commit(objects, None)
+        self.commit(objects, None)?;
+        self.checkpoint_if_due();
+        Ok(())
     }
 
     fn batching(&self) -> Batching {
@@ -435,11 +530,25 @@ impl Sink for PgSink {
         let close = self.chain_object(&ChainRecord::Close {
             reason: "shutdown".to_owned(),
         });
-        self.commit(vec![close], None)
+        self.commit(vec![close], None)?;
+        self.checkpoint("shutdown");
+        Ok(())
+    }
+
+    fn emits(&self) -> bool {
+        self.config.signer.is_some()
+    }
+
+    fn take_emitted(&mut self) -> Vec<Arc<AuditEvent>> {
+        std::mem::take(&mut self.emitted)
     }
 
     fn tick_interval(&self) -> Option<Duration> {
-        self.config.retention_days.map(|_| Duration::from_secs(60))
+        match (&self.config.signer, self.config.retention_days) {
+            (Some(_), _) => Some(self.config.checkpoint_interval.min(Duration::from_secs(1))),
+            (None, Some(_)) => Some(Duration::from_secs(60)),
+            (None, None) => None,
+        }
     }
 
     fn tick(&mut self) -> Result<(), SinkError> {
@@ -448,9 +557,10 @@ impl Sink for PgSink {
             now.duration_since(at)
                 .is_ok_and(|since| since >= RETENTION_EVERY)
         });
-        if due {
+        if due && self.config.retention_days.is_some() {
             self.prune()?;
         }
+        self.checkpoint_if_due();
         Ok(())
     }
 }

@@ -1106,3 +1106,130 @@ fn throughput() {
     drop(sink);
     assert!(verify(cluster, &db, &VerifyOptions::default()).ok());
 }
+
+#[test]
+fn checkpoints_in_the_anchors_file_show_a_rollback() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let db = cluster.database();
+    let dir = tempfile::tempdir().unwrap();
+    let anchors_path = dir.path().join("anchors.jsonl");
+    let (signer, _) = SigningKey::generate().unwrap();
+    let mut config = PgSinkConfig::new(cluster.target(&db), "cp");
+    config.signer = Some(signer.clone());
+    config.anchors_file = Some(anchors_path.clone());
+    let mut sink = PgSink::open(config.clone()).expect("open");
+    assert!(sink.emits());
+    sink.write(&events(5, hours_ago(2))).expect("write");
+    // The stream as it is now, head included: a genuine older copy to roll back to.
+    let mut client = cluster.client(&db);
+    let saved = client
+        .query_one(
+            "SELECT seq, hash, time, mac, sig FROM warden_audit_heads WHERE stream = 'cp'",
+            &[],
+        )
+        .unwrap();
+    let saved_seq: i64 = saved.get(0);
+    sink.write(&events(5, hours_ago(1))).expect("write");
+    sink.close().expect("close");
+    // The start and shutdown checkpoints, handed to the other sinks too.
+    let emitted = sink.take_emitted();
+    assert_eq!(emitted.len(), 2, "{emitted:?}");
+    assert!(emitted.iter().all(|e| e.checkpoint.is_some()));
+    drop(sink);
+    let anchored = || VerifyOptions {
+        public_key: Some(signer.public_key()),
+        anchors: Some(warden_audit::Anchors::read(&anchors_path).unwrap()),
+        ..VerifyOptions::default()
+    };
+    let report = verify(cluster, &db, &anchored());
+    assert!(report.ok(), "{report:#?}");
+    assert_eq!(report.streams[0].checkpoints, 2);
+    let anchors = report.anchors.as_ref().expect("anchors report");
+    assert_eq!(anchors.checkpoints, 2);
+    assert!(anchors.signatures_checked);
+
+    // Rolled back to the older copy: the chain and the (genuine, signed) head verify; only
+    // the checkpoint shows it.
+    client
+        .execute(
+            "DELETE FROM warden_audit_events WHERE stream = 'cp' AND seq > $1",
+            &[&saved_seq],
+        )
+        .unwrap();
+    let (hash, time, mac, sig): (String, String, Option<String>, Option<String>) =
+        (saved.get(1), saved.get(2), saved.get(3), saved.get(4));
+    client
+        .execute(
+            "UPDATE warden_audit_heads SET seq = $1, hash = $2, time = $3, mac = $4, sig = $5 \
+             WHERE stream = 'cp'",
+            &[&saved_seq, &hash, &time, &mac, &sig],
+        )
+        .unwrap();
+    let signed_only = VerifyOptions {
+        public_key: Some(signer.public_key()),
+        ..VerifyOptions::default()
+    };
+    assert!(verify(cluster, &db, &signed_only).ok());
+    let (stream, seq, reason) = the_problem(&verify(cluster, &db, &anchored()));
+    assert_eq!((stream.as_str(), seq), ("cp", Some(5)));
+    assert!(reason.contains("rolled back"), "{reason}");
+
+    // A forged checkpoint in the anchors file is refused by its signature.
+    let text = std::fs::read_to_string(&anchors_path).unwrap();
+    std::fs::write(&anchors_path, text.replace("\"seq\":0,", "\"seq\":1,")).unwrap();
+    let report = verify(cluster, &db, &anchored());
+    let anchors = report.anchors.expect("anchors report");
+    assert!(
+        anchors
+            .problems
+            .iter()
+            .any(|p| p.contains("does not verify")),
+        "{anchors:#?}"
+    );
+}
+
+#[test]
+fn a_stream_removed_whole_is_found_by_its_checkpoints() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let db = cluster.database();
+    let dir = tempfile::tempdir().unwrap();
+    let anchors_path = dir.path().join("anchors.jsonl");
+    let (signer, _) = SigningKey::generate().unwrap();
+    for stream in ["keep", "gone"] {
+        let mut config = PgSinkConfig::new(cluster.target(&db), stream);
+        config.signer = Some(signer.clone());
+        config.anchors_file = Some(anchors_path.clone());
+        let mut sink = PgSink::open(config).expect("open");
+        sink.write(&events(2, hours_ago(1))).expect("write");
+        sink.close().expect("close");
+    }
+    let mut client = cluster.client(&db);
+    client
+        .batch_execute(
+            "DELETE FROM warden_audit_events WHERE stream = 'gone';
+             DELETE FROM warden_audit_heads WHERE stream = 'gone';",
+        )
+        .unwrap();
+    let options = VerifyOptions {
+        public_key: Some(signer.public_key()),
+        anchors: Some(warden_audit::Anchors::read(&anchors_path).unwrap()),
+        ..VerifyOptions::default()
+    };
+    let report = verify(cluster, &db, &options);
+    let (stream, _, reason) = the_problem(&report);
+    assert_eq!(stream, "gone");
+    assert!(
+        reason.contains("rolled back") || reason.contains("removed"),
+        "{reason}"
+    );
+    assert!(
+        report
+            .streams
+            .iter()
+            .any(|s| s.stream == "keep" && s.problem.is_none())
+    );
+}

@@ -211,7 +211,8 @@ pub fn build_auditor_with(
     })
 }
 
-/// The PostgreSQL sink of `[audit.postgres]`, sealed and signed with the `[audit]` keys.
+/// The PostgreSQL sink of `[audit.postgres]`, sealed and signed with the `[audit]` keys, its
+/// checkpoints appended to the `[audit]` anchors file.
 fn postgres_sink(
     settings: &AuditSettings,
     pg: &warden_config::PostgresSettings,
@@ -221,6 +222,8 @@ fn postgres_sink(
     if let Some(file) = &settings.file {
         config.seal.clone_from(&file.seal);
         config.signer.clone_from(&file.signer);
+        config.checkpoint_interval = file.checkpoint_interval;
+        config.anchors_file.clone_from(&file.anchors_file);
     }
     let sink = warden_audit_pg::PgSink::open(config).map_err(|e| SetupError::Audit {
         key: "audit.postgres".to_owned(),

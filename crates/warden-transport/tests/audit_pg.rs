@@ -24,7 +24,7 @@ hash = "sha256:5bd75d3a04a9a609e1d695b9f9d2cd4f0ece02c2465abba15c78e727fb010be6"
 created = "2026-08-25T00:00:00Z"
 "#;
 
-fn config(dir: &Path, port: u16, db: &str) -> Config {
+fn config(dir: &Path, anchors: &Path, port: u16, db: &str, signing: &str) -> Config {
     let text = format!(
         r#"
 [odoo]
@@ -46,17 +46,21 @@ operations = {{ allow = ["read"] }}
 [audit]
 dir = "{dir}"
 seal_key_env = "SEAL"
+signing_key_env = "SIGNING"
+anchors_file = "{anchors}"
 
 [audit.postgres]
 url = "postgres://postgres@127.0.0.1:{port}/{db}"
 stream = "gw-1"
 tls = "disable"
 "#,
-        dir = dir.display()
+        dir = dir.display(),
+        anchors = anchors.display()
     );
     let env: Environment = [
         ("ODOO_API_KEY", "0123456789abcdef0123456789abcdef01234567"),
         ("SEAL", "a-seal-key-of-at-least-32-bytes-long!!"),
+        ("SIGNING", signing),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -71,7 +75,9 @@ fn the_postgres_sink_is_opened_beside_the_files() {
     };
     let db = cluster.database();
     let dir = tempfile::tempdir().unwrap();
-    let config = config(&dir.path().join("audit"), cluster.port, &db);
+    let (signer, pem) = warden_audit::SigningKey::generate().unwrap();
+    let anchors = dir.path().join("anchors.jsonl");
+    let config = config(&dir.path().join("audit"), &anchors, cluster.port, &db, &pem);
     let auditor = build_auditor(&config.audit, TransportKind::Http).expect("auditor");
     // A second replica with the same stream: refused at setup, naming the section.
     let second = build_auditor(&config.audit, TransportKind::Http).unwrap_err();
@@ -106,4 +112,18 @@ fn the_postgres_sink_is_opened_beside_the_files() {
     // And the files got it too.
     let files = std::fs::read_dir(dir.path().join("audit")).unwrap().count();
     assert!(files > 0);
+
+    // One anchors file holds the checkpoints of both: each verify checks its own.
+    let options = warden_audit::VerifyOptions {
+        public_key: Some(signer.public_key()),
+        anchors: Some(warden_audit::Anchors::read(&anchors).unwrap()),
+        ..warden_audit::VerifyOptions::default()
+    };
+    let folder = warden_audit::verify_dir(&dir.path().join("audit"), &options).unwrap();
+    assert!(folder.ok(), "{folder:#?}");
+    assert!(folder.streams[0].checkpoints >= 2, "{folder:#?}");
+    let mut reader = warden_audit_pg::read::Reader::open(&cluster.target(&db)).unwrap();
+    let table = reader.verify(None, &options).unwrap();
+    assert!(table.ok(), "{table:#?}");
+    assert!(table.streams[0].checkpoints >= 2, "{table:#?}");
 }

@@ -66,11 +66,6 @@ pub(crate) fn run(args: &ReportArgs) -> Result<u8> {
     let seal = seal_key(&args.verify)?;
     let public_key = public_key(&args.verify)?;
     let target = super::pg::target(&args.verify.folder)?;
-    if target.is_some() && args.verify.anchors.is_some() {
-        return Err(usage(
-            "--anchors applies to an audit folder: the PostgreSQL sink makes no checkpoints",
-        ));
-    }
     if args.verify.stream.is_some() {
         return Err(usage("--stream applies to audit verify only"));
     }
