@@ -5,7 +5,8 @@
 //!   would write (seq, prev, the event, seal and signature, made by [`warden_audit::chain`]),
 //!   plus columns copied from it for searching. One chain (*stream*) per replica; a stream has
 //!   one live writer at a time (a session-level advisory lock). A batch is one transaction: an
-//!   event is acknowledged only once it has committed.
+//!   event is acknowledged only once it has committed. Each stream's head is kept beside it, and
+//!   with a signing key the sink makes checkpoints, as the file sink does.
 //! - [`schema`]: versioned migrations applied at start, under an advisory lock.
 //! - [`read`]: verify every stream of the table (the first broken row and why), search it and
 //!   report on it with the filters and tallies of [`warden_audit::search`] and

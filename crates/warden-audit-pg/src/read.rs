@@ -9,6 +9,8 @@
 //! (`warden_audit_heads`) names, with the hash the head records (and, with the keys, a head that
 //! is sealed and signed). The first problem of each stream is named with why.
 //!
+//! With an anchors file, every stream must reach every checkpoint of it the table's sink made.
+//!
 //! Search and report push what they can into SQL (key, model, tool, method, outcome, time), as
 //! a superset of what matches, then apply the very filters and tallies of the file commands to
 //! the lines: the same events give the same results from a folder or the table.
@@ -106,8 +108,9 @@ impl Reader {
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
-    /// Verify `stream` (or every stream). An anchors file is refused: this sink makes no
-    /// checkpoints, and the file sink's name its own streams.
+    /// Verify `stream` (or every stream, and every stream a checkpoint names). With an anchors
+    /// file, every stream must reach its checkpoints (those whose file names the table; a
+    /// folder's are left to the folder's verify).
     pub fn verify(
         &mut self,
         stream: Option<&str>,
