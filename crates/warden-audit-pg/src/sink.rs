@@ -203,24 +203,47 @@ impl PgSink {
                  ORDER BY seq DESC LIMIT 1",
                 &[stream],
             )
-            .map_err(|e| PgError::db("cannot read the stream's last row", &e))?;
-        if let Some(row) = last {
-            let seq: i64 = row.get(0);
-            let line: String = row.get(1);
-            let seq = u64::try_from(seq).map_err(|_| SinkError::new("a negative seq"))?;
-            if seq + 1 >= self.next_seq {
-                // A fresh start, or a batch that committed though its answer was lost.
-                self.next_seq = seq + 1;
-                self.prev = chain::hash_hex(line.as_bytes());
-            } else {
+            .map_err(|e| PgError::db("cannot read the stream's last row", &e))?
+            .map(|row| {
+                (
+                    row.get::<_, i64>(0),
+                    chain::hash_hex(row.get::<_, &str>(1).as_bytes()),
+                )
+            });
+        let head = client
+            .query_opt(
+                "SELECT seq, hash FROM warden_audit_heads WHERE stream = $1",
+                &[stream],
+            )
+            .map_err(|e| PgError::db("cannot read the stream's head", &e))?
+            .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)));
+        // Go on from the furthest of: the last row, the head, what this writer wrote. The last
+        // row is the furthest after an honest stop, or a batch that committed though its answer
+        // was lost; when the head or this writer are further, the newest rows are gone, and
+        // going on from there leaves the gap for verify to report rather than hiding it.
+        let written = self
+            .next_seq
+            .checked_sub(1)
+            .map(|seq| (seq, self.prev.clone()));
+        let row = last.and_then(|(seq, hash)| Some((u64::try_from(seq).ok()?, hash)));
+        let head = head.and_then(|(seq, hash)| Some((u64::try_from(seq).ok()?, hash)));
+        let row_seq = row.as_ref().map(|(seq, _)| *seq);
+        let furthest = [row, head, written]
+            .into_iter()
+            .flatten()
+            .max_by_key(|(seq, _)| *seq);
+        if let Some((seq, hash)) = furthest {
+            if row_seq.is_none_or(|row| row < seq) {
                 tracing::error!(
                     stream = %stream,
-                    last_row = seq,
-                    written = self.next_seq - 1,
+                    last_row = ?row_seq,
+                    head_or_written = seq,
                     "the audit stream's newest rows are gone from the table: the chain goes on \
-                     from the last row written, and audit verify will report the missing rows"
+                     from seq {seq}, and audit verify will report the missing rows"
                 );
             }
+            self.next_seq = seq + 1;
+            self.prev = hash;
         }
         self.client = Some(client);
         Ok(())

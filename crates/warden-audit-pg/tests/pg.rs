@@ -1233,3 +1233,26 @@ fn a_stream_removed_whole_is_found_by_its_checkpoints() {
             .any(|s| s.stream == "keep" && s.problem.is_none())
     );
 }
+
+#[test]
+fn a_restart_after_the_rows_were_removed_does_not_hide_it() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let db = ten_events(cluster);
+    let mut client = cluster.client(&db);
+    // Every row gone, the head left: the next writer goes on from the head, not from seq 0.
+    client
+        .execute("DELETE FROM warden_audit_events WHERE stream = 's'", &[])
+        .unwrap();
+    let mut sink = PgSink::open(PgSinkConfig::new(cluster.target(&db), "s")).expect("open");
+    assert_eq!(sink.next_seq(), 13, "after the start record of seq 12");
+    sink.write(&events(1, hours_ago(1))).expect("write");
+    drop(sink);
+    let (stream, seq, reason) = the_problem(&verify(cluster, &db, &VerifyOptions::default()));
+    assert_eq!((stream.as_str(), seq), ("s", Some(12)));
+    assert!(
+        reason.contains("no retention record accounts for them"),
+        "{reason}"
+    );
+}
