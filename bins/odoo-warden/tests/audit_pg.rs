@@ -316,3 +316,55 @@ fn doctor_checks_the_postgres_database() -> anyhow::Result<()> {
     assert_eq!(code, 1, "{line}");
     Ok(())
 }
+
+#[test]
+fn verify_takes_the_public_key_and_the_anchors_file_for_a_table() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let db = cluster.database();
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = dir.path().join("anchors.jsonl");
+    let public = dir.path().join("audit-signing.pub");
+    let (signer, _) = warden_audit::SigningKey::generate().unwrap();
+    std::fs::write(&public, signer.public_key().to_pem()).unwrap();
+    let mut config = PgSinkConfig::new(cluster.target(&db), "gw-1");
+    config.signer = Some(signer);
+    config.anchors_file = Some(anchors.clone());
+    let mut sink = PgSink::open(config).unwrap();
+    sink.write(&events(4)).unwrap();
+    sink.close().unwrap();
+    drop(sink);
+    let url = format!("postgres://postgres@127.0.0.1:{}/{db}", cluster.port);
+    let args = [
+        "audit",
+        "verify",
+        url.as_str(),
+        "--tls",
+        "disable",
+        "--public-key",
+        public.to_str().unwrap(),
+        "--anchors",
+        anchors.to_str().unwrap(),
+    ];
+    let ok = run(&args, &[]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.contains("2 checkpoints"), "{}", ok.stdout);
+    // Rolled back past the shutdown checkpoint: exit 1.
+    cluster
+        .client(&db)
+        .batch_execute(
+            "DELETE FROM warden_audit_events WHERE stream = 'gw-1' AND seq > 2;
+             UPDATE warden_audit_heads SET seq = 2,
+                 hash = (SELECT encode(sha256(convert_to(line, 'UTF8')), 'hex')
+                           FROM warden_audit_events WHERE stream = 'gw-1' AND seq = 2),
+                 sig = NULL
+              WHERE stream = 'gw-1';",
+        )
+        .unwrap();
+    // (Without the public key: the head rewritten here is unsigned; the checkpoint shows it.)
+    let unsigned = [&args[..5], &args[7..]].concat();
+    let rolled = run(&unsigned, &[]);
+    assert_eq!(rolled.code, 1, "{}{}", rolled.stdout, rolled.stderr);
+    assert!(rolled.stdout.contains("rolled back"), "{}", rolled.stdout);
+}
