@@ -91,6 +91,19 @@ const RULES: &[(&str, &[&str])] = &[
             "warden-odoo-sim",
         ],
     ),
+    // The PostgreSQL audit sink is the audit log's, and knows no more than it does.
+    (
+        "warden-audit-pg",
+        &[
+            "warden-odoo",
+            "warden-mcp",
+            "warden-policy",
+            "warden-gateway",
+            "warden-config",
+            "warden-transport",
+            "warden-odoo-sim",
+        ],
+    ),
     // The configuration feeds the crates' settings; it runs nothing.
     ("warden-config", &["warden-transport"]),
     // The shared store implements the gateway's seam; it knows no transport or file format.

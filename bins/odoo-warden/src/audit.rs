@@ -28,6 +28,7 @@ use warden_audit::verify::{self, Report, StreamReport, VerifyOptions};
 
 use crate::common::{self, EXIT_FAIL, EXIT_OK, usage};
 
+mod pg;
 mod report;
 
 /// The folder cannot be read (EX_IOERR, as sysexits.h names it).
@@ -59,9 +60,16 @@ with the public key alone (Ed25519: whoever checks cannot sign). With --anchors,
 must still reach every checkpoint of the anchors file (the line with its seq has its hash, or a
 retention record accounts for it): this is what shows a folder rolled back to an older copy.
 
+A postgres://ROLE@HOST:PORT/DATABASE address in place of DIR verifies the table the
+[audit.postgres] sink writes: every stream (or --stream NAME), row by row in seq order, with the
+same keys and anchors file (the checkpoints of the table's streams in it); the rows' search
+columns must match their lines; rows removed by retention must be accounted for by a retention
+record. The password comes from --password-env VAR or PGPASSWORD,
+TLS is verify-full unless --tls says otherwise (disable: a loopback host only).
+
 Exit status: 0 every stream verifies, 1 a chain is broken, a checkpoint is not reached or is
 forged (or the folder holds no audit files), 64 usage or configuration error (a key that
-cannot be read), 74 the folder or the anchors file cannot be read.
+cannot be read), 74 the folder, the anchors file or the database cannot be read.
 
 Examples:
   odoo-warden audit verify /var/lib/odoo-warden/audit
@@ -69,7 +77,8 @@ Examples:
   odoo-warden audit verify /srv/copy/audit --public-key audit-signing.pub \\
       --anchors /srv/anchors/warden-anchors.jsonl
   odoo-warden audit verify ./audit --public-key audit-signing.pub --anchors siem-export.jsonl
-  odoo-warden audit verify ./audit --json | jq '.streams[] | select(.problem)'")]
+  odoo-warden audit verify ./audit --json | jq '.streams[] | select(.problem)'
+  PGPASSWORD=... odoo-warden audit verify postgres://auditor@db.internal/warden --seal-key-env K")]
     Verify(VerifyArgs),
     /// Print the events that match a filter, oldest first, as they are found.
     #[command(after_help = "\
@@ -91,7 +100,9 @@ Examples:
   odoo-warden audit search --config warden.toml --key claude-alice --since 2h
   odoo-warden audit search ./audit --outcome denied --since 2026-12-01T00:00:00Z --format table
   odoo-warden audit search ./audit --model hr.employee --tool update_record --limit 20
-  odoo-warden audit search ./audit --record res.partner:42 --since 90d --format table")]
+  odoo-warden audit search ./audit --record res.partner:42 --since 90d --format table
+  odoo-warden audit search postgres://auditor@db.internal/warden --password-env PG_AUDITOR \\
+      --key claude-alice --since 7d")]
     Search(SearchArgs),
     /// Print the latest events that match a filter; with --follow, keep printing new ones.
     #[command(after_help = "\
@@ -152,12 +163,15 @@ Examples:
 /// Where the audit files are.
 #[derive(Debug, Args)]
 pub(crate) struct FolderArgs {
-    /// The audit folder (default: the one the configuration names).
+    /// The audit folder (default: the one the configuration names), or the PostgreSQL database
+    /// of [audit.postgres]: postgres://ROLE@HOST:PORT/DATABASE (verify, search, report).
     #[arg(value_name = "DIR")]
     dir: Option<PathBuf>,
     /// The configuration file whose `[audit] dir` names the folder (only `[audit]` is read).
     #[arg(long, env = "WARDEN_CONFIG", value_name = "PATH")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    pg: pg::PgArgs,
 }
 
 /// Options of `audit verify`.
@@ -179,6 +193,9 @@ pub(crate) struct VerifyArgs {
     /// gateway appends to, or checkpoint events exported from the webhook's receiver).
     #[arg(long, value_name = "FILE")]
     anchors: Option<PathBuf>,
+    /// With a postgres:// source: verify only this stream (default: every stream of the table).
+    #[arg(long, value_name = "NAME")]
+    stream: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -402,6 +419,39 @@ fn public_key(args: &VerifyArgs) -> Result<Option<PublicKey>> {
 fn verify(args: &VerifyArgs) -> Result<u8> {
     let seal = seal_key(args)?;
     let public_key = public_key(args)?;
+    let target = pg::target(&args.folder)?;
+    if target.is_none() && args.stream.is_some() {
+        return Err(usage("--stream applies to a postgres:// source only"));
+    }
+    if let Some(target) = target {
+        let anchors = match &args.anchors {
+            None => None,
+            Some(path) => match Anchors::read(path) {
+                Ok(anchors) => Some(anchors),
+                Err(error) => {
+                    common::note(&format!(
+                        "odoo-warden: cannot read the anchors file {}: {}\n",
+                        path.display(),
+                        io_reason(&error)
+                    ));
+                    return Ok(EXIT_IOERR);
+                }
+            },
+        };
+        let options = VerifyOptions {
+            seal,
+            public_key,
+            anchors,
+        };
+        let mut reader = match pg::open(&target) {
+            Ok(reader) => reader,
+            Err(status) => return Ok(status),
+        };
+        return match reader.verify(args.stream.as_deref(), &options) {
+            Ok(report) => verify_output(args, &report, &target.display()),
+            Err(error) => Ok(pg::unreadable(&error)),
+        };
+    }
     let dir = folder(&args.folder)?;
     let anchors = match &args.anchors {
         None => None,
@@ -426,16 +476,18 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
         Ok(report) => report,
         Err(error) => return Ok(unreadable(&dir, &error)),
     };
+    verify_output(args, &report, &dir.display().to_string())
+}
+
+/// Print `report`; the exit status.
+fn verify_output(args: &VerifyArgs, report: &Report, source: &str) -> Result<u8> {
     if args.json {
-        common::out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        common::out(&format!("{}\n", serde_json::to_string_pretty(report)?))?;
     } else {
-        common::out(&verify_text(&report))?;
+        common::out(&verify_text(report))?;
     }
     if report.streams.is_empty() {
-        common::note(&format!(
-            "odoo-warden: no audit files in {}\n",
-            dir.display()
-        ));
+        common::note(&format!("odoo-warden: no audit files in {source}\n"));
         return Ok(EXIT_FAIL);
     }
     if report.ok() {
@@ -464,7 +516,12 @@ fn plural<'a>(count: u64, one: &'a str, many: &'a str) -> &'a str {
 
 /// The report for people.
 fn verify_text(report: &Report) -> String {
-    let mut text = format!("audit folder {}\n", report.dir.display());
+    let source = report.dir.display().to_string();
+    let mut text = if source.starts_with("postgres://") {
+        format!("audit table warden_audit_events in {source}\n")
+    } else {
+        format!("audit folder {source}\n")
+    };
     if let Some(anchors) = &report.anchors {
         text.push_str(&format!(
             "anchors {}: {} {}, signatures {}\n",
@@ -867,6 +924,9 @@ impl Progress {
 
 fn search(args: &SearchArgs) -> Result<u8> {
     let filter = filter(&args.filter)?;
+    if let Some(target) = pg::target(&args.folder)? {
+        return search_table(args, &filter, &target);
+    }
     let dir = folder(&args.folder)?;
     let (files, total) = match search::files_to_search(&dir, &filter) {
         Ok(found) => found,
@@ -923,6 +983,65 @@ fn search(args: &SearchArgs) -> Result<u8> {
         plural(stats.files, "file", "files"),
         stats.bytes,
         plural(stats.bytes, "byte", "bytes"),
+    );
+    if matched >= limit {
+        summary.push_str(&format!(", stopped at --limit {limit}"));
+    }
+    summary.push('\n');
+    if let Some(record) = &filter.record
+        && stats.unlisted > 0
+    {
+        summary.push_str(&unlisted_note(record, stats.unlisted));
+    }
+    common::note(&summary);
+    Ok(EXIT_OK)
+}
+
+/// `audit search` on a PostgreSQL table.
+fn search_table(
+    args: &SearchArgs,
+    filter: &Filter,
+    target: &warden_audit_pg::PgTarget,
+) -> Result<u8> {
+    let mut reader = match pg::open(target) {
+        Ok(reader) => reader,
+        Err(status) => return Ok(status),
+    };
+    let mut printer = Printer::new(args.format);
+    let mut failed: Option<std::io::Error> = printer.start().err();
+    let mut matched = 0u64;
+    let limit = args.limit.unwrap_or(u64::MAX);
+    let stats = if failed.is_some() {
+        search::SearchStats::default()
+    } else {
+        let searched = pg::search(&mut reader, filter, |raw| {
+            if let Err(error) = printer.event(raw) {
+                failed = Some(error);
+                return ControlFlow::Break(());
+            }
+            matched += 1;
+            if matched >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        match searched {
+            Ok(stats) => stats,
+            Err(status) => return Ok(status),
+        }
+    };
+    if let Some(error) = failed
+        && !gone(&error)
+    {
+        return Err(error).context("cannot write the results");
+    }
+    let mut summary = format!(
+        "{matched} matching {} in {} ({} {} read)",
+        plural(matched, "event", "events"),
+        reader.source(),
+        stats.lines,
+        plural(stats.lines, "row", "rows"),
     );
     if matched >= limit {
         summary.push_str(&format!(", stopped at --limit {limit}"));
@@ -1037,6 +1156,11 @@ fn stream_tail(
 
 fn tail(args: &TailArgs) -> Result<u8> {
     let filter = filter(&args.filter)?;
+    if pg::target(&args.folder)?.is_some() {
+        return Err(usage(
+            "audit tail reads an audit folder; on PostgreSQL, use audit search --since",
+        ));
+    }
     let dir = folder(&args.folder)?;
     // Installed before anything is printed: whoever reads the output may stop us at once.
     let runtime = if args.follow {

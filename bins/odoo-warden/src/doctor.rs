@@ -35,7 +35,10 @@ Checks, one line each (ok, warn or FAIL):
   anchors    with audit.anchors_file: the file takes appends and others cannot change it;
   tls        the HTTP listener's certificate and key load (when configured);
   redis      with [cluster]: the shared Redis (or Valkey) answers within timeout_ms, and its
-             version (warn before 6.0).
+             version (warn before 6.0);
+  postgres   with [audit.postgres]: the database answers (over the TLS configured), its
+             version, and its audit schema's version (none yet: warn; newer than this
+             odoo-warden knows: FAIL).
 
 Exit status: 0 everything ok, 2 warnings only, 1 a check failed, 64 the configuration does not
 load.
@@ -119,12 +122,63 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<u8> {
     if let Some(tls) = tls(&config) {
         checks.push(tls);
     }
+    if let Some(pg) = &config.audit.postgres {
+        checks.push(postgres(pg));
+    }
     report(&checks, args.json)?;
     Ok(match checks.iter().map(|c| c.status).max() {
         Some(Status::Fail) => EXIT_FAIL,
         Some(Status::Warn) => EXIT_WARNINGS,
         _ => EXIT_OK,
     })
+}
+
+/// The PostgreSQL audit sink's database: reachable, its version, the audit schema's version.
+fn postgres(pg: &warden_config::PostgresSettings) -> Check {
+    use warden_audit_pg::schema;
+    let started = Instant::now();
+    let probe = match schema::probe(&pg.target) {
+        Ok(probe) => probe,
+        Err(error) => return check("postgres", Status::Fail, error.to_string()),
+    };
+    let at = format!(
+        "{} (PostgreSQL {}, {} ms)",
+        pg.target.display(),
+        probe.server_version,
+        started.elapsed().as_millis()
+    );
+    match probe.schema_version {
+        0 => check(
+            "postgres",
+            Status::Warn,
+            format!(
+                "{at}: no audit table yet; the first start creates it, which needs CREATE on the \
+                 database's schema (docs/audit.md, PostgreSQL: roles and grants)"
+            ),
+        ),
+        version if version > schema::LATEST => check(
+            "postgres",
+            Status::Fail,
+            format!(
+                "{at}: the audit schema is version {version}, newer than this odoo-warden knows \
+                 ({}): upgrade odoo-warden",
+                schema::LATEST
+            ),
+        ),
+        version if version < schema::LATEST => check(
+            "postgres",
+            Status::Ok,
+            format!(
+                "{at}: audit schema version {version}; the next start migrates it to {}",
+                schema::LATEST
+            ),
+        ),
+        version => check(
+            "postgres",
+            Status::Ok,
+            format!("{at}: audit schema version {version}, stream {}", pg.stream),
+        ),
+    }
 }
 
 fn report(checks: &[Check], json: bool) -> Result<()> {

@@ -93,8 +93,9 @@ fn unreachable_hmac() -> Hmac<Sha256> {
 }
 
 /// One line of the chain: `{"seq":N,"prev":"…",` + the members of `object` (a JSON object's
-/// text) + (sealed) `,"mac":"…"` + (signed) `,"sig":"…"`, without the newline.
-pub(crate) fn encode_line(
+/// text) + (sealed) `,"mac":"…"` + (signed) `,"sig":"…"`, without the newline. Every store of
+/// the chain (files, the PostgreSQL table) writes lines made here.
+pub fn encode_line(
     seq: u64,
     prev: &str,
     object: &str,
@@ -133,11 +134,11 @@ pub(crate) fn encode_line(
 
 /// What a line ends with: its seal and its signature, each with the bytes it covers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Trailer<'a> {
+pub struct Trailer<'a> {
     /// The bytes the seal covers, and the seal (hex).
-    pub(crate) mac: Option<(&'a str, &'a str)>,
+    pub mac: Option<(&'a str, &'a str)>,
     /// The bytes the signature covers, and the signature (hex).
-    pub(crate) sig: Option<(&'a str, &'a str)>,
+    pub sig: Option<(&'a str, &'a str)>,
 }
 
 /// The trailing `,"name":"<hex>"` member of `inner` (a line without its `}`), when there is one
@@ -159,7 +160,7 @@ fn trailing_member<'a>(inner: &'a str, name: &str, len: usize) -> Option<(&'a st
 }
 
 /// The seal and the signature a line ends with, if any.
-pub(crate) fn trailer(line: &str) -> Trailer<'_> {
+pub fn trailer(line: &str) -> Trailer<'_> {
     let Some(mut inner) = line.strip_suffix('}') else {
         return Trailer::default();
     };
@@ -203,6 +204,14 @@ pub enum ChainRecord {
         /// Retention in days.
         retention_days: u32,
     },
+    /// A writer took a stream kept in a database table (the PostgreSQL sink) and goes on from
+    /// its last row: the first row of such a stream, and the first row of every start after.
+    WriterStart {
+        /// The stream.
+        stream: String,
+        /// The store, e.g. `postgres`.
+        store: String,
+    },
     /// The last line of a file the writer closed (rotation or shutdown).
     Close {
         /// `day`, `size` or `shutdown`.
@@ -232,15 +241,20 @@ pub struct RemovedFile {
 
 /// The members of a chain line that verification reads.
 #[derive(Debug, Deserialize)]
-pub(crate) struct LineHead {
-    pub(crate) seq: u64,
-    pub(crate) prev: String,
+pub struct LineHead {
+    /// The line's number in its stream.
+    pub seq: u64,
+    /// The hash of the line before it.
+    pub prev: String,
+    /// The event's kind (`chain` for the chain's own records).
     #[serde(default)]
-    pub(crate) kind: Option<String>,
+    pub kind: Option<String>,
+    /// The event's id.
     #[serde(default)]
-    pub(crate) id: Option<String>,
+    pub id: Option<String>,
+    /// The chain record, for `kind: chain`.
     #[serde(default)]
-    pub(crate) chain: Option<ChainRecord>,
+    pub chain: Option<ChainRecord>,
 }
 
 #[cfg(test)]

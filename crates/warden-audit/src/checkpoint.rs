@@ -21,6 +21,11 @@ use serde_json::Value;
 
 use crate::signing::{PublicKey, SigningKey};
 
+/// What the `file` of a checkpoint of a stream kept in a database table begins with
+/// (`postgres:warden_audit_events`): a folder's verify leaves such checkpoints to the table's, so
+/// one anchors file serves both.
+pub const TABLE_FILE_PREFIX: &str = "postgres:";
+
 /// How far a stream's chain reached, signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -204,14 +209,14 @@ fn collect(value: &Value, found: &mut Vec<Checkpoint>) {
 
 /// Appends checkpoints to an anchors file, each line synced.
 #[derive(Debug)]
-pub(crate) struct AnchorWriter {
+pub struct AnchorWriter {
     path: PathBuf,
     file: File,
 }
 
 impl AnchorWriter {
     /// Open (create 0600) `path` for appending.
-    pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
+    pub fn open(path: &Path) -> std::io::Result<Self> {
         let mut options = std::fs::OpenOptions::new();
         options.append(true).create(true);
         #[cfg(unix)]
@@ -224,7 +229,7 @@ impl AnchorWriter {
     }
 
     /// Append `line` (without its newline) and sync it.
-    pub(crate) fn append(&mut self, line: &str) -> std::io::Result<()> {
+    pub fn append(&mut self, line: &str) -> std::io::Result<()> {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
@@ -233,7 +238,7 @@ impl AnchorWriter {
     }
 
     /// The file.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 }

@@ -404,7 +404,7 @@ pub fn format_time(at: SystemTime) -> String {
 }
 
 /// A UUIDv7 for an event at `at`: ids sort by time (to the millisecond), the rest is random.
-pub(crate) fn new_id(at: SystemTime) -> String {
+pub fn new_id(at: SystemTime) -> String {
     let millis = at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

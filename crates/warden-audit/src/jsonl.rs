@@ -150,7 +150,8 @@ pub struct Head {
 }
 
 impl Head {
-    pub(crate) fn seal_body(&self) -> String {
+    /// What the head's seal covers: stream, file, `seq`, hash and time, one per line.
+    pub fn seal_body(&self) -> String {
         format!(
             "{}\n{}\n{}\n{}\n{}",
             self.stream, self.file, self.seq, self.hash, self.time

@@ -378,8 +378,7 @@ pub fn aggregate(dir: &Path, options: &ReportOptions) -> std::io::Result<AuditRe
         ..Filter::default()
     };
     let (files, _) = search::files_to_search(dir, &filter)?;
-    let mut tally = Tally::new(options);
-    let needle = options.key.as_deref().map(json_literal);
+    let mut lines = LineTally::new(options);
     let mut line = Vec::with_capacity(4096);
     for file in &files {
         let handle = match File::open(&file.path) {
@@ -388,7 +387,7 @@ pub fn aggregate(dir: &Path, options: &ReportOptions) -> std::io::Result<AuditRe
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
             Err(error) => return Err(error),
         };
-        tally.scan.files += 1;
+        lines.tally.scan.files += 1;
         let mut reader = BufReader::with_capacity(1024 * 1024, handle);
         loop {
             line.clear();
@@ -396,23 +395,64 @@ pub fn aggregate(dir: &Path, options: &ReportOptions) -> std::io::Result<AuditRe
             if read == 0 {
                 break;
             }
-            tally.scan.bytes += read as u64;
-            tally.scan.lines += 1;
+            lines.tally.scan.bytes += read as u64;
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
-            if let Some(needle) = &needle
-                && !search::memmem(&line, needle)
-            {
-                continue;
-            }
-            match serde_json::from_slice::<Line<'_>>(&line) {
-                Ok(view) => tally.line(&view),
-                Err(_) => tally.scan.unreadable += 1,
-            }
+            lines.line(&line);
         }
     }
-    Ok(tally.finish(dir, options))
+    Ok(lines.finish(dir))
+}
+
+/// The figures of a report fed one line at a time, from any store of the chain (files, a
+/// database table): what [`aggregate`] does with a folder's lines.
+pub struct LineTally<'o> {
+    tally: Tally,
+    options: &'o ReportOptions,
+    needle: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for LineTally<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineTally").finish_non_exhaustive()
+    }
+}
+
+impl<'o> LineTally<'o> {
+    /// Figures for the period (and key) of `options`.
+    pub fn new(options: &'o ReportOptions) -> Self {
+        Self {
+            tally: Tally::new(options),
+            options,
+            needle: options.key.as_deref().map(json_literal),
+        }
+    }
+
+    /// Count `line` (without its newline), `bytes` long as read.
+    pub fn line(&mut self, line: &[u8]) {
+        self.tally.scan.lines += 1;
+        if let Some(needle) = &self.needle
+            && !search::memmem(line, needle)
+        {
+            return;
+        }
+        match serde_json::from_slice::<Line<'_>>(line) {
+            Ok(view) => self.tally.line(&view),
+            Err(_) => self.tally.scan.unreadable += 1,
+        }
+    }
+
+    /// Count `bytes` more read (the scan's figures).
+    pub fn read_bytes(&mut self, bytes: u64) {
+        self.tally.scan.bytes += bytes;
+    }
+
+    /// The report of the lines counted, named after `source` (a folder, or a database's
+    /// address without its password); its verification is left empty and not ok.
+    pub fn finish(self, source: &Path) -> AuditReport {
+        self.tally.finish(source, self.options)
+    }
 }
 
 /// A string as it appears inside a JSON string.

@@ -327,14 +327,13 @@ pub fn search_files(
     mut visit: impl FnMut(&[u8], &EventView<'_>) -> ControlFlow<()>,
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<SearchStats> {
-    let needles = filter.needles();
-    let mut stats = SearchStats::default();
+    let mut search = LineSearch::new(filter);
     let mut line = Vec::with_capacity(2048);
     'files: for file in files {
         let Ok(handle) = File::open(&file.path) else {
             continue;
         };
-        stats.files += 1;
+        search.stats.files += 1;
         let mut reader = BufReader::with_capacity(1024 * 1024, handle);
         loop {
             line.clear();
@@ -342,30 +341,61 @@ pub fn search_files(
             if read == 0 {
                 break;
             }
-            stats.bytes += read as u64;
-            stats.lines += 1;
+            search.stats.bytes += read as u64;
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
-            if !needles.iter().all(|n| memmem(&line, n)) {
-                continue;
-            }
-            let Ok(view) = serde_json::from_slice::<EventView<'_>>(&line) else {
-                continue;
-            };
-            if filter.may_name_unlisted_record(&view) {
-                stats.unlisted += 1;
-            }
-            if filter.matches(&view) {
-                stats.matched += 1;
-                if visit(&line, &view).is_break() {
-                    break 'files;
-                }
+            if search.line(&line, &mut visit).is_break() {
+                break 'files;
             }
         }
-        progress(stats.bytes);
+        progress(search.stats.bytes);
     }
-    Ok(stats)
+    Ok(search.stats)
+}
+
+/// A search fed one line at a time, from any store of the chain (files, a database table).
+#[derive(Debug)]
+pub struct LineSearch<'f> {
+    filter: &'f Filter,
+    needles: Vec<Vec<u8>>,
+    /// The totals so far (the caller counts [`SearchStats::files`] and [`SearchStats::bytes`]).
+    pub stats: SearchStats,
+}
+
+impl<'f> LineSearch<'f> {
+    /// A search for `filter`.
+    pub fn new(filter: &'f Filter) -> Self {
+        Self {
+            filter,
+            needles: filter.needles(),
+            stats: SearchStats::default(),
+        }
+    }
+
+    /// Read `line` (without its newline): when it matches, pass it to `visit`, and return what
+    /// `visit` returns. An unreadable line is skipped.
+    pub fn line(
+        &mut self,
+        line: &[u8],
+        visit: &mut impl FnMut(&[u8], &EventView<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        self.stats.lines += 1;
+        if !self.needles.iter().all(|n| memmem(line, n)) {
+            return ControlFlow::Continue(());
+        }
+        let Ok(view) = serde_json::from_slice::<EventView<'_>>(line) else {
+            return ControlFlow::Continue(());
+        };
+        if self.filter.may_name_unlisted_record(&view) {
+            self.stats.unlisted += 1;
+        }
+        if self.filter.matches(&view) {
+            self.stats.matched += 1;
+            return visit(line, &view);
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Whether `needle` occurs in `haystack`.

@@ -42,6 +42,7 @@ pub(crate) struct AuditSection {
     #[serde(default)]
     stderr: bool,
     webhook: Option<WebhookSection>,
+    postgres: Option<crate::audit_pg::PostgresSection>,
     #[serde(default)]
     alerts: AlertsSection,
 }
@@ -164,13 +165,15 @@ pub struct AuditSettings {
     pub stderr: bool,
     /// The signed webhook, when configured.
     pub webhook: Option<WebhookSettings>,
+    /// The PostgreSQL sink (`[audit.postgres]`), when configured.
+    pub postgres: Option<crate::audit_pg::PostgresSettings>,
     /// The stream sinks' failure policy and queue.
     pub stream_options: SinkOptions,
     /// The alerts.
     pub alerts: AlertConfig,
 }
 
-fn policy(
+pub(crate) fn policy(
     key: &str,
     value: Option<&str>,
     default_block: bool,
@@ -195,7 +198,7 @@ fn policy(
     }
 }
 
-fn queue(key: &str, value: Option<usize>) -> Result<usize, ConfigError> {
+pub(crate) fn queue(key: &str, value: Option<usize>) -> Result<usize, ConfigError> {
     match value {
         None => Ok(4096),
         Some(0) => Err(ConfigError::invalid(key, "must be at least 1")),
@@ -335,6 +338,7 @@ pub(crate) fn settings(
             stdout: false,
             stderr: false,
             webhook: None,
+            postgres: None,
             stream_options,
             alerts,
         });
@@ -493,12 +497,17 @@ pub(crate) fn settings(
         .webhook
         .map(|w| webhook(w, env, base_dir))
         .transpose()?;
+    let postgres = section
+        .postgres
+        .map(|p| crate::audit_pg::settings(p, env, base_dir))
+        .transpose()?;
     Ok(AuditSettings {
         enabled,
         file: Some(file),
         stdout: section.stdout,
         stderr: section.stderr,
         webhook,
+        postgres,
         stream_options,
         alerts,
     })

@@ -20,12 +20,14 @@
 
 mod audit;
 mod cluster;
+mod audit_pg;
 mod http;
 mod odoo;
 mod risks;
 
 pub use audit::{AuditSettings, FileSettings, WebhookSettings, audit_dir};
 pub use cluster::ClusterSettings;
+pub use audit_pg::PostgresSettings;
 pub use http::{HttpSettings, OAuthSettings};
 pub use risks::{
     ADMIN_LOGINS, ADMIN_UIDS, ADMIN_WHY, Risks, admin_identities, admin_warning, risks,

@@ -211,6 +211,9 @@ fn audit_warnings(config: &Config) -> (Vec<String>, Vec<String>) {
                 .to_owned(),
         );
     }
+    if let Some(pg) = &audit.postgres {
+        postgres_warnings(pg, &mut warnings, &mut notes);
+    }
     for (name, profile) in &config.policy_config.profiles {
         if profile.audit_values == Some(true) {
             warnings.push(format!(
@@ -220,6 +223,39 @@ fn audit_warnings(config: &Config) -> (Vec<String>, Vec<String>) {
         }
     }
     (warnings, notes)
+}
+
+/// `[audit.postgres]` settings that weaken the shared trail.
+fn postgres_warnings(
+    pg: &crate::PostgresSettings,
+    warnings: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
+    if pg.target.tls == warden_audit_pg::TlsMode::Require {
+        warnings.push(
+            "audit.postgres.tls = \"require\": the connection is encrypted but the server's \
+             certificate is not checked; whoever sits between the gateway and the database can \
+             read and drop audit events, and take the password; use \"verify-full\" (with \
+             ca_file for a private CA)"
+                .to_owned(),
+        );
+    }
+    if pg.options.policy == warden_audit::FailurePolicy::Drop {
+        warnings.push(
+            "audit.postgres.on_failure = \"drop\": requests go on when the database cannot be \
+             written (the loss is counted and a gap event records it); use \"block\" to fail \
+             closed"
+                .to_owned(),
+        );
+    }
+    if pg.retention_days.is_some() {
+        notes.push(
+            "audit.postgres.retention_days: the gateway's database role needs DELETE on \
+             warden_audit_events, and so can remove rows; without retention it needs only \
+             INSERT and SELECT (docs/audit.md, PostgreSQL)"
+                .to_owned(),
+        );
+    }
 }
 
 /// `[http]` settings that expose more than they should.

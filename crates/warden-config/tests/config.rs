@@ -1299,3 +1299,206 @@ fn a_redis_ca_file_is_for_tls_and_must_hold_a_certificate() {
         assert!(message.contains(expected), "{lines}: {message}");
     }
 }
+
+#[test]
+fn the_postgres_audit_sink_is_read_and_checked() {
+    let with_pg = |lines: &str| format!("{MINIMAL}\n[audit.postgres]\n{lines}\n");
+    let secrets = env(&[
+        ("ODOO_API_KEY", "0123456789abcdef0123456789abcdef01234567"),
+        ("PGPASS", "s3cret-pg-password"),
+        ("POD_NAME", "gateway-7f9c"),
+        ("BAD_POD", "gateway.7"),
+    ]);
+    // Off by default.
+    assert!(valid(MINIMAL, &key_env()).audit.postgres.is_none());
+
+    // Secure defaults: verify-full, fail closed, no retention, 5 s to connect.
+    let config = valid(
+        &with_pg(
+            "url = \"postgres://warden@db.internal:6432/audit\"\npassword_env = \"PGPASS\"\nstream = \"replica-1\"",
+        ),
+        &secrets,
+    );
+    let pg = config.audit.postgres.as_ref().expect("postgres");
+    assert_eq!(pg.stream, "replica-1");
+    assert_eq!(pg.target.tls, warden_audit_pg::TlsMode::VerifyFull);
+    assert_eq!(pg.target.host, "db.internal");
+    assert_eq!(pg.target.port, 6432);
+    assert_eq!(pg.target.connect_timeout, Duration::from_secs(5));
+    assert!(pg.target.password.is_some());
+    assert_eq!(pg.retention_days, None);
+    assert!(matches!(
+        pg.options.policy,
+        warden_audit::FailurePolicy::Block { .. }
+    ));
+    assert!(!format!("{config:?}").contains("s3cret-pg-password"));
+    let risks = warden_config::risks(&config, std::time::SystemTime::now());
+    assert!(
+        !risks.warnings.iter().any(|w| w.contains("audit.postgres")),
+        "{risks:?}"
+    );
+
+    // Every key.
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(&dir.path().join("ca.pem"), "-----BEGIN CERTIFICATE-----\n");
+    write(&dir.path().join("pg.pass"), "from-a-file\n");
+    let text = with_pg(&format!(
+        "url = \"postgres://warden@db.internal/audit\"\npassword_file = \"{}\"\nstream_env = \"POD_NAME\"\n\
+         tls = \"verify-full\"\nca_file = \"{}\"\nretention_days = 400\nconnect_timeout_ms = 1500\n\
+         on_failure = \"drop\"\nqueue_capacity = 99",
+        dir.path().join("pg.pass").display(),
+        dir.path().join("ca.pem").display()
+    ));
+    let config = valid(&text, &secrets);
+    let pg = config.audit.postgres.as_ref().expect("postgres");
+    assert_eq!(pg.stream, "gateway-7f9c");
+    assert_eq!(pg.target.ca_file, Some(dir.path().join("ca.pem")));
+    assert_eq!(pg.retention_days, Some(400));
+    assert_eq!(pg.target.connect_timeout, Duration::from_millis(1500));
+    assert_eq!(pg.options.policy, warden_audit::FailurePolicy::Drop);
+    assert_eq!(pg.options.queue_capacity, 99);
+    let risks = warden_config::risks(&config, std::time::SystemTime::now());
+    assert!(
+        risks
+            .warnings
+            .iter()
+            .any(|w| w.contains("audit.postgres.on_failure = \"drop\"")),
+        "{risks:?}"
+    );
+    assert!(
+        risks
+            .notes
+            .iter()
+            .any(|w| w.contains("audit.postgres.retention_days")),
+        "{risks:?}"
+    );
+
+    // tls = "require" works, loudly; "disable" only on loopback.
+    let config = valid(
+        &with_pg("url = \"postgres://w@db.internal/a\"\nstream = \"s\"\ntls = \"require\""),
+        &secrets,
+    );
+    let risks = warden_config::risks(&config, std::time::SystemTime::now());
+    assert!(
+        risks
+            .warnings
+            .iter()
+            .any(|w| w.contains("audit.postgres.tls = \"require\"")),
+        "{risks:?}"
+    );
+    for host in ["127.0.0.1", "localhost", "[::1]"] {
+        let config = valid(
+            &with_pg(&format!(
+                "url = \"postgres://w@{host}/a\"\nstream = \"s\"\ntls = \"disable\""
+            )),
+            &secrets,
+        );
+        assert_eq!(
+            config.audit.postgres.expect("postgres").target.tls,
+            warden_audit_pg::TlsMode::Disable
+        );
+    }
+
+    for (lines, key, why) in [
+        (
+            "url = \"postgres://w:s3cret-pg-password@db/a\"\nstream = \"s\"",
+            "audit.postgres.url",
+            "password",
+        ),
+        (
+            "url = \"mysql://w@db/a\"\nstream = \"s\"",
+            "audit.postgres.url",
+            "postgres://",
+        ),
+        (
+            "url = \"postgres://w@db/a\"",
+            "audit.postgres.stream",
+            "required",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"a.b\"",
+            "audit.postgres.stream",
+            "letters",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream_env = \"BAD_POD\"",
+            "audit.postgres.stream",
+            "letters",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\nstream_env = \"POD_NAME\"",
+            "audit.postgres.stream",
+            "only one",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream_env = \"NOT_SET\"",
+            "audit.postgres.stream_env",
+            "NOT_SET",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\npassword_env = \"PGPASS\"\npassword_file = \"/x\"",
+            "audit.postgres.password",
+            "only one",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\npassword_env = \"NOT_SET\"",
+            "audit.postgres.password_env",
+            "NOT_SET",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\npassword_file = \"/nonexistent/pg.pass\"",
+            "audit.postgres.password_file",
+            "cannot read",
+        ),
+        (
+            "url = \"postgres://w@db.internal/a\"\nstream = \"s\"\ntls = \"disable\"",
+            "audit.postgres.tls",
+            "loopback",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\ntls = \"prefer\"",
+            "audit.postgres.tls",
+            "verify-full",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\ntls = \"require\"\nca_file = \"/etc/ssl/ca.pem\"",
+            "audit.postgres.ca_file",
+            "verify-full",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\nca_file = \"/nonexistent/ca.pem\"",
+            "audit.postgres.ca_file",
+            "not a file",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\nretention_days = 0",
+            "audit.postgres.retention_days",
+            "at least 1",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\nconnect_timeout_ms = 0",
+            "audit.postgres.connect_timeout_ms",
+            "1-600000",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\non_failure = \"ignore\"",
+            "audit.postgres.on_failure",
+            "block",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\nqueue_capacity = 0",
+            "audit.postgres.queue_capacity",
+            "at least 1",
+        ),
+        (
+            "url = \"postgres://w@db/a\"\nstream = \"s\"\npool_size = 4",
+            "pool_size",
+            "unknown",
+        ),
+    ] {
+        let message = error(&with_pg(lines), &secrets);
+        assert!(message.contains(key), "{key}: {message}");
+        assert!(message.contains(why), "{why}: {message}");
+        assert!(!message.contains("s3cret-pg-password"), "{message}");
+    }
+}

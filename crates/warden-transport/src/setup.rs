@@ -258,8 +258,37 @@ pub fn build_auditor_shared(
         })?;
         builder = builder.sink(sink, hook.options);
     }
+    if let Some(pg) = &settings.postgres {
+        builder = builder.sink(postgres_sink(settings, pg)?, pg.options);
+    }
     builder.build().map_err(|e| SetupError::Audit {
         key: "audit".to_owned(),
         message: e.to_string(),
     })
+}
+
+/// The PostgreSQL sink of `[audit.postgres]`, sealed and signed with the `[audit]` keys, its
+/// checkpoints appended to the `[audit]` anchors file.
+fn postgres_sink(
+    settings: &AuditSettings,
+    pg: &warden_config::PostgresSettings,
+) -> Result<warden_audit_pg::PgSink, SetupError> {
+    let mut config = warden_audit_pg::PgSinkConfig::new(pg.target.clone(), pg.stream.clone());
+    config.retention_days = pg.retention_days;
+    if let Some(file) = &settings.file {
+        config.seal.clone_from(&file.seal);
+        config.signer.clone_from(&file.signer);
+        config.checkpoint_interval = file.checkpoint_interval;
+        config.anchors_file.clone_from(&file.anchors_file);
+    }
+    let sink = warden_audit_pg::PgSink::open(config).map_err(|e| SetupError::Audit {
+        key: "audit.postgres".to_owned(),
+        message: e.to_string(),
+    })?;
+    tracing::info!(
+        database = %pg.target.display(),
+        "audit log: writing stream {} to PostgreSQL",
+        sink.stream()
+    );
+    Ok(sink)
 }

@@ -65,7 +65,14 @@ pub(crate) fn run(args: &ReportArgs) -> Result<u8> {
     }
     let seal = seal_key(&args.verify)?;
     let public_key = public_key(&args.verify)?;
-    let dir = folder(&args.verify.folder)?;
+    let target = super::pg::target(&args.verify.folder)?;
+    if args.verify.stream.is_some() {
+        return Err(usage("--stream applies to audit verify only"));
+    }
+    let dir = match &target {
+        Some(target) => PathBuf::from(target.display()),
+        None => folder(&args.verify.folder)?,
+    };
     let anchors = match &args.verify.anchors {
         None => None,
         Some(path) => match Anchors::read(path) {
@@ -90,9 +97,21 @@ pub(crate) fn run(args: &ReportArgs) -> Result<u8> {
     };
     options.now = now;
     options.generator = concat!("odoo-warden ", env!("CARGO_PKG_VERSION")).to_owned();
-    let report = match report::build(&dir, &options) {
-        Ok(report) => report,
-        Err(error) => return Ok(unreadable(&dir, &error)),
+    let report = match &target {
+        Some(target) => {
+            let mut reader = match super::pg::open(target) {
+                Ok(reader) => reader,
+                Err(status) => return Ok(status),
+            };
+            match reader.report(&options) {
+                Ok(report) => report,
+                Err(error) => return Ok(super::pg::unreadable(&error)),
+            }
+        }
+        None => match report::build(&dir, &options) {
+            Ok(report) => report,
+            Err(error) => return Ok(unreadable(&dir, &error)),
+        },
     };
     if args.verify.json {
         common::out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
