@@ -1,7 +1,8 @@
 //! Process-level tests of `odoo-warden-http`: the real binary with a configuration in a
 //! temporary folder, against the simulator on 127.0.0.1: it announces its address, serves, and
 //! stops cleanly on SIGTERM; it refuses to start where it would be exposed unsafely, and when it
-//! cannot listen. Every wait is bounded.
+//! cannot listen; two processes with one `[cluster]` section share a key's budget on a real
+//! `redis-server`. Every wait is bounded.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -259,4 +260,124 @@ fn a_busy_port_exits_69() {
     let (code, stderr) = finish(spawn(&config, &sim.api_key("admin").expect("key")));
     assert_eq!(code, Some(69), "{stderr}");
     assert!(stderr.contains("cannot listen"), "{stderr}");
+}
+
+#[path = "../../../crates/warden-cluster/tests/support/mod.rs"]
+mod redis_server;
+
+/// Processes killed if the test ends early.
+struct Running(Vec<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts `config`, waits for its announcement: the child and its `host:port`.
+fn start(config: &Path, odoo_key: &str) -> (Child, String) {
+    let mut child = spawn(config, odoo_key);
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+        let _ = child.kill();
+        let (_, stderr) = finish(child);
+        panic!("no announcement: {stderr}");
+    };
+    let addr = line
+        .strip_prefix("odoo-warden-http listening on http://")
+        .and_then(|url| url.strip_suffix("/mcp"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    (child, addr)
+}
+
+#[test]
+fn two_processes_with_one_cluster_section_share_a_key_budget() {
+    let Some(redis) = redis_server::RedisServer::start(
+        "two_processes_with_one_cluster_section_share_a_key_budget",
+    ) else {
+        return;
+    };
+    let (runtime, sim) = sim();
+    let folder = Folder::new("cluster");
+    std::fs::write(
+        folder.0.join("confirmation.key"),
+        "8f1c0e7a52d94b36a1e0c7f25b9d4e38a6c1f0b7e2d94a5c3b8e1f0a7d6c5b49\n",
+    )
+    .expect("key file");
+    let http = format!(
+        "bind = \"127.0.0.1:0\"\n\n[rate_limits]\nper_key_per_minute = 4\nburst = 4\n\n\
+         [cluster]\nredis_url = \"{}\"\nconfirmation_key_file = \"confirmation.key\"\n",
+        redis.url()
+    );
+    let (config, secrets) = folder.config(&sim.url(), &http, 1);
+    let odoo_key = sim.api_key("admin").expect("key");
+    let mut running = Running(Vec::new());
+    let (first, first_addr) = start(&config, &odoo_key);
+    running.0.push(first);
+    let (second, second_addr) = start(&config, &odoo_key);
+    running.0.push(second);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {},
+                  "io.modelcontextprotocol/clientInfo": {"name": "process-test", "version": "1"}}}});
+    let mut served = 0;
+    let mut limited = 0;
+    for i in 0..8 {
+        let addr = if i % 2 == 0 {
+            &first_addr
+        } else {
+            &second_addr
+        };
+        let answer: serde_json::Value = runtime.block_on(async {
+            client
+                .post(format!("http://{addr}/mcp"))
+                .bearer_auth(&secrets[0])
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/list")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("an answer")
+                .json()
+                .await
+                .expect("json")
+        });
+        if answer.get("result").is_some() {
+            served += 1;
+        } else if answer["error"]["code"] == serde_json::json!(-32029) {
+            limited += 1;
+        } else {
+            panic!("unexpected answer: {answer}");
+        }
+    }
+    assert_eq!(
+        (served, limited),
+        (4, 4),
+        "4 a minute for both processes together"
+    );
+    for child in std::mem::take(&mut running.0) {
+        let killed = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let (code, stderr) = finish(child);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(!stderr.contains("shared state unavailable"), "{stderr}");
+    }
 }

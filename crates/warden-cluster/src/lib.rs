@@ -353,7 +353,9 @@ impl RedisStore {
         invocation.arg(mode);
         for budget in plan {
             invocation.key(format!("{}rate:{}", self.prefix, budget.scope()));
-            invocation.arg(micros(budget.interval()));
+            // At least 1 µs: the script counts in microseconds (a rate beyond a million a second
+            // is held to that).
+            invocation.arg(micros(budget.interval()).max(1));
             invocation.arg(micros(budget.tolerance()));
         }
         let mut connection = self.connection.clone();
@@ -398,12 +400,12 @@ fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
-/// Whole microseconds, at least 1 for a non-zero duration.
+/// Whole microseconds (the fraction dropped).
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// What a Redis error is, in a few words (never the command or its arguments).
+/// What a Redis error is, in a few words or the server's own (never the command or its arguments).
 trait KindText {
     fn kind_text(&self) -> String;
 }

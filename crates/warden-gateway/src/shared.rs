@@ -2,10 +2,11 @@
 //! plugs into.
 //!
 //! The policy crate describes which budgets a request takes ([`warden_policy::Budget`]); a
-//! [`SharedState`] runs that decision for every replica at once, and remembers which
-//! confirmation states were redeemed. The gateway falls back to its in-process limiter when the
-//! store cannot answer, and refuses confirmations (never a replay). Every call of a store is
-//! bounded in time by the store itself.
+//! [`SharedState`] runs that decision for every replica at once, remembers which confirmation
+//! states were redeemed, and keeps the legacy sessions the HTTP transport opens (so that any
+//! replica serves them). The gateway falls back to its in-process limiter when the store cannot
+//! answer, and refuses confirmations (never a replay); the transport then serves the sessions a
+//! replica holds. Every call of a store is bounded in time by the store itself.
 
 use std::future::Future;
 use std::pin::Pin;
