@@ -1256,3 +1256,66 @@ fn a_restart_after_the_rows_were_removed_does_not_hide_it() {
         "{reason}"
     );
 }
+
+#[test]
+fn the_documented_grants_are_enough_and_no_more() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let db = cluster.database();
+    let (owner, gateway, auditor) = (format!("own_{db}"), format!("gw_{db}"), format!("aud_{db}"));
+    cluster
+        .client("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE {owner} LOGIN; CREATE ROLE {gateway} LOGIN; CREATE ROLE {auditor} LOGIN;
+             ALTER DATABASE {db} OWNER TO {owner};"
+        ))
+        .unwrap();
+    let as_role = |role: &str| {
+        let mut target = warden_audit_pg::PgTarget::from_url(&format!(
+            "postgres://{role}@127.0.0.1:{}/{db}",
+            cluster.port
+        ))
+        .unwrap();
+        target.tls = warden_audit_pg::TlsMode::Disable;
+        target
+    };
+    // The owner's first start creates the tables; then the grants of docs/audit.md.
+    drop(PgSink::open(PgSinkConfig::new(as_role(&owner), "setup")).expect("owner migrates"));
+    as_role(&owner)
+        .connect()
+        .unwrap()
+        .batch_execute(&format!(
+            "GRANT SELECT, INSERT ON warden_audit_events TO {gateway};
+             GRANT SELECT, INSERT, UPDATE ON warden_audit_heads TO {gateway};
+             GRANT SELECT ON warden_audit_schema TO {gateway};
+             GRANT SELECT ON warden_audit_events, warden_audit_heads, warden_audit_schema TO {auditor};"
+        ))
+        .unwrap();
+    // The gateway writes its stream (no DDL on a current schema).
+    let mut sink = PgSink::open(PgSinkConfig::new(as_role(&gateway), "gw-1")).expect("gateway");
+    sink.write(&events(3, hours_ago(1))).expect("write");
+    sink.close().expect("close");
+    drop(sink);
+    // But cannot remove or change rows.
+    let mut client = as_role(&gateway).connect().unwrap();
+    for sql in [
+        "DELETE FROM warden_audit_events WHERE stream = 'gw-1'",
+        "UPDATE warden_audit_events SET line = '' WHERE stream = 'gw-1'",
+    ] {
+        let error = client.batch_execute(sql).unwrap_err();
+        assert!(
+            error
+                .as_db_error()
+                .is_some_and(|e| e.message().contains("permission denied")),
+            "{sql}: {error}"
+        );
+    }
+    // The auditor reads and verifies every stream, and can write nothing.
+    let mut reader = Reader::open(&as_role(&auditor)).expect("auditor");
+    let report = reader.verify(None, &VerifyOptions::default()).unwrap();
+    assert!(report.ok(), "{report:#?}");
+    assert_eq!(report.streams.len(), 2);
+    let error = PgSink::open(PgSinkConfig::new(as_role(&auditor), "a")).unwrap_err();
+    assert!(error.to_string().contains("permission denied"), "{error}");
+}

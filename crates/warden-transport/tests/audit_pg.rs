@@ -127,3 +127,27 @@ fn the_postgres_sink_is_opened_beside_the_files() {
     assert!(table.ok(), "{table:#?}");
     assert!(table.streams[0].checkpoints >= 2, "{table:#?}");
 }
+
+#[test]
+fn an_unreachable_database_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, pem) = warden_audit::SigningKey::generate().unwrap();
+    // Nothing listens on port 1.
+    let config = config(
+        &dir.path().join("audit"),
+        &dir.path().join("anchors.jsonl"),
+        1,
+        "warden",
+        &pem,
+    );
+    let message = build_auditor(&config.audit, TransportKind::Http)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with(
+            "config: `audit.postgres`: cannot connect to postgres://postgres@127.0.0.1:1/warden"
+        ),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
