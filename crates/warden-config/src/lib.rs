@@ -19,15 +19,15 @@
 //! Every error is one line, names the key or file it is about and never contains a secret.
 
 mod audit;
-mod cluster;
 mod audit_pg;
+mod cluster;
 mod http;
 mod odoo;
 mod risks;
 
 pub use audit::{AuditSettings, FileSettings, WebhookSettings, audit_dir};
-pub use cluster::ClusterSettings;
 pub use audit_pg::PostgresSettings;
+pub use cluster::ClusterSettings;
 pub use http::{HttpSettings, OAuthSettings};
 pub use risks::{
     ADMIN_LOGINS, ADMIN_UIDS, ADMIN_WHY, Risks, admin_identities, admin_warning, risks,
