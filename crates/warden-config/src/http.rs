@@ -28,6 +28,7 @@ pub(crate) struct HttpSection {
     max_sessions: Option<usize>,
     max_sessions_per_key: Option<usize>,
     session_idle_timeout_s: Option<u64>,
+    replicas: Option<usize>,
     ops_bind: Option<String>,
     ops_token_env: Option<String>,
     tls_cert_file: Option<std::path::PathBuf>,
@@ -110,6 +111,10 @@ pub struct HttpSettings {
     pub max_sessions_per_key: usize,
     /// Idle time after which a legacy session ends.
     pub session_idle_timeout: Duration,
+    /// How many processes serve this configuration behind one balancer (`[http] replicas`,
+    /// default 1): above 1, `config check` and the server warn unless `[cluster]` shares their
+    /// state.
+    pub replicas: usize,
     /// A second listener for `/healthz`, `/readyz` and `/metrics` (loopback unless a token is
     /// set).
     pub ops_bind: Option<SocketAddr>,
@@ -311,6 +316,16 @@ pub(crate) fn settings(
             section.session_idle_timeout_s,
             1800,
         )?),
+        replicas: match section.replicas {
+            None => 1,
+            Some(n @ 1..=1000) => n,
+            Some(n) => {
+                return Err(ConfigError::invalid(
+                    "http.replicas",
+                    format!("{n}: the number of processes serving this configuration, 1 to 1000"),
+                ));
+            }
+        },
         ops_bind,
         ops_token,
         tls,

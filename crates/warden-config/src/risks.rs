@@ -46,6 +46,10 @@ pub fn risks(config: &Config, now: SystemTime) -> Risks {
     let (audit_warnings, notes) = audit_warnings(config);
     warnings.extend(audit_warnings);
     warnings.extend(http_warnings(config));
+    let (fleet_warnings, fleet_notes) = fleet_risks(config);
+    warnings.extend(fleet_warnings);
+    let mut notes = notes;
+    notes.extend(fleet_notes);
     for (identity, login) in &admin_identities(config) {
         warnings.push(admin_warning(config, identity, login, ADMIN_WHY));
     }
@@ -75,6 +79,39 @@ pub fn risks(config: &Config, now: SystemTime) -> Risks {
         }
     }
     Risks { warnings, notes }
+}
+
+/// Several replicas (`[http] replicas` above 1) without `[cluster]`: each process keeps its own
+/// budgets, sessions, confirmation key and alert windows. Behind a proxy without `[cluster]`,
+/// a note: the proxy may balance more than one process.
+fn fleet_risks(config: &Config) -> (Vec<String>, Vec<String>) {
+    let (mut warnings, mut notes) = (Vec::new(), Vec::new());
+    let replicas = config.http.replicas;
+    if replicas > 1 && config.cluster.is_none() {
+        warnings.push(format!(
+            "http.replicas = {replicas} without [cluster]: every process keeps its own rate \
+             budgets (each limit is multiplied by {replicas}), failed-authentication counts, \
+             alert windows, legacy sessions and confirmation key, so a session or a pending \
+             confirmation fails on another replica; set [cluster] redis_url and a shared \
+             confirmation key"
+        ));
+    }
+    if replicas > 1 && config.audit.postgres.is_none() && config.audit.file.is_some() {
+        notes.push(format!(
+            "http.replicas = {replicas} with the audit log in files only: each replica writes its \
+             own folder, to be kept and verified one by one; [audit.postgres] gathers every \
+             replica's stream in one table"
+        ));
+    }
+    if replicas == 1 && config.cluster.is_none() && !config.http.trusted_proxies.is_empty() {
+        notes.push(
+            "behind a proxy (http.trusted_proxies) without [cluster]: if it balances more than \
+             one odoo-warden-http process, set http.replicas and [cluster], or every process \
+             keeps its own limits and sessions"
+                .to_owned(),
+        );
+    }
+    (warnings, notes)
 }
 
 /// `[tools] write = true` and keys whose profile may change data from any address.

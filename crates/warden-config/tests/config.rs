@@ -1502,3 +1502,48 @@ fn the_postgres_audit_sink_is_read_and_checked() {
         assert!(!message.contains("s3cret-pg-password"), "{message}");
     }
 }
+
+#[test]
+fn several_replicas_without_shared_state_are_a_warning() {
+    let risks = |text: &str, env: &Environment| {
+        warden_config::risks(&valid(text, env), std::time::SystemTime::now())
+    };
+    let replicas = |n: usize| format!("{MINIMAL}\n[http]\nreplicas = {n}\n");
+    let fleet_warning = |r: &warden_config::Risks| {
+        r.warnings
+            .iter()
+            .any(|w| w.contains("http.replicas = 3 without [cluster]") && w.contains("multiplied by 3"))
+    };
+    // The default is one process: nothing to say.
+    assert_eq!(valid(MINIMAL, &key_env()).http.replicas, 1);
+    let one = risks(&replicas(1), &key_env());
+    assert!(!one.warnings.iter().any(|w| w.contains("http.replicas")), "{one:?}");
+    // Three without [cluster]: a warning, and a note about the scattered audit folders.
+    let three = risks(&replicas(3), &key_env());
+    assert!(fleet_warning(&three), "{three:?}");
+    assert!(
+        three.notes.iter().any(|n| n.contains("[audit.postgres]")),
+        "{three:?}"
+    );
+    // Three sharing their state on Redis: no warning.
+    let shared = format!(
+        "{}\n[cluster]\nredis_url = \"rediss://redis.internal\"\nconfirmation_key_env = \"CONFIRM_KEY\"\n",
+        replicas(3)
+    );
+    let shared = risks(&shared, &cluster_env());
+    assert!(!fleet_warning(&shared), "{shared:?}");
+    // Behind a proxy without [cluster]: a note, not a warning.
+    let proxied = risks(
+        &format!("{MINIMAL}\n[http]\ntrusted_proxies = [\"10.0.0.2\"]\n"),
+        &key_env(),
+    );
+    assert!(
+        proxied.notes.iter().any(|n| n.contains("http.trusted_proxies") && n.contains("[cluster]")),
+        "{proxied:?}"
+    );
+    // Out of bounds.
+    for n in [0, 1001] {
+        let message = error(&replicas(n), &key_env());
+        assert!(message.contains("http.replicas"), "{message}");
+    }
+}
