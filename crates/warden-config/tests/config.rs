@@ -1510,14 +1510,17 @@ fn several_replicas_without_shared_state_are_a_warning() {
     };
     let replicas = |n: usize| format!("{MINIMAL}\n[http]\nreplicas = {n}\n");
     let fleet_warning = |r: &warden_config::Risks| {
-        r.warnings
-            .iter()
-            .any(|w| w.contains("http.replicas = 3 without [cluster]") && w.contains("multiplied by 3"))
+        r.warnings.iter().any(|w| {
+            w.contains("http.replicas = 3 without [cluster]") && w.contains("multiplied by 3")
+        })
     };
     // The default is one process: nothing to say.
     assert_eq!(valid(MINIMAL, &key_env()).http.replicas, 1);
     let one = risks(&replicas(1), &key_env());
-    assert!(!one.warnings.iter().any(|w| w.contains("http.replicas")), "{one:?}");
+    assert!(
+        !one.warnings.iter().any(|w| w.contains("http.replicas")),
+        "{one:?}"
+    );
     // Three without [cluster]: a warning, and a note about the scattered audit folders.
     let three = risks(&replicas(3), &key_env());
     assert!(fleet_warning(&three), "{three:?}");
@@ -1538,7 +1541,10 @@ fn several_replicas_without_shared_state_are_a_warning() {
         &key_env(),
     );
     assert!(
-        proxied.notes.iter().any(|n| n.contains("http.trusted_proxies") && n.contains("[cluster]")),
+        proxied
+            .notes
+            .iter()
+            .any(|n| n.contains("http.trusted_proxies") && n.contains("[cluster]")),
         "{proxied:?}"
     );
     // Out of bounds.
