@@ -375,8 +375,7 @@ pub fn answer_of(text: &str) -> Value {
         text.lines()
             .filter_map(|l| l.strip_prefix("data:"))
             .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .filter(|m| m.get("result").is_some() || m.get("error").is_some())
-            .last()
+            .rfind(|m| m.get("result").is_some() || m.get("error").is_some())
             .unwrap_or(Value::Null)
     })
 }
