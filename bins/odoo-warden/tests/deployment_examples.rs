@@ -22,10 +22,31 @@ const ENV_SECRETS: &[(&str, &str)] = &[
         "ODOO_WARDEN_AUDIT_SEAL_KEY",
         "fake-seal-key-from-env-e7b3d91c4a60f28b",
     ),
+    // Not a secret, but set per replica the same way.
+    ("ODOO_WARDEN_REPLICA", "replica-a"),
 ];
 
 /// The seal key the team gateway reads from a file.
 const SEAL_KEY_FILE: &str = "fake-seal-key-from-file-a81f0d3c6b29e574";
+
+/// The fleet's files: the confirmation key (32 bytes, hex), the Redis and PostgreSQL passwords,
+/// and a CA certificate for the database (a real one: its contents are checked).
+const CONFIRMATION_KEY_FILE: &str =
+    "8b4e1ecc0fffe88567262a5c2e3f20c840ad423ea2ff74c439061a12c957a7bf\n";
+const REDIS_PASSWORD_FILE: &str = "fake-redis-password-6c1e93b0";
+const POSTGRES_PASSWORD_FILE: &str = "fake-postgres-password-d25a7f41";
+const POSTGRES_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBkjCCATmgAwIBAgIUfPrZ8I0rkUjnn0S9FCQtUAJOK00wCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTZXhhbXBsZSBkYXRhYmFzZSBDQTAgFw0yNjEyMDcxMjI0MTda
+GA8yMTI2MTExMzEyMjQxN1owHjEcMBoGA1UEAwwTZXhhbXBsZSBkYXRhYmFzZSBD
+QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABJq7gH84Q2lw6/6ilKHe5RDtwdF5
+fQs8Xgc+BPndSi9RHMFaac4MwEJ/QBAo95Mk3ykHPFIwJJc1f1Zpw+LDOFajUzBR
+MB0GA1UdDgQWBBSyJB7eehj9cE6btUUJ8yTbzup58jAfBgNVHSMEGDAWgBSyJB7e
+ehj9cE6btUUJ8yTbzup58jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cA
+MEQCIB9x4oPg/nkPyBCJeV0NxngR1lgqt/PncARKK4n3TdiyAiAyOW7SqdHXKdoi
+GBasUBTwUi5hsxGi8sBHqDYfHciaDA==
+-----END CERTIFICATE-----
+";
 
 /// One deployment example and how its README sets it up.
 struct Example {
@@ -78,6 +99,27 @@ const EXAMPLES: &[Example] = &[
         keys: &[],
         // `install -m 0600 /dev/null keys.toml`: an empty key store, tokens only.
         files: &[("keys.toml", "")],
+        code: 0,
+        warnings: &[],
+    },
+    Example {
+        name: "fleet",
+        env: &[
+            "ODOO_SALES_API_KEY",
+            "ODOO_SUPPORT_API_KEY",
+            "ODOO_WARDEN_REPLICA",
+        ],
+        keys: &[
+            "--name alice-sales --profile sales --expires 90d",
+            "--name support-bot --profile support --expires 90d",
+        ],
+        files: &[
+            ("secrets/audit-seal.key", SEAL_KEY_FILE),
+            ("secrets/confirmation.key", CONFIRMATION_KEY_FILE),
+            ("secrets/redis.password", REDIS_PASSWORD_FILE),
+            ("secrets/postgres.password", POSTGRES_PASSWORD_FILE),
+            ("secrets/postgres-ca.pem", POSTGRES_CA),
+        ],
         code: 0,
         warnings: &[],
     },
@@ -203,6 +245,61 @@ fn team_gateway_is_valid() {
 #[test]
 fn sso_oauth_is_valid() {
     check_example(&EXAMPLES[2]);
+}
+
+#[test]
+fn fleet_is_valid() {
+    check_example(&EXAMPLES[3]);
+}
+
+/// The fleet's `haproxy.cfg` is one HAProxy accepts (`haproxy -c`), with a throw-away
+/// certificate in place of the one it names.
+#[test]
+fn the_fleet_haproxy_configuration_is_valid() {
+    let haproxy = std::path::Path::new("/usr/sbin/haproxy");
+    if !haproxy.is_file() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "haproxy is missing and CI=true: install haproxy"
+        );
+        let mut stderr = std::io::stderr().lock();
+        let _ = std::io::Write::write_all(
+            &mut stderr,
+            b"SKIP the_fleet_haproxy_configuration_is_valid: haproxy is not installed\n",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certified = rcgen::generate_simple_self_signed(vec!["mcp.example.com".to_owned()])
+        .expect("a certificate");
+    let pem = dir.path().join("mcp.pem");
+    std::fs::write(
+        &pem,
+        format!(
+            "{}{}",
+            certified.cert.pem(),
+            certified.signing_key.serialize_pem()
+        ),
+    )
+    .expect("pem");
+    let config =
+        std::fs::read_to_string(example_dir("fleet").join("haproxy.cfg")).expect("haproxy.cfg");
+    let named = "/etc/haproxy/certs/mcp.example.com.pem";
+    assert!(config.contains(named));
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, config.replace(named, &pem.display().to_string())).expect("copy");
+    let output = Command::new(haproxy)
+        .arg("-c")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .expect("haproxy -c");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
