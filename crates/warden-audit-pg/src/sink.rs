@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use postgres::Client;
 use postgres::types::ToSql;
 use warden_audit::chain::{self, ChainRecord, GENESIS, RemovedFile, SealKey};
-use warden_audit::checkpoint::{AnchorWriter, Checkpoint, TABLE_FILE_PREFIX};
+use warden_audit::checkpoint::{AnchorWriter, Checkpoint, Checkpoints, TABLE_FILE_PREFIX};
 use warden_audit::event::{AuditEvent, SCHEMA_VERSION, format_time, new_id};
 use warden_audit::jsonl::{
     Clock, DEFAULT_CHECKPOINT_INTERVAL, Head, SystemClock, valid_stream_name,
@@ -90,11 +90,8 @@ pub struct PgSink {
     prev: String,
     last_retention: Option<SystemTime>,
     name: String,
-    anchors: Option<AnchorWriter>,
-    /// Checkpoints made and not yet taken by the pipeline.
-    emitted: Vec<Arc<AuditEvent>>,
-    /// When the last checkpoint was made, and the `seq` it named.
-    last_checkpoint: Option<(SystemTime, u64)>,
+    /// Where checkpoints go (the anchors file, the other sinks) and when the next is due.
+    checkpoints: Checkpoints,
 }
 
 impl std::fmt::Debug for PgSink {
@@ -151,9 +148,7 @@ impl PgSink {
                 prev: GENESIS.to_owned(),
                 last_retention: None,
                 name: "postgres".to_owned(),
-                anchors,
-                emitted: Vec::new(),
-                last_checkpoint: None,
+                checkpoints: Checkpoints::new(anchors),
             };
             sink.connect()?;
             let start = sink.chain_object(&ChainRecord::WriterStart {
@@ -328,21 +323,7 @@ impl PgSink {
             &format_time(now),
             reason,
         );
-        let event = AuditEvent::checkpoint(now, checkpoint);
-        if let Some(anchors) = &mut self.anchors {
-            let appended = serde_json::to_string(&event)
-                .map_err(std::io::Error::other)
-                .and_then(|line| anchors.append(&line));
-            if let Err(error) = appended {
-                tracing::error!(
-                    file = %anchors.path().display(),
-                    %error,
-                    "cannot append the audit checkpoint to the anchors file"
-                );
-            }
-        }
-        self.emitted.push(Arc::new(event));
-        self.last_checkpoint = Some((now, seq));
+        self.checkpoints.publish(now, seq, checkpoint);
     }
 
     /// A checkpoint if the interval has passed since the last one and rows were written since.
@@ -352,16 +333,10 @@ impl PgSink {
         }
         let now = self.config.clock.now();
         let seq = self.next_seq.saturating_sub(1);
-        let due = match self.last_checkpoint {
-            None => true,
-            Some((at, last_seq)) => {
-                last_seq != seq
-                    && now
-                        .duration_since(at)
-                        .is_ok_and(|since| since >= self.config.checkpoint_interval)
-            }
-        };
-        if due {
+        if self
+            .checkpoints
+            .due(now, seq, self.config.checkpoint_interval)
+        {
             self.checkpoint("interval");
         }
     }
@@ -563,7 +538,7 @@ impl Sink for PgSink {
     }
 
     fn take_emitted(&mut self) -> Vec<Arc<AuditEvent>> {
-        std::mem::take(&mut self.emitted)
+        self.checkpoints.take_emitted()
     }
 
     fn tick_interval(&self) -> Option<Duration> {

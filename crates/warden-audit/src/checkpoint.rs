@@ -243,6 +243,62 @@ impl AnchorWriter {
     }
 }
 
+/// Where a writer's checkpoints go and when the next one is due: shared by the file sink and
+/// other chained sinks (the PostgreSQL one).
+#[derive(Debug, Default)]
+pub struct Checkpoints {
+    anchors: Option<AnchorWriter>,
+    emitted: Vec<std::sync::Arc<crate::AuditEvent>>,
+    last: Option<(std::time::SystemTime, u64)>,
+}
+
+impl Checkpoints {
+    /// Checkpoints appended to `anchors` (when given) and handed to the other sinks.
+    pub fn new(anchors: Option<AnchorWriter>) -> Self {
+        Self {
+            anchors,
+            ..Self::default()
+        }
+    }
+
+    /// Whether a checkpoint of `seq` is due at `now`: none made yet, or `interval` has passed
+    /// since the last and lines were written since.
+    pub fn due(&self, now: std::time::SystemTime, seq: u64, interval: std::time::Duration) -> bool {
+        match self.last {
+            None => true,
+            Some((at, last_seq)) => {
+                last_seq != seq && now.duration_since(at).is_ok_and(|since| since >= interval)
+            }
+        }
+    }
+
+    /// Publish `checkpoint`, made at `now` of `seq`: append it to the anchors file and keep it
+    /// for the other sinks. A failure to append is logged, not fatal: the checkpoint still goes
+    /// to the other sinks, and the next one is appended again.
+    pub fn publish(&mut self, now: std::time::SystemTime, seq: u64, checkpoint: Checkpoint) {
+        let event = crate::AuditEvent::checkpoint(now, checkpoint);
+        if let Some(anchors) = &mut self.anchors {
+            let appended = serde_json::to_string(&event)
+                .map_err(std::io::Error::other)
+                .and_then(|line| anchors.append(&line));
+            if let Err(error) = appended {
+                tracing::error!(
+                    file = %anchors.path().display(),
+                    %error,
+                    "cannot append the audit checkpoint to the anchors file"
+                );
+            }
+        }
+        self.emitted.push(std::sync::Arc::new(event));
+        self.last = Some((now, seq));
+    }
+
+    /// The checkpoints made since the last call.
+    pub fn take_emitted(&mut self) -> Vec<std::sync::Arc<crate::AuditEvent>> {
+        std::mem::take(&mut self.emitted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{self, ChainRecord, GENESIS, RemovedFile, SealKey};
-use crate::checkpoint::{AnchorWriter, Checkpoint};
+use crate::checkpoint::{AnchorWriter, Checkpoint, Checkpoints};
 use crate::event::{AuditEvent, format_time};
 use crate::signing::SigningKey;
 use crate::sink::{Batching, Sink, SinkError};
@@ -305,11 +305,8 @@ pub struct JsonlSink {
     prev: String,
     head: File,
     name: String,
-    anchors: Option<AnchorWriter>,
-    /// Checkpoints made and not yet taken by the pipeline.
-    emitted: Vec<Arc<AuditEvent>>,
-    /// When the last checkpoint was made, and the `seq` it named.
-    last_checkpoint: Option<(SystemTime, u64)>,
+    /// Where checkpoints go (the anchors file, the other sinks) and when the next is due.
+    checkpoints: Checkpoints,
 }
 
 impl std::fmt::Debug for JsonlSink {
@@ -485,9 +482,7 @@ impl JsonlSink {
             next_seq,
             prev,
             head,
-            anchors,
-            emitted: Vec::new(),
-            last_checkpoint: None,
+            checkpoints: Checkpoints::new(anchors),
         };
         sink.start_file_after(previous_name, "start", torn, head_ahead)?;
         sink.prune()?;
@@ -701,21 +696,7 @@ impl JsonlSink {
             &format_time(now),
             reason,
         );
-        let event = AuditEvent::checkpoint(now, checkpoint);
-        if let Some(anchors) = &mut self.anchors {
-            let appended = serde_json::to_string(&event)
-                .map_err(std::io::Error::other)
-                .and_then(|line| anchors.append(&line));
-            if let Err(error) = appended {
-                tracing::error!(
-                    file = %anchors.path().display(),
-                    %error,
-                    "cannot append the audit checkpoint to the anchors file"
-                );
-            }
-        }
-        self.emitted.push(Arc::new(event));
-        self.last_checkpoint = Some((now, seq));
+        self.checkpoints.publish(now, seq, checkpoint);
     }
 
     /// A checkpoint if the interval has passed since the last one and lines were written since.
@@ -725,16 +706,10 @@ impl JsonlSink {
         }
         let now = self.config.clock.now();
         let seq = self.next_seq.saturating_sub(1);
-        let due = match self.last_checkpoint {
-            None => true,
-            Some((at, last_seq)) => {
-                last_seq != seq
-                    && now
-                        .duration_since(at)
-                        .is_ok_and(|since| since >= self.config.checkpoint_interval)
-            }
-        };
-        if due {
+        if self
+            .checkpoints
+            .due(now, seq, self.config.checkpoint_interval)
+        {
             self.checkpoint("interval");
         }
     }
@@ -866,7 +841,7 @@ impl Sink for JsonlSink {
     }
 
     fn take_emitted(&mut self) -> Vec<Arc<AuditEvent>> {
-        std::mem::take(&mut self.emitted)
+        self.checkpoints.take_emitted()
     }
 
     fn tick_interval(&self) -> Option<Duration> {
