@@ -33,15 +33,21 @@ fields = { read = { deny = ["email"] } }
 const LEGACY: &str = "2025-11-25";
 const MODERN: &str = "2026-07-28";
 
-/// A sink that keeps what it is given.
+/// A sink that keeps what it is given, or fails while its switch is on (a database gone).
 #[derive(Clone, Default)]
-struct Memory(Arc<Mutex<Vec<Arc<AuditEvent>>>>);
+struct Memory(
+    Arc<Mutex<Vec<Arc<AuditEvent>>>>,
+    Arc<std::sync::atomic::AtomicBool>,
+);
 
 impl Sink for Memory {
     fn name(&self) -> &str {
         "memory"
     }
     fn write(&mut self, events: &[Arc<AuditEvent>]) -> Result<(), SinkError> {
+        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SinkError::new("the store does not answer"));
+        }
         self.0.lock().expect("lock").extend(events.iter().cloned());
         Ok(())
     }
@@ -1230,6 +1236,62 @@ async fn shutdown_lets_a_request_in_flight_finish() {
         .send()
         .await;
     assert!(refused.is_err());
+}
+
+/// `/readyz` answers 503 while a fail-closed audit sink cannot write (requests would be refused),
+/// and 200 again once it can.
+#[tokio::test]
+async fn readiness_follows_a_fail_closed_audit_sink() {
+    let token = "ops-token-0123456789abcdef";
+    let server = start(HttpOptions {
+        ops_token: Some(token.to_owned().into()),
+        ..HttpOptions::default()
+    })
+    .await;
+    let base = format!("http://{}", server.addr);
+    let ready = || async {
+        server
+            .http
+            .get(format!("{base}/readyz"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send")
+            .status()
+    };
+    assert_eq!(ready().await, 200);
+    // The sink fails: the request waiting on its event is refused, and the gateway is not ready.
+    server
+        .audit
+        .1
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = server
+        .modern("alice", 1, "count_records", json!({"model": "res.partner"}))
+        .send()
+        .await
+        .expect("send");
+    let _ = message(refused).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while ready().await != 503 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready while the audit log cannot be written"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // It answers again: ready again (the pipeline retries; the 5 s cache, bounded).
+    server
+        .audit
+        .1
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while ready().await != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ready again once the audit log is written"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 #[tokio::test]

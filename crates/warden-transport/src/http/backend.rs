@@ -194,11 +194,15 @@ impl Backend for Gateway {
         session.handle(message, outbound).await
     }
 
-    /// Every Odoo identity's server answers. In a fleet the shared store is asked too, so the
-    /// status `/readyz` and `/metrics` report is fresh; a store that does not answer does not
-    /// make the gateway unready (rates fall back to this process).
+    /// Every fail-closed audit sink can write (else requests are refused: a database gone under
+    /// `on_failure = "block"`), and every Odoo identity's server answers. In a fleet the shared
+    /// store is asked too, so the status `/readyz` and `/metrics` report is fresh; a store that
+    /// does not answer does not make the gateway unready (rates fall back to this process).
     async fn ready(&self) -> bool {
         self.check_shared_state().await;
+        if Gateway::auditor(self).ready().is_err() {
+            return false;
+        }
         let runtime = self.runtime();
         for catalog in runtime.catalogs() {
             let reached = tokio::time::timeout(Duration::from_secs(5), catalog.ping()).await;

@@ -669,8 +669,9 @@ fn unauthorized(error: Option<&str>, metadata: Option<&str>) -> Response<Body> {
 
 type Boxed = BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>;
 
-/// The operations endpoints: `/healthz` (alive), `/readyz` (the configuration is loaded and
-/// every Odoo identity's server answers, checked at most every 5 s), `/metrics` (Prometheus
+/// The operations endpoints: `/healthz` (alive), `/readyz` (the configuration is loaded, every
+/// fail-closed audit sink can write and every Odoo identity's server answers, checked at most
+/// every 5 s), `/metrics` (Prometheus
 /// text). None of them says anything about the configuration or a secret.
 #[derive(Clone)]
 struct Ops<B: Backend> {
