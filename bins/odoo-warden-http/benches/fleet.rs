@@ -36,31 +36,56 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1e3
 }
 
-/// Commands Redis has run since it started (`INFO stats`), read with a raw RESP request.
-fn redis_commands(port: u16) -> u64 {
+/// Calls per Redis command since it started (`INFO commandstats`, read with a raw RESP
+/// request): those a script makes count as well as the round trips.
+fn redis_commands(port: u16) -> std::collections::BTreeMap<String, u64> {
     use std::io::{Read as _, Write as _};
+    let mut found = std::collections::BTreeMap::new();
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
+        return found;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.write_all(b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n");
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = stream.write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n");
     let mut text = String::new();
     let mut buf = [0u8; 8192];
     while let Ok(n) = stream.read(&mut buf) {
-        if n == 0 {
+        if n == 0 || text.len() > 65_536 {
             break;
         }
         text.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if text.contains("total_commands_processed:") && text.ends_with("\r\n\r\n")
-            || text.len() > 4000
-        {
-            break;
-        }
     }
-    text.lines()
-        .find_map(|l| l.strip_prefix("total_commands_processed:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    for line in text.lines() {
+        let Some((name, rest)) = line
+            .strip_prefix("cmdstat_")
+            .and_then(|l| l.split_once(':'))
+        else {
+            continue;
+        };
+        let calls = rest
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("calls="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        found.insert(name.to_owned(), calls);
+    }
+    found
+}
+
+/// The calls per command between two `INFO commandstats`, per request, as `name n.nn`.
+fn per_call(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+    requests: f64,
+) -> String {
+    after
+        .iter()
+        .filter(|(name, _)| name.as_str() != "info")
+        .filter_map(|(name, n)| {
+            let d = n.saturating_sub(before.get(name).copied().unwrap_or(0));
+            (d > 0).then(|| format!("{name} {:.2}", d as f64 / requests))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Transactions committed in the audit database.
@@ -164,12 +189,12 @@ fn main() {
             let (elapsed, mut samples) =
                 runtime.block_on(level(&url, &secret, clients, calls, started));
             let n = samples.len() as f64;
-            let commands = (redis_commands(fleet.redis.port).saturating_sub(commands)) as f64 / n;
+            let commands = per_call(&commands, &redis_commands(fleet.redis.port), n);
             let commits = (pg_commits(&fleet) - commits) as f64 / n;
             samples.sort();
             println!(
                 "{replicas} replica{} {clients:>3} clients  {:>6} calls  {:>7.0} calls/s  p50 {:>7.2} ms  \
-                 p99 {:>7.2} ms  redis {commands:.2} commands/call  postgres {commits:.3} commits/call",
+                 p99 {:>7.2} ms  postgres {commits:.3} commits/call  redis per call: {commands}",
                 if replicas == 1 { " " } else { "s" },
                 samples.len(),
                 n / elapsed.as_secs_f64(),
