@@ -67,6 +67,8 @@ before(async () => {
 [cluster]
 redis_url = "redis://127.0.0.1:${redisPort}"
 confirmation_key_env = "WARDEN_CONFIRMATION_KEY"
+# A loaded 2-core test machine: a slow answer is not an outage.
+timeout_ms = 2000
 `;
     const deployment = await writeDeployment(path.join(world.dir, 'fleet'), config, [['sales-agent', 'sales', {}]]);
     world.key = deployment.keys['sales-agent'];

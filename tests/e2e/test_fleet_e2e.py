@@ -84,6 +84,8 @@ class Fleet:
         shared = (
             f'\n[cluster]\nredis_url = "redis://127.0.0.1:{redis_port}"\n'
             'confirmation_key_env = "WARDEN_CONFIRMATION_KEY"\n'
+            # A loaded 2-core test machine: a slow answer is not an outage.
+            "timeout_ms = 2000\n"
             if cluster
             else ""
         )

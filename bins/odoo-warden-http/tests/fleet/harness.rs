@@ -224,7 +224,9 @@ fn config_text(
         ca = pg.ca_file().display(),
         cluster = if options.cluster {
             format!(
-                "[cluster]\nredis_url = \"{}\"\nconfirmation_key_env = \"WARDEN_CONFIRMATION_KEY\"\n\n",
+                "[cluster]\nredis_url = \"{}\"\nconfirmation_key_env = \"WARDEN_CONFIRMATION_KEY\"\n\
+                 # A loaded 2-core test machine: a slow answer is not an outage.\n\
+                 timeout_ms = 2000\n\n",
                 redis.url()
             )
         } else {
