@@ -416,6 +416,22 @@ fn public_key(args: &VerifyArgs) -> Result<Option<PublicKey>> {
     Ok(Some(key))
 }
 
+/// The anchors file `--anchors` names, read; `Err` is the exit status (74) after saying why it
+/// cannot be read.
+pub(crate) fn anchors(args: &VerifyArgs) -> std::result::Result<Option<Anchors>, u8> {
+    let Some(path) = &args.anchors else {
+        return Ok(None);
+    };
+    Anchors::read(path).map(Some).map_err(|error| {
+        common::note(&format!(
+            "odoo-warden: cannot read the anchors file {}: {}\n",
+            path.display(),
+            io_reason(&error)
+        ));
+        EXIT_IOERR
+    })
+}
+
 fn verify(args: &VerifyArgs) -> Result<u8> {
     let seal = seal_key(args)?;
     let public_key = public_key(args)?;
@@ -424,19 +440,9 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
         return Err(usage("--stream applies to a postgres:// source only"));
     }
     if let Some(target) = target {
-        let anchors = match &args.anchors {
-            None => None,
-            Some(path) => match Anchors::read(path) {
-                Ok(anchors) => Some(anchors),
-                Err(error) => {
-                    common::note(&format!(
-                        "odoo-warden: cannot read the anchors file {}: {}\n",
-                        path.display(),
-                        io_reason(&error)
-                    ));
-                    return Ok(EXIT_IOERR);
-                }
-            },
+        let anchors = match anchors(args) {
+            Ok(anchors) => anchors,
+            Err(status) => return Ok(status),
         };
         let options = VerifyOptions {
             seal,
@@ -453,19 +459,9 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
         };
     }
     let dir = folder(&args.folder)?;
-    let anchors = match &args.anchors {
-        None => None,
-        Some(path) => match Anchors::read(path) {
-            Ok(anchors) => Some(anchors),
-            Err(error) => {
-                common::note(&format!(
-                    "odoo-warden: cannot read the anchors file {}: {}\n",
-                    path.display(),
-                    io_reason(&error)
-                ));
-                return Ok(EXIT_IOERR);
-            }
-        },
+    let anchors = match anchors(args) {
+        Ok(anchors) => anchors,
+        Err(status) => return Ok(status),
     };
     let options = VerifyOptions {
         seal,

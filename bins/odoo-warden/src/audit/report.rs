@@ -11,15 +11,12 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use warden_audit::checkpoint::Anchors;
 use warden_audit::report::{self, AuditReport, ReportOptions, html};
 use warden_audit::verify::VerifyOptions;
 
 use crate::common::{self, EXIT_FAIL, EXIT_OK, usage};
 
-use super::{
-    EXIT_IOERR, VerifyArgs, folder, io_reason, parse_time, plural, public_key, seal_key, unreadable,
-};
+use super::{VerifyArgs, folder, parse_time, plural, public_key, seal_key, unreadable};
 
 /// Most events `--list` may ask for, of each kind (they are held in memory).
 const MAX_LIST: u64 = 10_000;
@@ -73,19 +70,9 @@ pub(crate) fn run(args: &ReportArgs) -> Result<u8> {
         Some(target) => PathBuf::from(target.display()),
         None => folder(&args.verify.folder)?,
     };
-    let anchors = match &args.verify.anchors {
-        None => None,
-        Some(path) => match Anchors::read(path) {
-            Ok(anchors) => Some(anchors),
-            Err(error) => {
-                common::note(&format!(
-                    "odoo-warden: cannot read the anchors file {}: {}\n",
-                    path.display(),
-                    io_reason(&error)
-                ));
-                return Ok(EXIT_IOERR);
-            }
-        },
+    let anchors = match super::anchors(&args.verify) {
+        Ok(anchors) => anchors,
+        Err(status) => return Ok(status),
     };
     let mut options = ReportOptions::new(since, until);
     options.key.clone_from(&args.key);
