@@ -301,6 +301,28 @@ impl Reader {
     ) -> Result<SearchStats, PgError> {
         let mut search = LineSearch::new(filter);
         let (conditions, values) = pushdown(filter);
+        self.lines(
+            &conditions,
+            &values,
+            "cannot search the audit table",
+            |line| {
+                search.stats.bytes += line.len() as u64 + 1;
+                search.line(line.as_bytes(), &mut visit)
+            },
+        )?;
+        Ok(search.stats)
+    }
+
+    /// Each `line` of the rows where every one of `conditions` holds (their parameters
+    /// `values`), each stream's rows in `seq` order, to `visit` until it breaks. `what` says
+    /// what failed, for the error.
+    fn lines(
+        &mut self,
+        conditions: &[String],
+        values: &[String],
+        what: &str,
+        mut visit: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<(), PgError> {
         let sql = format!(
             "SELECT line FROM warden_audit_events WHERE {} ORDER BY stream, seq",
             conditions.join(" AND ")
@@ -310,18 +332,13 @@ impl Reader {
         let mut rows = self
             .client()?
             .query_raw(sql.as_str(), params)
-            .map_err(|e| PgError::db("cannot search the audit table", &e))?;
-        while let Some(row) = rows
-            .next()
-            .map_err(|e| PgError::db("cannot search the audit table", &e))?
-        {
-            let line: &str = row.get(0);
-            search.stats.bytes += line.len() as u64 + 1;
-            if search.line(line.as_bytes(), &mut visit).is_break() {
+            .map_err(|e| PgError::db(what, &e))?;
+        while let Some(row) = rows.next().map_err(|e| PgError::db(what, &e))? {
+            if visit(row.get(0)).is_break() {
                 break;
             }
         }
-        Ok(search.stats)
+        Ok(())
     }
 
     /// The report of `options`' period: the figures of its rows, and the verification of every
@@ -338,25 +355,16 @@ impl Reader {
             conditions.push("(key_id = $3 OR key_name = $3)".to_owned());
             values.push(key.clone());
         }
-        let sql = format!(
-            "SELECT line FROM warden_audit_events WHERE {} ORDER BY stream, seq",
-            conditions.join(" AND ")
-        );
-        let params: Vec<&(dyn ToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let mut rows = self
-            .client()?
-            .query_raw(sql.as_str(), params)
-            .map_err(|e| PgError::db("cannot read the audit table", &e))?;
-        while let Some(row) = rows
-            .next()
-            .map_err(|e| PgError::db("cannot read the audit table", &e))?
-        {
-            let line: &str = row.get(0);
-            tally.read_bytes(line.len() as u64 + 1);
-            tally.line(line.as_bytes());
-        }
-        drop(rows);
+        self.lines(
+            &conditions,
+            &values,
+            "cannot read the audit table",
+            |line| {
+                tally.read_bytes(line.len() as u64 + 1);
+                tally.line(line.as_bytes());
+                ControlFlow::Continue(())
+            },
+        )?;
         let mut built = tally.finish(Path::new(&self.source));
         built.verification = report::verification(chains, &options.verify);
         Ok(built)
