@@ -28,7 +28,7 @@ use warden_audit::event::format_time;
 use warden_audit::jsonl::Head;
 use warden_audit::report::{self, AuditReport, LineTally, ReportOptions};
 use warden_audit::search::{EventView, Filter, LineSearch, OutcomeFilter, SearchStats};
-use warden_audit::verify::{AnchorsReport, Problem, Report, StreamReport, VerifyOptions};
+use warden_audit::verify::{AnchorsReport, Problem, Report, StreamReport, Trailers, VerifyOptions};
 
 use crate::{Columns, PgError, PgTarget, TABLE, off_runtime, schema};
 
@@ -223,8 +223,7 @@ impl Reader {
             expected_seq: None,
             first_seq: None,
             prev: None,
-            seals: Marks::default(),
-            sigs: Marks::default(),
+            trailers: Trailers::new("row"),
             last_close: false,
             number: 0,
             anchored,
@@ -494,14 +493,6 @@ struct Stored {
     line: String,
 }
 
-/// How the seals (or the signatures) of a stream's rows were found, with a key.
-#[derive(Default)]
-struct Marks {
-    seen: bool,
-    before: u64,
-    warned: bool,
-}
-
 struct Check<'a> {
     options: &'a VerifyOptions,
     removed: &'a HashMap<u64, (String, String)>,
@@ -513,8 +504,7 @@ struct Check<'a> {
     /// Checkpoints the stream reaches.
     reached: u64,
     prev: Option<String>,
-    seals: Marks,
-    sigs: Marks,
+    trailers: Trailers,
     last_close: bool,
     /// Rows read.
     number: u64,
@@ -555,9 +545,12 @@ impl Check<'_> {
                 ),
             ));
         }
-        self.trailer(&stored.line, report).map_err(|reason| {
-            self.problem(at, Some(&head), format!("seq {}: {reason}", head.seq))
-        })?;
+        let options = self.options;
+        self.trailers
+            .check(&stored.line, options, &mut report.warnings)
+            .map_err(|reason| {
+                self.problem(at, Some(&head), format!("seq {}: {reason}", head.seq))
+            })?;
         if self.expected_seq.is_none() {
             self.first(&head, report)?;
         }
@@ -691,63 +684,6 @@ impl Check<'_> {
         .into_iter()
         .find(|(_, same)| !same)
         .map(|(name, _)| name)
-    }
-
-    /// The line's seal and signature, with the keys given.
-    fn trailer(&mut self, text: &str, report: &mut StreamReport) -> Result<(), String> {
-        let trailer = chain::trailer(text);
-        match (&self.options.seal, trailer.mac) {
-            (Some(key), Some((body, mac))) => {
-                if !key.verify_hex(body.as_bytes(), mac) {
-                    return Err("the row's seal does not match: the row was changed".to_owned());
-                }
-                self.seals.seen = true;
-            }
-            (Some(_), None) if self.seals.seen => {
-                return Err(
-                    "the row is not sealed, but the rows before it are: it was added \
-                            or changed without the seal key"
-                        .to_owned(),
-                );
-            }
-            (Some(_), None) => self.seals.before += 1,
-            (None, Some(_)) if !self.seals.warned => {
-                self.seals.warned = true;
-                report.warnings.push(
-                    "the rows are sealed; give the seal key to check the seals too".to_owned(),
-                );
-            }
-            (None, _) => {}
-        }
-        match (&self.options.public_key, trailer.sig) {
-            (Some(key), Some((body, sig))) => {
-                if !key.verify_hex(body.as_bytes(), sig) {
-                    return Err(
-                        "the row's signature does not verify: the row was changed or forged"
-                            .to_owned(),
-                    );
-                }
-                self.sigs.seen = true;
-            }
-            (Some(_), None) if self.sigs.seen => {
-                return Err(
-                    "the row is not signed, but the rows before it are: it was added \
-                            or changed without the signing key"
-                        .to_owned(),
-                );
-            }
-            (Some(_), None) => self.sigs.before += 1,
-            (None, Some(_)) if !self.sigs.warned => {
-                self.sigs.warned = true;
-                report.warnings.push(
-                    "the rows are signed; give the public key (--public-key) to check the \
-                     signatures too"
-                        .to_owned(),
-                );
-            }
-            (None, _) => {}
-        }
-        Ok(())
     }
 
     /// The end of the stream against its head: the head is updated in the transaction of every
@@ -884,45 +820,19 @@ impl Check<'_> {
         None
     }
 
-    /// With a key, a stream must hold a sealed (signed) row.
+    /// With a key, a stream must hold a sealed (signed) row ([`Trailers::finish`]).
     fn marks(&self, report: &mut StreamReport) -> Option<Problem> {
-        for (given, marks, what, member) in [
-            (
-                self.options.seal.is_some(),
-                &self.seals,
-                "sealed",
-                "seal key",
-            ),
-            (
-                self.options.public_key.is_some(),
-                &self.sigs,
-                "signed",
-                "public key",
-            ),
-        ] {
-            if !given || report.lines == 0 {
-                continue;
-            }
-            if !marks.seen {
-                return Some(Problem {
-                    file: TABLE.to_owned(),
-                    line: None,
-                    seq: None,
-                    event_id: None,
-                    reason: format!(
-                        "no row of the stream is {what}, but a {member} was given: the rows \
-                         were rewritten without it, or were never {what}"
-                    ),
-                });
-            }
-            if marks.before > 0 {
-                report.warnings.push(format!(
-                    "the first {} row(s) are not {what} (the key was set later): the first \
-                     {what} row vouches for them through the chain",
-                    marks.before
-                ));
-            }
-        }
-        None
+        let lines = report.lines;
+        let reason = self
+            .trailers
+            .finish(self.options, lines, &mut report.warnings)
+            .err()?;
+        Some(Problem {
+            file: TABLE.to_owned(),
+            line: None,
+            seq: None,
+            event_id: None,
+            reason,
+        })
     }
 }

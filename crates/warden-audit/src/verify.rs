@@ -316,7 +316,7 @@ fn read_head(dir: &Path, stream: &str) -> HeadState {
 }
 
 /// How the seals (or the signatures) of a stream's lines were found, with a key.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Marks {
     /// Whether a sealed (signed) line has been seen.
     seen: bool,
@@ -326,6 +326,135 @@ struct Marks {
     last: bool,
     /// A warning about unchecked marks was given.
     warned: bool,
+}
+
+/// The seals and signatures of one stream's lines, checked line by line with the keys given:
+/// shared by the folder's verification and other chained stores' (the PostgreSQL table, whose
+/// lines are its rows: `noun` is `"line"` or `"row"` in the messages).
+#[derive(Debug)]
+pub struct Trailers {
+    noun: &'static str,
+    seals: Marks,
+    sigs: Marks,
+}
+
+impl Trailers {
+    /// Nothing checked yet; messages speak of `noun`s (`"line"`, `"row"`).
+    pub fn new(noun: &'static str) -> Self {
+        Self {
+            noun,
+            seals: Marks::default(),
+            sigs: Marks::default(),
+        }
+    }
+
+    /// Whether the last line checked is sealed, and whether it is signed.
+    pub fn last(&self) -> (bool, bool) {
+        (self.seals.last, self.sigs.last)
+    }
+
+    /// Checks the seal and the signature of the line `text` with the keys of `options`: `Err`
+    /// says why it fails; a warning (once) when marks are present but no key was given.
+    pub fn check(
+        &mut self,
+        text: &str,
+        options: &VerifyOptions,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let noun = self.noun;
+        let trailer = chain::trailer(text);
+        self.seals.last = trailer.mac.is_some();
+        self.sigs.last = trailer.sig.is_some();
+        match (&options.seal, trailer.mac) {
+            (Some(key), Some((body, mac))) => {
+                if !key.verify_hex(body.as_bytes(), mac) {
+                    return Err(format!(
+                        "the {noun}'s seal does not match: the {noun} was changed"
+                    ));
+                }
+                self.seals.seen = true;
+            }
+            (Some(_), None) if self.seals.seen => {
+                return Err(format!(
+                    "the {noun} is not sealed, but the {noun}s before it are: it was added or \
+                     changed without the seal key"
+                ));
+            }
+            (Some(_), None) => self.seals.before += 1,
+            (None, Some(_)) if !self.seals.warned => {
+                self.seals.warned = true;
+                warnings.push(format!(
+                    "the {noun}s are sealed; give the seal key to check the seals too"
+                ));
+            }
+            (None, _) => {}
+        }
+        match (&options.public_key, trailer.sig) {
+            (Some(key), Some((body, sig))) => {
+                if !key.verify_hex(body.as_bytes(), sig) {
+                    return Err(format!(
+                        "the {noun}'s signature does not verify: the {noun} was changed or forged"
+                    ));
+                }
+                self.sigs.seen = true;
+            }
+            (Some(_), None) if self.sigs.seen => {
+                return Err(format!(
+                    "the {noun} is not signed, but the {noun}s before it are: it was added or \
+                     changed without the signing key"
+                ));
+            }
+            (Some(_), None) => self.sigs.before += 1,
+            (None, Some(_)) if !self.sigs.warned => {
+                self.sigs.warned = true;
+                warnings.push(format!(
+                    "the {noun}s are signed; give the public key (--public-key) to check the \
+                     signatures too"
+                ));
+            }
+            (None, _) => {}
+        }
+        Ok(())
+    }
+
+    /// At the stream's end (`lines` checked): with a key, the stream must hold a sealed
+    /// (signed) line, else `Err` says so; the lines before the first one are vouched for by it
+    /// through the chain, and a warning says so.
+    pub fn finish(
+        &self,
+        options: &VerifyOptions,
+        lines: u64,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let noun = self.noun;
+        for (given, marks, what, member) in [
+            (options.seal.is_some(), &self.seals, "sealed", "seal key"),
+            (
+                options.public_key.is_some(),
+                &self.sigs,
+                "signed",
+                "public key",
+            ),
+        ] {
+            if !given || lines == 0 {
+                continue;
+            }
+            if !marks.seen {
+                return Err(format!(
+                    "no {noun} of the stream is {what}, but a {member} was given: the {noun}s \
+                     were rewritten without it, or were never {what}"
+                ));
+            }
+            if marks.before > 0 {
+                warnings.push(format!(
+                    "the first {} {noun}(s) are not {what} (the key was set later): the first \
+                     {what} {noun} vouches for them through the chain",
+                    marks.before
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 struct State<'a> {
@@ -339,8 +468,7 @@ struct State<'a> {
     /// The head's `seq`, and the hash the line with that `seq` has, once read.
     head_seq: Option<u64>,
     head_line_hash: Option<String>,
-    seals: Marks,
-    sigs: Marks,
+    trailers: Trailers,
     /// The checkpoints, by `seq`, each with its line in the anchors file.
     anchors: HashMap<u64, Vec<(u64, &'a Checkpoint)>>,
     /// The first checkpoint a line does not match.
@@ -391,8 +519,7 @@ fn verify_stream(
             _ => None,
         },
         head_line_hash: None,
-        seals: Marks::default(),
-        sigs: Marks::default(),
+        trailers: Trailers::new("line"),
         anchors,
         anchor_problem: None,
         checkpoints_reached: 0,
@@ -429,8 +556,7 @@ fn verify_stream(
     report
 }
 
-/// With a key, a stream must hold a sealed (signed) line; the lines before the first one are
-/// vouched for by it through the chain, and said so.
+/// With a key, a stream must hold a sealed (signed) line ([`Trailers::finish`]).
 fn check_marks(
     files: &[StreamFile],
     state: &State<'_>,
@@ -438,37 +564,18 @@ fn check_marks(
     report: &mut StreamReport,
 ) -> Option<Problem> {
     let first = files.first()?;
-    for (given, marks, what, member) in [
-        (options.seal.is_some(), &state.seals, "sealed", "seal key"),
-        (
-            options.public_key.is_some(),
-            &state.sigs,
-            "signed",
-            "public key",
-        ),
-    ] {
-        if !given || report.lines == 0 {
-            continue;
-        }
-        if !marks.seen {
-            return Some(Problem {
-                file: first.name.clone(),
-                line: Some(1),
-                seq: state.first_seq,
-                event_id: None,
-                reason: format!(
-                    "no line of the stream is {what}, but a {member} was given: the lines were rewritten without it, or were never {what}"
-                ),
-            });
-        }
-        if marks.before > 0 {
-            report.warnings.push(format!(
-                "the first {} line(s) are not {what} (the key was set later): the first {what} line vouches for them through the chain",
-                marks.before
-            ));
-        }
-    }
-    None
+    let lines = report.lines;
+    let reason = state
+        .trailers
+        .finish(options, lines, &mut report.warnings)
+        .err()?;
+    Some(Problem {
+        file: first.name.clone(),
+        line: Some(1),
+        seq: state.first_seq,
+        event_id: None,
+        reason,
+    })
 }
 
 /// Every checkpoint must be reached: lines beyond the end are missing or were rolled back.
@@ -606,7 +713,7 @@ fn check_head(
                 "the head file's seal is missing or wrong".to_owned(),
             ));
         }
-    } else if state.seals.last && head.mac.is_none() {
+    } else if state.trailers.last().0 && head.mac.is_none() {
         return Some(at_head(
             "the lines are sealed but the head is not: it was replaced".to_owned(),
         ));
@@ -621,7 +728,7 @@ fn check_head(
                 "the head file's signature is missing or does not verify".to_owned(),
             ));
         }
-    } else if state.sigs.last && head.sig.is_none() {
+    } else if state.trailers.last().1 && head.sig.is_none() {
         return Some(at_head(
             "the lines are signed but the head is not: it was replaced".to_owned(),
         ));
@@ -689,67 +796,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A line's seal and signature, with the keys given.
-fn check_trailer(
-    text: &str,
-    options: &VerifyOptions,
-    state: &mut State<'_>,
-    report: &mut StreamReport,
-) -> Result<(), String> {
-    let trailer = chain::trailer(text);
-    state.seals.last = trailer.mac.is_some();
-    state.sigs.last = trailer.sig.is_some();
-    match (&options.seal, trailer.mac) {
-        (Some(key), Some((body, mac))) => {
-            if !key.verify_hex(body.as_bytes(), mac) {
-                return Err("the line's seal does not match: the line was changed".to_owned());
-            }
-            state.seals.seen = true;
-        }
-        (Some(_), None) if state.seals.seen => {
-            return Err(
-                "the line is not sealed, but the lines before it are: it was added or changed without the seal key"
-                    .to_owned(),
-            );
-        }
-        (Some(_), None) => state.seals.before += 1,
-        (None, Some(_)) if !state.seals.warned => {
-            state.seals.warned = true;
-            report
-                .warnings
-                .push("the lines are sealed; give the seal key to check the seals too".to_owned());
-        }
-        (None, _) => {}
-    }
-    match (&options.public_key, trailer.sig) {
-        (Some(key), Some((body, sig))) => {
-            if !key.verify_hex(body.as_bytes(), sig) {
-                return Err(
-                    "the line's signature does not verify: the line was changed or forged"
-                        .to_owned(),
-                );
-            }
-            state.sigs.seen = true;
-        }
-        (Some(_), None) if state.sigs.seen => {
-            return Err(
-                "the line is not signed, but the lines before it are: it was added or changed without the signing key"
-                    .to_owned(),
-            );
-        }
-        (Some(_), None) => state.sigs.before += 1,
-        (None, Some(_)) if !state.sigs.warned => {
-            state.sigs.warned = true;
-            report.warnings.push(
-                "the lines are signed; give the public key (--public-key) to check the signatures too"
-                    .to_owned(),
-            );
-        }
-        (None, _) => {}
-    }
-    Ok(())
-}
-
 fn verify_file(
     file: &StreamFile,
     first_file: bool,
@@ -794,7 +840,9 @@ fn verify_file(
         })?;
         // The seal and the signature cover the line itself.
         let text = std::str::from_utf8(&raw).unwrap_or("");
-        check_trailer(text, options, state, report)
+        state
+            .trailers
+            .check(text, options, &mut report.warnings)
             .map_err(|reason| problem(file, Some(number), Some(&head), reason))?;
         if number == 1 {
             check_file_start(file, first_file, removed, state, &head)?;
