@@ -21,20 +21,18 @@ mod pg;
 #[path = "../tests/fleet/harness.rs"]
 mod harness;
 
+#[path = "support/drive.rs"]
+mod drive;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use drive::{drive, percentile};
 use harness::{Fleet, Options, call, search};
 use serde_json::json;
 
 const DEADLINE: Duration = Duration::from_secs(300);
 const LEVELS: [usize; 2] = [8, 64];
-
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // p is in [0, 1]: a valid index
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1e3
-}
 
 /// Calls per Redis command since it started (`INFO commandstats`, read with a raw RESP
 /// request): those a script makes count as well as the round trips.
@@ -110,25 +108,21 @@ async fn level(
     calls: usize,
     started: Instant,
 ) -> (Duration, Vec<Duration>) {
-    let per = calls.div_ceil(clients);
-    let begun = Instant::now();
     let target = Arc::new((url.to_owned(), secret.to_owned()));
-    let mut tasks = Vec::new();
-    for c in 0..clients {
+    drive(clients, calls, started, DEADLINE, || {
         let target = Arc::clone(&target);
-        tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client");
-            let mut samples = Vec::with_capacity(per);
-            for i in 0..per {
-                let t = Instant::now();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        move |id| {
+            let (target, http) = (Arc::clone(&target), http.clone());
+            async move {
                 let (status, answer) = call(
                     &http,
                     &target.0,
                     &target.1,
-                    (c * per + i) as u64,
+                    id,
                     "search_records",
                     search(),
                     json!({}),
@@ -136,17 +130,10 @@ async fn level(
                 .await;
                 assert_eq!(status, 200, "{answer}");
                 assert_eq!(answer["result"]["isError"], false, "{answer}");
-                samples.push(t.elapsed());
-                assert!(started.elapsed() < DEADLINE, "benchmark deadline");
             }
-            samples
-        }));
-    }
-    let mut all = Vec::with_capacity(calls);
-    for task in tasks {
-        all.extend(task.await.expect("client task"));
-    }
-    (begun.elapsed(), all)
+        }
+    })
+    .await
 }
 
 fn main() {

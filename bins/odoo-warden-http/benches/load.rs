@@ -11,6 +11,9 @@
 
 #![allow(missing_docs, clippy::print_stdout)] // a benchmark binary reports on stdout
 
+#[path = "support/drive.rs"]
+mod drive;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -21,14 +24,10 @@ use warden_odoo::{Credential, OdooClient, OdooConfig, Protocol, SearchRead, Secr
 use warden_odoo_sim::SimOptions;
 use warden_policy::config::KeyStoreFile;
 
+use drive::{drive, percentile};
+
 const DEADLINE: Duration = Duration::from_secs(300);
 const LEVELS: [usize; 3] = [1, 8, 64];
-
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // p is in [0, 1]: a valid index
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1e3
-}
 
 fn report(label: &str, clients: usize, elapsed: Duration, mut samples: Vec<Duration>) {
     samples.sort();
@@ -128,7 +127,7 @@ fn start_gateway(sim_url: &str, database: &str, odoo_key: &str) -> Gateway {
     }
 }
 
-fn search_body(id: usize) -> String {
+fn search_body(id: u64) -> String {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
         "name": "search_records",
         "arguments": {"model": "res.partner", "domain": "[('is_company', '=', True)]",
@@ -144,19 +143,15 @@ async fn gateway_level(
     calls: usize,
     started: Instant,
 ) -> (Duration, Vec<Duration>) {
-    let per = calls.div_ceil(clients);
-    let begun = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
+    drive(clients, calls, started, DEADLINE, || {
         let gateway = Arc::clone(gateway);
-        tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client");
-            let mut samples = Vec::with_capacity(per);
-            for i in 0..per {
-                let t = Instant::now();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        move |id| {
+            let (gateway, http) = (Arc::clone(&gateway), http.clone());
+            async move {
                 let response = http
                     .post(&gateway.0)
                     .bearer_auth(&gateway.1)
@@ -165,24 +160,17 @@ async fn gateway_level(
                     .header("mcp-protocol-version", "2026-07-28")
                     .header("mcp-method", "tools/call")
                     .header("mcp-name", "search_records")
-                    .body(search_body(c * per + i))
+                    .body(search_body(id))
                     .send()
                     .await
                     .expect("send");
                 assert_eq!(response.status(), 200);
                 let answer: Value = response.json().await.expect("json");
                 assert_eq!(answer["result"]["isError"], false, "{answer}");
-                samples.push(t.elapsed());
-                assert!(started.elapsed() < DEADLINE, "benchmark deadline");
             }
-            samples
-        }));
-    }
-    let mut all = Vec::with_capacity(calls);
-    for task in tasks {
-        all.extend(task.await.expect("client task"));
-    }
-    (begun.elapsed(), all)
+        }
+    })
+    .await
 }
 
 async fn direct_level(
@@ -191,37 +179,25 @@ async fn direct_level(
     calls: usize,
     started: Instant,
 ) -> (Duration, Vec<Duration>) {
-    let per = calls.div_ceil(clients);
-    let begun = Instant::now();
     let query = SearchRead {
         fields: vec!["name".into(), "email".into(), "country_id".into()],
         limit: Some(20),
         ..SearchRead::new(json!([["is_company", "=", true]]))
     };
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let odoo = odoo.clone();
-        let query = query.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut samples = Vec::with_capacity(per);
-            for _ in 0..per {
-                let t = Instant::now();
+    drive(clients, calls, started, DEADLINE, || {
+        let (odoo, query) = (odoo.clone(), query.clone());
+        move |_| {
+            let (odoo, query) = (odoo.clone(), query.clone());
+            async move {
                 let rows = odoo
                     .search_read("res.partner", &query)
                     .await
                     .expect("search_read");
                 assert!(!rows.is_empty());
-                samples.push(t.elapsed());
-                assert!(started.elapsed() < DEADLINE, "benchmark deadline");
             }
-            samples
-        }));
-    }
-    let mut all = Vec::with_capacity(calls);
-    for task in tasks {
-        all.extend(task.await.expect("client task"));
-    }
-    (begun.elapsed(), all)
+        }
+    })
+    .await
 }
 
 fn main() {
